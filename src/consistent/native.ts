@@ -1,0 +1,35 @@
+/**
+ * Loads the native addon through node-gyp-build (a prebuilt binary from prebuilds/, else build/Release) and
+ * falls back to the TypeScript implementation when none loads. DCACHE_FORCE_JS=1 forces the fallback, so the
+ * same suite can run against both. Results are bit-identical either way; only speed differs.
+ */
+import * as path from 'node:path';
+
+export interface NativeRingHandle {
+  setPoints(points: Uint32Array, owners: Int32Array): void;
+  lookup(buffer: Uint8Array, offset: number, length: number): number;
+  lookupBatch(buffer: Uint8Array, spans: Uint32Array, count: number, out: Int32Array): void;
+}
+
+export interface NativeBinding {
+  hash32(buffer: Uint8Array, offset: number, length: number, seed: number): number;
+  NativeRing: new () => NativeRingHandle;
+}
+
+function loadBinding(): NativeBinding | undefined {
+  if (process.env['DCACHE_FORCE_JS'] === '1') return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as (directory: string) => NativeBinding;
+    // This file sits in src/consistent (tsx) or dist/consistent (compiled): the package root is two up.
+    return nodeGypBuild(path.join(__dirname, '..', '..'));
+  } catch (error) {
+    if (process.env['DCACHE_REQUIRE_NATIVE'] === '1') throw error;
+    return undefined;
+  }
+}
+
+export const nativeBinding: NativeBinding | undefined = loadBinding();
+
+/** True when the C++ addon loaded and backs hash32 batches and ring lookups. */
+export const isNativeAccelerationEnabled: boolean = nativeBinding !== undefined;

@@ -1,0 +1,28 @@
+/** Public API: explicit named exports only, so what is public is a decision, not an accident. */
+export { hash32 } from './consistent/hash32';
+export { HashRing, type HashRingOptions } from './consistent/ring';
+export { isNativeAccelerationEnabled } from './consistent/native';
+export {
+  DCacheError,
+  type ErrorCode,
+  KeyEmptyError,
+  KeyTooLargeError,
+  ValueTooLargeError,
+  InvalidArgumentError,
+  NotIntegerError,
+  OverflowError,
+  OutOfMemoryError,
+  StoreClosedError,
+  ProtocolError,
+  FrameTooLargeError,
+  UnknownOpcodeError,
+  TimeoutError,
+  ConnectionError,
+  QueueFullError,
+  ClientClosedError,
+  ShuttingDownError,
+  ServerError,
+  UnavailableError,
+  ConfigError,
+  AuthError,
+} from './errors';
