@@ -1,0 +1,183 @@
+/**
+ * Packs many frames into one Buffer so a connection answers a whole read chunk with one socket.write.
+ *
+ * Safety rule: bytes handed out by take() are never written again. take() returns a view of the pending bytes
+ * and the batch keeps appending into the free tail of the same storage; when the tail is too small it allocates
+ * fresh storage and never goes back to the old one (the views handed out keep it alive until the socket is done).
+ * So a taken Buffer can sit in a socket's queue for as long as it likes. Because of that rule, one OutputBatch
+ * can serve every connection of a server, provided each connection appends and takes its responses without
+ * yielding to the event loop in between (the synchronous "decode chunk → append → take → write" loop).
+ *
+ * Storage grows by doubling from initialCapacity; after a large frame the next fresh storage starts small again,
+ * so one big value does not pin a big buffer per connection.
+ */
+
+import { HEADER_SIZE } from './constants';
+import {
+  type Bytes,
+  copyBytes,
+  requestLength,
+  writeRequest,
+  writeResponse,
+  writeResponseHeader,
+} from './encoder';
+
+const EMPTY = Buffer.alloc(0);
+
+export const DEFAULT_BATCH_CAPACITY = 64 * 1024;
+
+export class OutputBatch {
+  readonly initialCapacity: number;
+  private buf: Buffer = EMPTY;
+  /** First pending (not yet taken) byte. */
+  private start = 0;
+  /** One past the last pending byte. */
+  private end = 0;
+
+  constructor(initialCapacity = DEFAULT_BATCH_CAPACITY) {
+    if (!Number.isSafeInteger(initialCapacity) || initialCapacity < HEADER_SIZE) {
+      throw new RangeError(`OutputBatch initialCapacity must be an integer ≥ ${HEADER_SIZE}, got ${initialCapacity}`);
+    }
+    this.initialCapacity = initialCapacity;
+  }
+
+  /** Pending bytes (appended, not yet taken). */
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** The current storage, for writing in place after reserve(). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /**
+   * Makes room for n more bytes and returns the offset in `buffer` where they go. Write them, then commit() the
+   * offset after them. Any earlier offset into `buffer` is invalid after reserve (storage may have moved);
+   * positions that must survive are kept as mark() values.
+   */
+  reserve(n: number): number {
+    if (this.buf.length - this.end < n) this.grow(n);
+    return this.end;
+  }
+
+  /** Ends a write started with reserve(): `end` is the offset after the last byte written. */
+  commit(end: number): void {
+    if (end < this.end || end > this.buf.length) {
+      throw new RangeError(`OutputBatch.commit(${end}) outside the reserved range [${this.end}, ${this.buf.length}]`);
+    }
+    this.end = end;
+  }
+
+  /** A position among the pending bytes that stays valid while the storage grows (until take/discard). */
+  mark(): number {
+    return this.end - this.start;
+  }
+
+  /** The offset in `buffer` of a mark (recompute after every reserve). */
+  offsetOf(mark: number): number {
+    return this.start + mark;
+  }
+
+  /** Appends a response; its value is value[valueOffset, valueOffset + valueLength) or nothing when null. */
+  appendResponse(
+    opcode: number,
+    status: number,
+    requestId: number,
+    epoch: number,
+    extras: number | bigint,
+    value: Uint8Array | null,
+    valueOffset = 0,
+    valueLength: number = value === null ? 0 : value.length - valueOffset,
+  ): void {
+    const off = this.reserve(HEADER_SIZE + valueLength);
+    this.end = writeResponse(this.buf, off, opcode, status, requestId, epoch, extras, value, valueOffset, valueLength);
+  }
+
+  /** Appends a response with a UTF-8 string value (an error message, STATS JSON). */
+  appendResponseString(
+    opcode: number,
+    status: number,
+    requestId: number,
+    epoch: number,
+    text: string,
+    extras: number | bigint = 0,
+  ): void {
+    const n = Buffer.byteLength(text, 'utf8');
+    const off = this.reserve(HEADER_SIZE + n);
+    writeResponseHeader(this.buf, off, opcode, status, requestId, epoch, n, extras);
+    this.buf.write(text, off + HEADER_SIZE, n, 'utf8');
+    this.end = off + HEADER_SIZE + n;
+  }
+
+  /** Appends a response header only; the caller appends exactly valueLength bytes of value after it. */
+  appendResponseHeader(
+    opcode: number,
+    status: number,
+    requestId: number,
+    epoch: number,
+    valueLength: number,
+    extras: number | bigint = 0,
+  ): void {
+    const off = this.reserve(HEADER_SIZE);
+    this.end = writeResponseHeader(this.buf, off, opcode, status, requestId, epoch, valueLength, extras);
+  }
+
+  /** Appends a request frame (client side, or a node forwarding to a peer). */
+  appendRequest(
+    opcode: number,
+    flags: number,
+    requestId: number,
+    key: Bytes | null,
+    value: Bytes | null,
+    extras: number | bigint = 0,
+  ): void {
+    const off = this.reserve(requestLength(key, value));
+    this.end = writeRequest(this.buf, off, opcode, flags, requestId, key, value, extras);
+  }
+
+  /** Appends src[srcOffset, srcOffset + length). */
+  appendBytes(src: Uint8Array, srcOffset = 0, length: number = src.length - srcOffset): void {
+    const off = this.reserve(length);
+    copyBytes(src, srcOffset, length, this.buf, off);
+    this.end = off + length;
+  }
+
+  /**
+   * Hands out the pending bytes (a view, empty when nothing is pending). The batch never writes those bytes
+   * again, so the result may be queued on a socket for as long as needed.
+   */
+  take(): Buffer {
+    if (this.end === this.start) return EMPTY;
+    const out = this.buf.subarray(this.start, this.end);
+    this.start = this.end;
+    return out;
+  }
+
+  /** Drops the pending bytes (never handed out, so their room is reused). */
+  discard(): void {
+    this.end = this.start;
+  }
+
+  /** Lets go of the storage when nothing is pending (an idle connection); the next append allocates anew. */
+  release(): void {
+    if (this.end === this.start) {
+      this.buf = EMPTY;
+      this.start = this.end = 0;
+    }
+  }
+
+  private grow(n: number): void {
+    const pending = this.end - this.start;
+    const need = pending + n;
+    let capacity = this.initialCapacity;
+    while (capacity < need) capacity *= 2;
+    // Growing a batch that is still being filled: at least double, so appends stay amortised O(1).
+    if (pending > 0 && capacity < 2 * pending) capacity = 2 * pending;
+    const next = Buffer.allocUnsafe(capacity);
+    if (pending > 0) this.buf.copy(next, 0, this.start, this.end);
+    this.buf = next;
+    this.start = 0;
+    this.end = pending;
+  }
+}

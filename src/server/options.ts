@@ -1,0 +1,95 @@
+/**
+ * Node options, their defaults and their validation. Every limit a connection or the store enforces is named
+ * here once, so the CLI, startNode and the docs agree. A bad option is a ConfigError that says what to change.
+ */
+import { ConfigError } from '../errors';
+import { parseHostPort, type HostPort } from './address';
+import type { Logger } from './logger';
+
+export interface NodeOptions {
+  /** Where to listen: `:PORT` (127.0.0.1), `HOST:PORT`. Default `:7000`; `:0` picks a free port. */
+  addr?: string;
+  /** Item memory limit in bytes, pages and index included (default 64 MiB). */
+  maxMemoryBytes?: number;
+  /** Largest key in bytes (default 1 KiB). */
+  maxKeyBytes?: number;
+  /** Largest value in bytes (default 1 MiB). */
+  maxValueBytes?: number;
+  /** Open connections allowed; the next one gets TOO_MANY_CONNECTIONS and is closed (default 10,000). */
+  maxConnections?: number;
+  /** A frame that stays half-sent this long closes its connection (default 10 s). */
+  frameTimeoutMs?: number;
+  /** Queued output above which a connection stops being read until it drains (default 1 MiB). */
+  outputHighWaterBytes?: number;
+  /** Queued output above which a connection is closed: a client that never reads (default 64 MiB). */
+  outputHardLimitBytes?: number;
+  /** How long close() lets in-flight responses drain before destroying connections (default 10 s). */
+  drainTimeoutMs?: number;
+  /** Where log lines go (default: stderr at 'info'). */
+  logger?: Logger;
+  /** The store's clock (ms); injectable for tests. */
+  clock?: () => number;
+}
+
+export interface ResolvedNodeOptions {
+  listen: HostPort;
+  maxMemoryBytes: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxConnections: number;
+  frameTimeoutMs: number;
+  outputHighWaterBytes: number;
+  outputHardLimitBytes: number;
+  drainTimeoutMs: number;
+}
+
+export const NODE_DEFAULTS = {
+  addr: ':7000',
+  maxMemoryBytes: 64 * 1024 * 1024,
+  maxKeyBytes: 1024,
+  maxValueBytes: 1024 * 1024,
+  maxConnections: 10_000,
+  frameTimeoutMs: 10_000,
+  outputHighWaterBytes: 1024 * 1024,
+  outputHardLimitBytes: 64 * 1024 * 1024,
+  drainTimeoutMs: 10_000,
+} as const;
+
+/** Values over what the wire can carry or memory can hold are refused at startup, not discovered under load. */
+const LIMITS = {
+  maxMemoryBytes: [4 * 1024 * 1024, 2 ** 46],
+  maxKeyBytes: [1, 0xffff],
+  maxValueBytes: [1024, 128 * 1024 * 1024],
+  maxConnections: [1, 1_000_000],
+  frameTimeoutMs: [10, 3_600_000],
+  outputHighWaterBytes: [16 * 1024, 2 ** 32],
+  outputHardLimitBytes: [64 * 1024, 2 ** 40],
+  drainTimeoutMs: [0, 3_600_000],
+} as const;
+
+export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const pick = (name: keyof typeof LIMITS): number => {
+    const value = options[name] ?? NODE_DEFAULTS[name];
+    const [low, high] = LIMITS[name];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) {
+      throw new ConfigError(`${name} must be an integer from ${low} to ${high}, got ${String(value)}`);
+    }
+    return value;
+  };
+  const resolved: ResolvedNodeOptions = {
+    listen: parseHostPort(options.addr ?? NODE_DEFAULTS.addr, 'addr'),
+    maxMemoryBytes: pick('maxMemoryBytes'),
+    maxKeyBytes: pick('maxKeyBytes'),
+    maxValueBytes: pick('maxValueBytes'),
+    maxConnections: pick('maxConnections'),
+    frameTimeoutMs: pick('frameTimeoutMs'),
+    outputHighWaterBytes: pick('outputHighWaterBytes'),
+    outputHardLimitBytes: pick('outputHardLimitBytes'),
+    drainTimeoutMs: pick('drainTimeoutMs'),
+  };
+  if (resolved.outputHardLimitBytes < resolved.outputHighWaterBytes) {
+    throw new ConfigError('outputHardLimitBytes must be at least outputHighWaterBytes');
+  }
+  return resolved;
+}

@@ -1,0 +1,124 @@
+/**
+ * The TCP listener: accepts connections up to the limit, sweeps half-sent frames, and shuts down gracefully
+ * (stop accepting, answer what arrived, let queued responses drain up to a deadline, then close).
+ */
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { maxBodyBytesFor } from '../protocol/constants';
+import { OutputBatch } from '../protocol/output-batch';
+import { formatHostPort, type HostPort } from './address';
+import { ServerConnection, writeTooManyConnections, type RequestHandler } from './connection';
+import type { Logger } from './logger';
+import type { ResolvedNodeOptions } from './options';
+import type { ServerStats } from './stats';
+
+/** How often half-sent frames are looked for; a stalled frame closes within frameTimeoutMs + this. */
+const SWEEP_INTERVAL_MS = 250;
+
+export class CacheServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<ServerConnection>();
+  /** One batch serves every connection: each read is decoded, answered and taken without yielding. */
+  private readonly batch = new OutputBatch();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private boundAddress: HostPort | undefined;
+
+  constructor(
+    private readonly options: ResolvedNodeOptions,
+    private readonly handler: RequestHandler,
+    private readonly stats: ServerStats,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server.on('error', (error) => this.logger.error(`listener error: ${error.message}`));
+  }
+
+  /** host:port actually bound (the real port when 0 was asked for). */
+  get address(): HostPort {
+    if (!this.boundAddress) throw new Error('the server is not listening');
+    return this.boundAddress;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<HostPort> {
+    const { host, port } = this.options.listen;
+    const listening = once(this.server, 'listening');
+    const failed = once(this.server, 'error').then(([error]) => {
+      throw error as Error;
+    });
+    this.server.listen({ host, port, backlog: 1024 });
+    await Promise.race([listening, failed]);
+    const bound = this.server.address() as net.AddressInfo;
+    this.boundAddress = { host, port: bound.port };
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.logger.info(`listening on ${formatHostPort(this.boundAddress)}`);
+    return this.boundAddress;
+  }
+
+  /**
+   * Stops accepting, gives queued responses up to drainTimeoutMs to reach their clients, then closes every
+   * connection. Requests that arrive meanwhile are answered by the handler (SHUTTING_DOWN while draining).
+   */
+  async close(drainTimeoutMs = this.options.drainTimeoutMs): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = this.clock() + drainTimeoutMs;
+    while (this.clock() < deadline && [...this.connections].some((connection) => connection.hasPendingOutput)) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const closing = [...this.connections].map((connection) => once(connection.socket, 'close'));
+    for (const connection of this.connections) connection.closeGracefully(Math.max(0, deadline - this.clock()) + 100);
+    await Promise.all(closing);
+    await stopped;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => undefined);
+      socket.end(writeTooManyConnections(this.batch, this.options.maxConnections));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const connection = new ServerConnection(
+      socket,
+      this.handler,
+      this.batch,
+      this.stats,
+      {
+        maxBodyBytes: maxBodyBytesFor(this.options.maxKeyBytes, this.options.maxValueBytes),
+        outputHighWaterBytes: this.options.outputHighWaterBytes,
+        outputHardLimitBytes: this.options.outputHardLimitBytes,
+      },
+      this.clock,
+    );
+    this.connections.add(connection);
+    this.stats.connections = this.connections.size;
+    this.stats.totalConnections++;
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      this.stats.connections = this.connections.size;
+    });
+  }
+
+  private sweep(): void {
+    const now = this.clock();
+    for (const connection of this.connections) {
+      if (connection.partialFrameSince !== 0 && !connection.isPaused && now - connection.partialFrameSince > this.options.frameTimeoutMs) {
+        this.stats.frameTimeouts++;
+        connection.destroy();
+      }
+    }
+  }
+}

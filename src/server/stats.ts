@@ -1,0 +1,46 @@
+/**
+ * The server's counters, reported by STATS next to the store's own. Names follow memcached and Redis where
+ * they have one (curr_connections → connections, rejected_connections, …) so operators recognise them.
+ */
+import { opcodeName } from '../protocol/constants';
+
+export class ServerStats {
+  readonly startedAt = Date.now();
+  connections = 0;
+  totalConnections = 0;
+  rejectedConnections = 0;
+  /** Bad magic, bad version, oversized frames: connections closed for unparseable input. */
+  protocolErrors = 0;
+  frameTimeouts = 0;
+  /** Connections closed because their queued output passed the hard limit (a client that never reads). */
+  outputLimitDisconnects = 0;
+  /** Times a connection stopped being read because its output passed the high-water mark. */
+  backpressurePauses = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  commands = 0;
+  errorResponses = 0;
+  readonly commandsByOpcode = new Uint32Array(256);
+
+  snapshot(): Record<string, unknown> {
+    const byOpcode: Record<string, number> = {};
+    this.commandsByOpcode.forEach((count, opcode) => {
+      if (count > 0) byOpcode[opcodeName(opcode)] = count;
+    });
+    return {
+      uptimeMs: Date.now() - this.startedAt,
+      connections: this.connections,
+      totalConnections: this.totalConnections,
+      rejectedConnections: this.rejectedConnections,
+      protocolErrors: this.protocolErrors,
+      frameTimeouts: this.frameTimeouts,
+      outputLimitDisconnects: this.outputLimitDisconnects,
+      backpressurePauses: this.backpressurePauses,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      commands: this.commands,
+      errorResponses: this.errorResponses,
+      commandsByOpcode: byOpcode,
+    };
+  }
+}

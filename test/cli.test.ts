@@ -1,0 +1,66 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Opcode, Status } from '../src/protocol/constants';
+import { encodeRequest } from '../src/protocol/encoder';
+import { killAllChildren, runCli, startCliNode, waitForLog } from './helpers/cli';
+import { RawPeer } from './helpers/raw-socket';
+
+const Cli = suite('cli');
+Cli.after.each(killAllChildren);
+
+Cli('starts, serves SET/GET, and exits 0 on SIGTERM', async () => {
+  const node = await startCliNode(['--max-memory', '16mb', '--log-level', 'info']);
+  const peer = await RawPeer.connect(node.port);
+  try {
+    peer.write(Buffer.concat([
+      encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'hello', value: 'world' }),
+      encodeRequest({ opcode: Opcode.GET, requestId: 2, key: 'hello' }),
+    ]));
+    const [set, get] = await peer.waitForResponses(2);
+    assert.is(set!.status, Status.OK);
+    assert.is(get!.value.toString(), 'world');
+  } finally {
+    peer.destroy();
+  }
+  process.kill(node.pid, 'SIGTERM');
+  assert.is(await node.exited, 0);
+  assert.match(node.stderr(), /SIGTERM/);
+});
+
+Cli('SIGINT also drains and exits 0; the Go-style single-dash flag works', async () => {
+  const proc = runCli(['-addr', '127.0.0.1:0']);
+  await waitForLog(proc, /listening on/);
+  process.kill(proc.pid, 'SIGINT');
+  assert.is(await proc.exited, 0);
+});
+
+for (const [args, pattern] of [
+  [['--bogus'], /unknown flag --bogus/],
+  [['--addr'], /--addr needs a value/],
+  [['--addr', 'nonsense'], /has no port/],
+  [['--addr', ':99999'], /bad port/],
+  [['--max-memory', 'lots'], /--max-memory must be a size/],
+  [['--max-memory', '1kb'], /maxMemoryBytes must be/],
+  [['--max-value-size', '10'], /maxValueBytes must be/],
+  [['--max-connections', '-3'], /unknown flag -3|must be a whole number|needs a value/],
+  [['--log-level', 'loud'], /--log-level must be one of/],
+  [['extra'], /unexpected argument/],
+] as Array<[string[], RegExp]>) {
+  Cli(`a bad flag or value exits 2 with a message: ${args.join(' ')}`, async () => {
+    const proc = runCli(args);
+    assert.is(await proc.exited, 2);
+    assert.match(proc.stderr(), pattern);
+  });
+}
+
+Cli('--help and --version print and exit 0', async () => {
+  const help = runCli(['--help']);
+  assert.is(await help.exited, 0);
+  assert.match(help.stdout(), /--addr HOST:PORT/);
+  assert.match(help.stdout(), /--max-memory/);
+  const version = runCli(['--version']);
+  assert.is(await version.exited, 0);
+  assert.match(version.stdout(), /^\d+\.\d+\.\d+\n$/);
+});
+
+Cli.run();

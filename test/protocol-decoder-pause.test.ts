@@ -1,0 +1,53 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Opcode } from '../src/protocol/constants';
+import { FrameDecoder } from '../src/protocol/decoder';
+import { encodeRequest } from '../src/protocol/encoder';
+
+function frames(count: number): Buffer {
+  return Buffer.concat(Array.from({ length: count }, (_, i) => encodeRequest({ opcode: Opcode.SET, requestId: i, key: `k${i}`, value: `value-${i}` })));
+}
+
+test('pause() inside onFrame holds the rest of the chunk until resume(), which may pause again', () => {
+  const seen: number[] = [];
+  let pauseAt = new Set([0, 2]);
+  const decoder = new FrameDecoder({
+    kind: 'request',
+    onFrame: (frame) => {
+      seen.push(frame.requestId);
+      assert.is(frame.value().toString(), `value-${frame.requestId}`);
+      if (pauseAt.has(frame.requestId)) decoder.pause();
+    },
+  });
+  const input = frames(5);
+  // Split inside the fourth frame so a held remainder meets a later chunk.
+  const cut = input.length - 20;
+  decoder.push(input.subarray(0, cut));
+  assert.equal(seen, [0]);
+  assert.ok(decoder.isPaused);
+  assert.ok(decoder.heldBytes > 0);
+  decoder.push(input.subarray(cut)); // arrives while paused: held too
+  assert.equal(seen, [0]);
+  decoder.resume();
+  assert.equal(seen, [0, 1, 2]);
+  pauseAt = new Set();
+  decoder.resume();
+  assert.equal(seen, [0, 1, 2, 3, 4]);
+  assert.is(decoder.heldBytes, 0);
+  assert.not.ok(decoder.hasPartialFrame);
+});
+
+test('a pause on the last frame of a chunk holds nothing and resume() is a no-op for input', () => {
+  const seen: number[] = [];
+  const decoder = new FrameDecoder({ kind: 'request', onFrame: (frame) => { seen.push(frame.requestId); decoder.pause(); } });
+  decoder.push(frames(1));
+  assert.is(decoder.heldBytes, 0);
+  decoder.resume();
+  assert.not.ok(decoder.isPaused);
+  decoder.push(frames(2));
+  assert.equal(seen, [0, 0]);
+  decoder.resume();
+  assert.equal(seen, [0, 0, 1]);
+});
+
+test.run();
