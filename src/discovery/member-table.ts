@@ -1,0 +1,144 @@
+/**
+ * The member table: this node's view of the cluster. Applies updates by the SWIM precedence rules, refutes
+ * rumours about itself, and tells listeners when the set of key owners may have changed.
+ */
+import { nextIncarnation, ownsKeys, supersedes, type Member, type MemberState, type MemberUpdate } from './member';
+
+export type MemberChangeListener = (member: Member, previous: Member | undefined) => void;
+
+/** What applying an update did. */
+export type ApplyResult = 'changed' | 'ignored' | 'refuted';
+
+export class MemberTable {
+  private readonly members = new Map<string, Member>();
+  private readonly listeners: MemberChangeListener[] = [];
+  private leaving = false;
+
+  constructor(
+    readonly selfId: string,
+    incarnation: number,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.members.set(selfId, { id: selfId, state: 'alive', incarnation, changedAt: clock() });
+  }
+
+  get self(): Member {
+    return this.members.get(this.selfId)!;
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  get(id: string): Member | undefined {
+    return this.members.get(id);
+  }
+
+  all(): Member[] {
+    return [...this.members.values()];
+  }
+
+  /** Other members in these states. */
+  others(...states: MemberState[]): Member[] {
+    return this.all().filter((member) => member.id !== this.selfId && (states.length === 0 || states.includes(member.state)));
+  }
+
+  /** Ids of the members that own keys: alive and suspect ones (this node too, unless it is leaving). */
+  ownerIds(): string[] {
+    return this.all()
+      .filter((member) => ownsKeys(member.state))
+      .map((member) => member.id);
+  }
+
+  onChange(listener: MemberChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Applies news from a peer. News about this node that says it is suspect or dead is refuted by raising
+   * its incarnation (the caller then spreads the new alive state); news that it left is ignored unless it is
+   * leaving.
+   */
+  apply(update: MemberUpdate): ApplyResult {
+    if (update.id === this.selfId) return this.applyAboutSelf(update);
+    const current = this.members.get(update.id);
+    if (!supersedes(update, current)) return 'ignored';
+    if (current && current.state === update.state && current.incarnation === update.incarnation) return 'ignored';
+    this.set({ ...update, changedAt: this.clock() }, current);
+    return 'changed';
+  }
+
+  /** Local verdicts of the failure detector: same rules as news from a peer, at the member's incarnation. */
+  markSuspect(id: string): boolean {
+    return this.markAt(id, 'suspect');
+  }
+
+  markDead(id: string): boolean {
+    return this.markAt(id, 'dead');
+  }
+
+  /** This node leaves gracefully: its state becomes left at its current incarnation. */
+  markSelfLeft(): Member {
+    this.leaving = true;
+    const self = this.self;
+    this.set({ ...self, state: 'left', changedAt: this.clock() }, self);
+    return this.self;
+  }
+
+  /** Drops dead and left members whose last change is older than `ageMs`. */
+  forget(ageMs: number): string[] {
+    const now = this.clock();
+    const gone: string[] = [];
+    for (const member of this.members.values()) {
+      if (member.id !== this.selfId && (member.state === 'dead' || member.state === 'left') && now - member.changedAt > ageMs) {
+        this.members.delete(member.id);
+        gone.push(member.id);
+      }
+    }
+    return gone;
+  }
+
+  /** Updates changed within the last `windowMs`, newest first: what a message piggybacks. */
+  recentChanges(windowMs: number, limit: number): MemberUpdate[] {
+    const since = this.clock() - windowMs;
+    return this.all()
+      .filter((member) => member.changedAt >= since)
+      .sort((a, b) => b.changedAt - a.changedAt)
+      .slice(0, limit)
+      .map(toUpdate);
+  }
+
+  /** The whole table as updates: what a full sync sends. */
+  snapshot(): MemberUpdate[] {
+    return this.all().map(toUpdate);
+  }
+
+  private markAt(id: string, state: 'suspect' | 'dead'): boolean {
+    const current = this.members.get(id);
+    if (!current || id === this.selfId) return false;
+    return this.apply({ id, state, incarnation: current.incarnation }) === 'changed';
+  }
+
+  private applyAboutSelf(update: MemberUpdate): ApplyResult {
+    const self = this.self;
+    if (this.leaving) return 'ignored';
+    if (update.state === 'alive') {
+      if (update.incarnation <= self.incarnation) return 'ignored';
+      // Someone holds a newer alive incarnation of us (clock skew across a restart): move past it.
+    } else if (update.incarnation < self.incarnation) {
+      return 'ignored';
+    }
+    const incarnation = nextIncarnation(self.incarnation, update.incarnation, this.clock());
+    this.set({ id: self.id, state: 'alive', incarnation, changedAt: this.clock() }, self);
+    return 'refuted';
+  }
+
+  private set(member: Member, previous: Member | undefined): void {
+    this.members.set(member.id, member);
+    for (const listener of this.listeners) listener(member, previous);
+  }
+}
+
+function toUpdate(member: Member): MemberUpdate {
+  return { id: member.id, state: member.state, incarnation: member.incarnation };
+}

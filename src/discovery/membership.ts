@@ -1,0 +1,308 @@
+/**
+ * SWIM-style membership (DESIGN decision 7): every probe interval, probe one member; no answer within the probe
+ * timeout → ask `indirectProbes` other members to probe it; still nothing → suspect; a suspect that does not
+ * refute within the suspicion timeout → dead. Changes are pushed to every member at once (clusters here are
+ * small) and piggybacked on probes; a periodic full sync with a random member, dead ones included, makes
+ * views converge again after a partition heals. A graceful stop is `left`, never refuted.
+ *
+ * Lifeguard-style care against false positives: the probe timeout grows with this node's own event-loop lag,
+ * and a timed-out probe gets its verdict only after pending I/O has been read (setImmediate), so a node whose
+ * loop was blocked does not blame a peer whose answer is sitting in its socket.
+ */
+import { Opcode } from '../protocol/constants';
+import type { Logger } from '../server/logger';
+import { LoopLagMonitor } from './loop-lag';
+import { MemberTable } from './member-table';
+import type { MemberUpdate } from './member';
+import type { MembershipMessage } from './messages';
+
+export interface MembershipOptions {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectProbes: number;
+  suspicionTimeoutMs: number;
+  syncIntervalMs: number;
+  /** Dead and left members are forgotten after this long. */
+  forgetAfterMs: number;
+}
+
+export const MEMBERSHIP_DEFAULTS: MembershipOptions = {
+  probeIntervalMs: 300,
+  probeTimeoutMs: 300,
+  indirectProbes: 2,
+  suspicionTimeoutMs: 1500,
+  syncIntervalMs: 2000,
+  forgetAfterMs: 60_000,
+};
+
+/** Sends one membership message and resolves with the reply; rejects on any failure. */
+export interface MembershipTransport {
+  send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage>;
+}
+
+const PIGGYBACK_LIMIT = 16;
+const JOIN_TIMEOUT_MS = 1000;
+const JOIN_BACKOFF_START_MS = 100;
+const JOIN_BACKOFF_MAX_MS = 5000;
+
+export class Membership {
+  readonly table: MemberTable;
+  private readonly lag = new LoopLagMonitor();
+  private readonly suspicionTimers = new Map<string, NodeJS.Timeout>();
+  private probeOrder: string[] = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private probing = false;
+  /** Counters for STATS and tests. */
+  readonly counters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutes: 0, syncs: 0 };
+
+  constructor(
+    readonly selfId: string,
+    readonly options: MembershipOptions,
+    private readonly transport: MembershipTransport,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+    incarnation: number = clock(),
+  ) {
+    this.table = new MemberTable(selfId, incarnation, clock);
+    this.table.onChange((member, previous) => {
+      if (member.state !== 'suspect') this.clearSuspicion(member.id);
+      if (member.id !== selfId && member.state !== previous?.state) {
+        this.logger.info(`member ${member.id} is ${member.state} (incarnation ${member.incarnation})`);
+      }
+    });
+  }
+
+  /** Starts probing and syncing, and joins through the seeds in the background (retrying with backoff). */
+  start(seeds: readonly string[]): void {
+    this.lag.start();
+    this.probeTimer = setInterval(() => void this.probeNext(), this.options.probeIntervalMs).unref();
+    this.syncTimer = setInterval(() => void this.syncWithRandomMember(), this.options.syncIntervalMs).unref();
+    const others = seeds.filter((seed) => seed !== this.selfId);
+    if (others.length > 0) void this.join(others, JOIN_BACKOFF_START_MS);
+  }
+
+  /** Announces `left` to every member (waiting at most a probe timeout for their acks) and stops. */
+  async leave(): Promise<void> {
+    const self = this.table.markSelfLeft();
+    await this.broadcast([self], this.options.probeTimeoutMs * 2);
+    this.stop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.lag.stop();
+    for (const timer of [this.probeTimer, this.syncTimer, this.joinTimer]) if (timer) clearTimeout(timer);
+    for (const timer of this.suspicionTimers.values()) clearTimeout(timer);
+    this.suspicionTimers.clear();
+  }
+
+  /** Answers a membership message from a peer. */
+  async handle(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
+    this.applyAll(message.updates);
+    switch (opcode) {
+      case Opcode.PROBE:
+        return this.reply(this.piggyback(message.from));
+      case Opcode.PROBE_REQ: {
+        const target = message.target;
+        const ack = target !== undefined && target !== this.selfId ? await this.probe(target) : target === this.selfId;
+        return { ...this.reply(this.piggyback(target)), ack };
+      }
+      case Opcode.JOIN:
+      case Opcode.SYNC:
+        return this.reply(this.table.snapshot());
+      default:
+        return this.reply([]);
+    }
+  }
+
+  private reply(updates: MemberUpdate[]): MembershipMessage {
+    return { from: this.selfId, updates };
+  }
+
+  /** Recent changes, with this node's own entry and the addressee's (so it can refute at once) in front. */
+  private piggyback(about: string | undefined): MemberUpdate[] {
+    const updates = this.table.recentChanges(Math.max(5000, this.options.suspicionTimeoutMs * 3), PIGGYBACK_LIMIT);
+    const self = this.table.self;
+    const addressee = about === undefined ? undefined : this.table.get(about);
+    const front: MemberUpdate[] = [{ id: self.id, state: self.state, incarnation: self.incarnation }];
+    if (addressee && addressee.id !== self.id) front.push({ id: addressee.id, state: addressee.state, incarnation: addressee.incarnation });
+    return [...front, ...updates.filter((update) => update.id !== self.id && update.id !== about)];
+  }
+
+  private applyAll(updates: readonly MemberUpdate[]): void {
+    let refuted = false;
+    const changed: MemberUpdate[] = [];
+    for (const update of updates) {
+      const result = this.table.apply(update);
+      if (result === 'refuted') refuted = true;
+      else if (result === 'changed') changed.push(update);
+    }
+    if (refuted) {
+      this.counters.refutes++;
+      const self = this.table.self;
+      this.logger.info(`refuting a rumour about this node: now alive at incarnation ${self.incarnation}`);
+      void this.broadcast([self]);
+    }
+  }
+
+  private async join(seeds: string[], backoffMs: number): Promise<void> {
+    for (const seed of seeds) {
+      if (this.stopped) return;
+      try {
+        const reply = await this.transport.send(seed, Opcode.JOIN, this.reply([this.table.self]), JOIN_TIMEOUT_MS);
+        this.applyAll(reply.updates);
+        this.logger.info(`joined the cluster through ${seed}: ${this.table.size} members`);
+        await this.broadcast([this.table.self]);
+        return;
+      } catch (error) {
+        this.logger.debug(`seed ${seed} did not answer: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (this.stopped) return;
+    this.logger.warn(`no seed answered (${seeds.join(', ')}); retrying in ${backoffMs} ms`);
+    this.joinTimer = setTimeout(() => void this.join(seeds, Math.min(backoffMs * 2, JOIN_BACKOFF_MAX_MS)), backoffMs).unref();
+  }
+
+  /** One probe round: the next member in a shuffled order, as SWIM does, so each is probed within N rounds. */
+  private async probeNext(): Promise<void> {
+    if (this.stopped || this.probing) return;
+    const target = this.nextProbeTarget();
+    if (target === undefined) return;
+    this.probing = true;
+    try {
+      this.counters.probes++;
+      if (await this.probe(target)) return;
+      this.counters.probeFailures++;
+      if (await this.probeIndirectly(target)) return;
+      this.suspect(target);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private nextProbeTarget(): string | undefined {
+    for (;;) {
+      if (this.probeOrder.length === 0) {
+        this.probeOrder = shuffle(this.table.others('alive', 'suspect').map((member) => member.id));
+        if (this.probeOrder.length === 0) return undefined;
+      }
+      const id = this.probeOrder.pop()!;
+      const member = this.table.get(id);
+      if (member && (member.state === 'alive' || member.state === 'suspect')) return id;
+    }
+  }
+
+  /** A direct probe: true when the target answered within the (lag-widened) probe timeout. */
+  private probe(target: string): Promise<boolean> {
+    const timeoutMs = this.options.probeTimeoutMs + this.lag.lagMs;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      // The verdict waits one more turn so that an answer already in the socket is read first.
+      const timer = setTimeout(() => setImmediate(() => settle(false)), timeoutMs);
+      this.transport.send(target, Opcode.PROBE, this.reply(this.piggyback(target)), timeoutMs * 4).then(
+        (reply) => {
+          this.applyAll(reply.updates);
+          settle(true);
+        },
+        () => settle(false),
+      );
+    });
+  }
+
+  /** Asks up to `indirectProbes` other members to probe the target; true when any of them reached it. */
+  private async probeIndirectly(target: string): Promise<boolean> {
+    const helpers = shuffle(this.table.others('alive').map((member) => member.id).filter((id) => id !== target)).slice(0, this.options.indirectProbes);
+    if (helpers.length === 0) return false;
+    this.counters.indirectProbes += helpers.length;
+    const timeoutMs = 2 * (this.options.probeTimeoutMs + this.lag.lagMs);
+    const message: MembershipMessage = { ...this.reply(this.piggyback(target)), target };
+    const answers = await Promise.all(
+      helpers.map((helper) =>
+        this.transport.send(helper, Opcode.PROBE_REQ, message, timeoutMs).then(
+          (reply) => {
+            this.applyAll(reply.updates);
+            return reply.ack === true;
+          },
+          () => false,
+        ),
+      ),
+    );
+    return answers.some(Boolean);
+  }
+
+  private suspect(target: string): void {
+    const member = this.table.get(target);
+    if (!member || member.state !== 'alive' && member.state !== 'suspect') return;
+    if (member.state === 'alive') {
+      if (!this.table.markSuspect(target)) return;
+      this.counters.suspicions++;
+      void this.broadcast([this.table.get(target)!]);
+    }
+    if (this.suspicionTimers.has(target)) return;
+    const incarnation = this.table.get(target)!.incarnation;
+    const timer = setTimeout(() => {
+      this.suspicionTimers.delete(target);
+      const current = this.table.get(target);
+      if (!current || current.state !== 'suspect' || current.incarnation !== incarnation) return;
+      if (this.table.markDead(target)) {
+        this.counters.deaths++;
+        void this.broadcast([this.table.get(target)!]);
+      }
+    }, this.options.suspicionTimeoutMs + this.lag.lagMs);
+    timer.unref();
+    this.suspicionTimers.set(target, timer);
+  }
+
+  private clearSuspicion(id: string): void {
+    const timer = this.suspicionTimers.get(id);
+    if (timer) clearTimeout(timer);
+    this.suspicionTimers.delete(id);
+  }
+
+  /** Pushes updates to every alive or suspect member; resolves when all answered or failed. */
+  private async broadcast(updates: MemberUpdate[], timeoutMs = this.options.probeTimeoutMs * 4): Promise<void> {
+    const targets = this.table.others('alive', 'suspect').map((member) => member.id);
+    const message = this.reply([...updates, ...this.piggyback(undefined).filter((u) => !updates.some((v) => v.id === u.id))]);
+    await Promise.all(
+      targets.map((target) =>
+        this.transport.send(target, Opcode.PROBE, message, timeoutMs).then(
+          (reply) => this.applyAll(reply.updates),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  /** Full state exchange with one random member, dead ones included, so a healed partition converges. */
+  private async syncWithRandomMember(): Promise<void> {
+    if (this.stopped) return;
+    this.table.forget(this.options.forgetAfterMs);
+    const candidates = this.table.others('alive', 'suspect', 'dead');
+    if (candidates.length === 0) return;
+    const peer = candidates[Math.floor(Math.random() * candidates.length)]!;
+    try {
+      const reply = await this.transport.send(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4);
+      this.counters.syncs++;
+      this.applyAll(reply.updates);
+    } catch {
+      // An unreachable peer is the failure detector's business, not the sync's.
+    }
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}

@@ -1,0 +1,154 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { supersedes, type MemberUpdate } from '../src/discovery/member';
+import { MemberTable } from '../src/discovery/member-table';
+import { Membership, type MembershipOptions, type MembershipTransport } from '../src/discovery/membership';
+import { decodeMessage, encodeMessage, type MembershipMessage } from '../src/discovery/messages';
+import { silentLogger } from '../src/server/logger';
+
+const Rules = suite('member precedence');
+
+const u = (state: MemberUpdate['state'], incarnation: number): MemberUpdate => ({ id: 'a:1', state, incarnation });
+
+Rules('SWIM precedence: alive needs a newer incarnation, suspect/dead win at the same one, left is final', () => {
+  assert.ok(supersedes(u('alive', 2), u('alive', 1)));
+  assert.not.ok(supersedes(u('alive', 1), u('suspect', 1)));
+  assert.ok(supersedes(u('alive', 2), u('suspect', 1)), 'a refute');
+  assert.ok(supersedes(u('suspect', 1), u('alive', 1)));
+  assert.not.ok(supersedes(u('suspect', 1), u('suspect', 1)));
+  assert.ok(supersedes(u('dead', 1), u('suspect', 1)));
+  assert.not.ok(supersedes(u('suspect', 1), u('dead', 1)));
+  assert.ok(supersedes(u('alive', 2), u('dead', 1)), 'a restart beats an old death');
+  assert.ok(supersedes(u('left', 1), u('alive', 1)));
+  assert.not.ok(supersedes(u('alive', 1), u('left', 1)));
+  assert.not.ok(supersedes(u('dead', 1), u('left', 1)));
+});
+
+Rules('a table refutes suspicion of itself by raising its incarnation, and ignores older rumours', () => {
+  let now = 1000;
+  const table = new MemberTable('me:1', 500, () => now);
+  assert.is(table.apply({ id: 'me:1', state: 'suspect', incarnation: 400 }), 'ignored');
+  assert.is(table.apply({ id: 'me:1', state: 'suspect', incarnation: 500 }), 'refuted');
+  assert.ok(table.self.incarnation > 500);
+  assert.is(table.self.state, 'alive');
+  now = 5000;
+  assert.is(table.apply({ id: 'me:1', state: 'dead', incarnation: table.self.incarnation }), 'refuted');
+  assert.is(table.self.incarnation, 5000, 'a refute jumps to the clock when it is ahead');
+});
+
+Rules('messages from peers are validated whole', () => {
+  const good: MembershipMessage = { from: 'a:1', updates: [{ id: 'b:2', state: 'alive', incarnation: 3 }], target: 'c:3' };
+  assert.equal(decodeMessage(encodeMessage(good)), good);
+  for (const bad of ['', 'not json', '[]', '{"from":1,"updates":[]}', '{"from":"a:1","updates":[{"id":"b:2","state":"zombie","incarnation":1}]}',
+    '{"from":"a:1","updates":[{"id":"b:2","state":"alive","incarnation":-1}]}', '{"from":"a:1","updates":[{"id":"nope","state":"alive","incarnation":1}]}',
+    '{"from":"a:1","updates":[],"ack":"yes"}']) {
+    assert.is(decodeMessage(Buffer.from(bad)), undefined, bad);
+  }
+});
+
+Rules.run();
+
+/** An in-memory network: each node's handle() is called directly; a killed or frozen node never answers. */
+class FakeNetwork {
+  readonly nodes = new Map<string, Membership>();
+  readonly down = new Set<string>();
+  transportFor(from: string): MembershipTransport {
+    return {
+      send: async (peerId, opcode, message, timeoutMs) => {
+        const node = this.nodes.get(peerId);
+        if (!node || this.down.has(peerId) || this.down.has(from)) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(timeoutMs, 5)));
+          throw new Error(`${peerId} unreachable`);
+        }
+        const roundTrip = decodeMessage(encodeMessage(message))!;
+        return decodeMessage(encodeMessage(await node.handle(opcode, roundTrip)))!;
+      },
+    };
+  }
+}
+
+const FAST: MembershipOptions = { probeIntervalMs: 10, probeTimeoutMs: 20, indirectProbes: 2, suspicionTimeoutMs: 60, syncIntervalMs: 50, forgetAfterMs: 60_000 };
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const Swim = suite('membership (in-memory network)');
+const running: Membership[] = [];
+Swim.after.each(() => {
+  for (const node of running.splice(0)) node.stop();
+});
+
+function startMember(network: FakeNetwork, id: string, seeds: string[], incarnation?: number): Membership {
+  const node = new Membership(id, FAST, network.transportFor(id), silentLogger, Date.now, incarnation);
+  network.nodes.set(id, node);
+  running.push(node);
+  node.start(seeds);
+  return node;
+}
+
+const stateOf = (node: Membership, id: string) => node.table.get(id)?.state;
+
+Swim('join through one seed spreads to all; a killed member goes suspect then dead everywhere; a restart rejoins as alive', async () => {
+  const network = new FakeNetwork();
+  const ids = ['n:1', 'n:2', 'n:3', 'n:4'];
+  const nodes = ids.map((id) => startMember(network, id, ['n:1']));
+  await until(() => nodes.every((node) => node.table.ownerIds().length === 4), 'all four to know each other');
+  network.down.add('n:3');
+  const survivors = nodes.filter((node) => node.selfId !== 'n:3');
+  await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
+  assert.ok(survivors.some((node) => node.counters.suspicions > 0), 'it was suspected before it was declared dead');
+  // Restart on the same id: the new incarnation beats the old death.
+  nodes[2]!.stop();
+  network.down.delete('n:3');
+  const restarted = startMember(network, 'n:3', ['n:1'], Date.now() + 1);
+  await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'alive'), 'n:3 alive again everywhere');
+  await until(() => restarted.table.ownerIds().length === 4, 'the restarted node to know everyone');
+});
+
+Swim('a frozen member is suspected and then refutes when it wakes before the suspicion timeout', async () => {
+  const network = new FakeNetwork();
+  const options = { ...FAST, suspicionTimeoutMs: 2000 };
+  const nodes = ['f:1', 'f:2', 'f:3'].map((id) => {
+    const node = new Membership(id, options, network.transportFor(id), silentLogger);
+    network.nodes.set(id, node);
+    running.push(node);
+    node.start(['f:1']);
+    return node;
+  });
+  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  const before = nodes[1]!.table.self.incarnation;
+  network.down.add('f:2');
+  await until(() => stateOf(nodes[0]!, 'f:2') === 'suspect' || stateOf(nodes[2]!, 'f:2') === 'suspect', 'f:2 suspected');
+  network.down.delete('f:2');
+  await until(() => [nodes[0]!, nodes[2]!].every((node) => stateOf(node, 'f:2') === 'alive'), 'f:2 alive again');
+  assert.ok(nodes[1]!.table.self.incarnation > before, 'it refuted with a higher incarnation');
+  assert.ok(nodes[1]!.counters.refutes > 0);
+});
+
+Swim('a graceful leave is seen as left at once and never refuted', async () => {
+  const network = new FakeNetwork();
+  const nodes = ['l:1', 'l:2', 'l:3'].map((id) => startMember(network, id, ['l:1']));
+  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  await nodes[2]!.leave();
+  assert.is(stateOf(nodes[0]!, 'l:3'), 'left');
+  assert.is(stateOf(nodes[1]!, 'l:3'), 'left');
+  assert.equal(nodes[0]!.table.ownerIds().sort(), ['l:1', 'l:2']);
+});
+
+Swim('a partition is detected on both sides and views converge to all-alive after it heals', async () => {
+  const network = new FakeNetwork();
+  const nodes = ['p:1', 'p:2', 'p:3'].map((id) => startMember(network, id, ['p:1']));
+  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  network.down.add('p:3'); // p:3 can reach nobody and nobody can reach it
+  await until(() => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'dead', 'both sides to see the cut');
+  assert.is(stateOf(nodes[0]!, 'p:2'), 'alive', 'the majority side keeps its own members');
+  network.down.delete('p:3');
+  await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
+});
+
+Swim.run();
