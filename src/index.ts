@@ -2,6 +2,7 @@
 export { hash32 } from './consistent/hash32';
 export { HashRing, type HashRingOptions } from './consistent/ring';
 export { isNativeAccelerationEnabled } from './consistent/native';
+export { Store, SetMode, type StoreOptions, type SetOptions as StoreSetOptions, type StoreStats } from './cache/store';
 export {
   DCacheError,
   type ErrorCode,

@@ -1,0 +1,430 @@
+/**
+ * The cache store: slab pages, a typed-array index, a min-heap for expiry, a byte limit with per-class LRU
+ * eviction (decision 4). The machinery is in store-core.ts; this file is the public API and its argument checks.
+ *
+ * VALUES HANDED OUT — the rule that keeps bytes on the wire correct:
+ *   - get() returns a COPY (a fresh Buffer); it stays valid forever.
+ *   - copyValue() / getInto() write the value into the CALLER's buffer, synchronously.
+ *   - No method hands out a view into slab memory. A handle from lookup() is a slot number, valid only until the
+ *     next call that changes the store (set*, delete*, incr*, touch*, flush, expireDue, eviction inside a set):
+ *     a chunk freed or overwritten by such a call may be reused at once, and freeing writes into it. So the
+ *     server must copy the value into its output batch right after lookup(), before any other store call, and
+ *     never queue a handle across an await. copyValue() throws RangeError on a handle it can tell is stale.
+ *
+ * Two API layers with identical semantics:
+ *   - strings and Buffers: set/get/delete/touch/ttl/incr (strings are UTF-8; keys and values are binary-safe);
+ *   - zero-allocation entry points for the server, with the key as (buffer, offset, length), typically a view
+ *     into a socket read buffer: lookup/valueLength/copyValue/getInto, setFrom, deleteFrom, touchFrom, ttlFrom,
+ *     incrFrom. The key bytes are copied into the slab by a set; the caller's buffer is never retained.
+ * The first layer is a thin wrapper: a string key is hashed straight from its char codes when it is ASCII (else
+ * encoded into a reused scratch buffer), a Buffer key in place; then both layers run the same code.
+ *
+ * TTLs are integer milliseconds on the injected clock (default Date.now); 0 means no expiry. An item whose expiry
+ * time is ≤ now is gone: reads check lazily, and a timer (unref'd, every expiryIntervalMs) removes due items in
+ * slices of at most ~1 ms, continuing with setImmediate while more are due. expireDue() runs the same removal
+ * on demand, so tests with a fake clock expire deterministically.
+ */
+
+import {
+  InvalidArgumentError,
+  KeyEmptyError,
+  KeyTooLargeError,
+  NotIntegerError,
+  OverflowError,
+  StoreClosedError,
+  ValueTooLargeError,
+} from '../errors';
+import { INT64_MAX, INT64_MIN, parseInt64, toDelta } from './int64';
+import { ExpiryTimer } from './expiry-timer';
+import { SLOT } from './slots';
+import { INITIAL_SLOTS, StoreCore } from './store-core';
+import {
+  checkMode,
+  checkTtl,
+  modeFromName,
+  resolveOptions,
+  SetMode,
+  type SetModeName,
+  type SetModeValue,
+  type SetOptions,
+  type StoreOptions,
+  type StoreStats,
+} from './store-options';
+
+export { SetMode, type SetModeName, type SetModeValue, type SetOptions, type StoreOptions, type StoreStats };
+
+// Mode values as local constants (SetMode from another module costs a getter call per read under tsx).
+const MODE_SET = 0;
+const MODE_NX = 1;
+const MODE_XX = 2;
+const EMPTY = new Uint8Array(0);
+const { STRIDE, REF, KEY, VLEN, KEY_MASK } = SLOT;
+/** ASCII strings up to this length are written by a JS loop; longer ones by Buffer#write (native). */
+const JS_WRITE_MAX = 24;
+
+export class Store extends StoreCore {
+  private closed = false;
+  private handleEpoch = -1;
+  /** The current key's bytes (from offset 0) after hashKey(). */
+  private keyBuf: Uint8Array = EMPTY;
+  private readonly timer: ExpiryTimer;
+
+  constructor(options?: StoreOptions) {
+    const o = resolveOptions(options);
+    super(o);
+    this.timer = new ExpiryTimer(o.expiryIntervalMs, (n) => this.expireBatch(n), o.onSweep);
+  }
+
+  /** Live items (expired items not yet reclaimed included until a read or a sweep finds them). */
+  get size(): number {
+    return this.slots.count;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- zero-allocation entry points (server) ----
+
+  /**
+   * Find a live item: returns a handle (≥ 0), or -1 when absent or expired. Counts a hit or miss and marks the
+   * item used (see lru.ts). The handle is valid only until the next call that changes the store (see the top).
+   */
+  lookup(keyBuf: Uint8Array, keyOff: number, keyLen: number): number {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    return this.lookupAt(keyBuf, keyOff, keyLen, this.keyHash.hashBytes(keyBuf, keyOff, keyLen));
+  }
+
+  /** Byte length of the value behind a handle from lookup(). */
+  valueLength(handle: number): number {
+    this.checkHandle(handle);
+    return this.slots.meta[handle * STRIDE + VLEN]!;
+  }
+
+  /** Copy the value behind a handle into target at targetOffset; returns its length. RangeError if no room. */
+  copyValue(handle: number, target: Uint8Array, targetOffset = 0): number {
+    this.checkHandle(handle);
+    const meta = this.slots.meta;
+    const b = handle * STRIDE;
+    const vl = meta[b + VLEN]!;
+    if (!(targetOffset >= 0 && targetOffset + vl <= target.length)) {
+      throw new RangeError(`a ${vl} byte value does not fit at offset ${targetOffset} of a ${target.length} byte buffer`);
+    }
+    this.copyOut(meta[b + REF]! >>> 0, meta[b + KEY]! & KEY_MASK, target, targetOffset, vl);
+    return vl;
+  }
+
+  /** lookup + copyValue: the value's length, or -1 when absent. RangeError (hit counted) if it does not fit. */
+  getInto(keyBuf: Uint8Array, keyOff: number, keyLen: number, target: Uint8Array, targetOffset = 0): number {
+    const h = this.lookup(keyBuf, keyOff, keyLen);
+    return h < 0 ? -1 : this.copyValue(h, target, targetOffset);
+  }
+
+  /** set with the key and value as buffer ranges; mode is SetMode.Set / NX / XX. false: the condition failed. */
+  setFrom(
+    keyBuf: Uint8Array,
+    keyOff: number,
+    keyLen: number,
+    valBuf: Uint8Array,
+    valOff: number,
+    valLen: number,
+    ttlMs = 0,
+    mode: SetModeValue | number = MODE_SET,
+  ): boolean {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    this.checkValueRange(valBuf, valOff, valLen);
+    const ttl = ttlMs === 0 ? 0 : checkTtl(ttlMs);
+    if (mode !== MODE_SET && mode !== MODE_NX && mode !== MODE_XX) checkMode(mode);
+    const h = this.keyHash.hashBytes(keyBuf, keyOff, keyLen);
+    const ref = this.put(keyBuf, keyOff, keyLen, h, valLen, ttl, mode);
+    if (ref < 0) return false;
+    this.copyIn(valBuf, valOff, ref, keyLen, valLen);
+    return true;
+  }
+
+  deleteFrom(keyBuf: Uint8Array, keyOff: number, keyLen: number): boolean {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    return this.deleteAt(keyBuf, keyOff, keyLen, this.keyHash.hashBytes(keyBuf, keyOff, keyLen));
+  }
+
+  /** Set a live item's TTL (0: no expiry); false if absent. Marks it recently used. */
+  touchFrom(keyBuf: Uint8Array, keyOff: number, keyLen: number, ttlMs: number): boolean {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    const ttl = checkTtl(ttlMs, false);
+    return this.touchAt(keyBuf, keyOff, keyLen, this.keyHash.hashBytes(keyBuf, keyOff, keyLen), ttl);
+  }
+
+  /** Milliseconds left; -1: no expiry; -2: absent (Redis PTTL). */
+  ttlFrom(keyBuf: Uint8Array, keyOff: number, keyLen: number): number {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    return this.ttlAt(keyBuf, keyOff, keyLen, this.keyHash.hashBytes(keyBuf, keyOff, keyLen));
+  }
+
+  /**
+   * Add delta to a decimal int64 value (a missing key counts as 0) and return the result; the TTL is kept.
+   * NotIntegerError / OverflowError leave the item as it was.
+   */
+  incrFrom(keyBuf: Uint8Array, keyOff: number, keyLen: number, delta: bigint | number = 1n): bigint {
+    this.checkOpen();
+    this.checkKeyRange(keyBuf, keyOff, keyLen);
+    const d = toDelta(delta);
+    return this.incrAt(keyBuf, keyOff, keyLen, this.keyHash.hashBytes(keyBuf, keyOff, keyLen), d);
+  }
+
+  // ---- strings and Buffers ----
+
+  set(key: string | Uint8Array, value: string | Uint8Array, options?: SetOptions): boolean {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    const kb = this.keyBuf;
+    const kl = this.keyHash.length;
+    let vl: number;
+    if (typeof value === 'string') vl = Buffer.byteLength(value, 'utf8');
+    else if (value instanceof Uint8Array) vl = value.length;
+    else throw new TypeError(`value must be a string or Buffer, got ${typeName(value)}`);
+    if (vl > this.maxValueBytes) throw new ValueTooLargeError(vl, this.maxValueBytes);
+    let ttl = 0;
+    let mode: SetModeValue = MODE_SET;
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+      ttl = checkTtl(options.ttlMs);
+      mode = modeFromName(options.mode);
+    }
+    const ref = this.put(kb, 0, kl, h, vl, ttl, mode);
+    if (ref < 0) return false;
+    if (typeof value !== 'string') {
+      this.copyIn(value, 0, ref, kl, vl);
+    } else {
+      const page = this.slab.pageOf(ref);
+      const off = this.slab.offsetOf(ref) + kl;
+      if (vl === value.length) writeAscii(value, page, off);
+      else page.write(value, off, vl, 'utf8');
+    }
+    return true;
+  }
+
+  /** The value as a new Buffer (a copy: safe to keep), or undefined. */
+  get(key: string | Uint8Array): Buffer | undefined {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    const s = this.lookupAt(this.keyBuf, 0, this.keyHash.length, h);
+    if (s < 0) return undefined;
+    const meta = this.slots.meta;
+    const b = s * STRIDE;
+    const vl = meta[b + VLEN]!;
+    const out = Buffer.allocUnsafe(vl);
+    this.copyOut(meta[b + REF]! >>> 0, meta[b + KEY]! & KEY_MASK, out, 0, vl);
+    return out;
+  }
+
+  delete(key: string | Uint8Array): boolean {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    return this.deleteAt(this.keyBuf, 0, this.keyHash.length, h);
+  }
+
+  touch(key: string | Uint8Array, ttlMs: number): boolean {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    const ttl = checkTtl(ttlMs, false);
+    return this.touchAt(this.keyBuf, 0, this.keyHash.length, h, ttl);
+  }
+
+  ttl(key: string | Uint8Array): number {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    return this.ttlAt(this.keyBuf, 0, this.keyHash.length, h);
+  }
+
+  incr(key: string | Uint8Array, delta: bigint | number = 1n): bigint {
+    this.checkOpen();
+    const h = this.hashKey(key);
+    const d = toDelta(delta);
+    return this.incrAt(this.keyBuf, 0, this.keyHash.length, h, d);
+  }
+
+  // ---- whole store ----
+
+  /** Remove every item and release the pages (counters are kept). */
+  flush(): void {
+    this.checkOpen();
+    this.resetAll(INITIAL_SLOTS);
+  }
+
+  /** Remove up to maxItems items whose TTL has passed (what the timer does); returns how many. */
+  expireDue(maxItems = Infinity): number {
+    this.checkOpen();
+    if (!(maxItems >= 0) || (maxItems !== Infinity && !Number.isSafeInteger(maxItems))) {
+      throw new InvalidArgumentError(`maxItems must be a non-negative integer or Infinity, got ${String(maxItems)}`);
+    }
+    return this.expireBatch(maxItems);
+  }
+
+  stats(): StoreStats {
+    this.checkOpen();
+    const pagesPerClass = Array.from(this.slab.classPages);
+    return {
+      items: this.slots.count,
+      bytesUsed: this.bytesUsed,
+      maxMemoryBytes: this.maxMemoryBytes,
+      pageBytes: this.slab.pageBytesTotal,
+      allocatedBytes: this.allocatedBytes,
+      pages: pagesPerClass.reduce((a, b) => a + b, 0),
+      chunkSizes: Array.from(this.classes.sizes),
+      pagesPerClass,
+      itemsPerClass: Array.from(this.lru.items),
+      slotCapacity: this.slots.capacity,
+      indexBuckets: this.index.buckets,
+      expiringItems: this.heap.size,
+      hits: this.hits,
+      misses: this.misses,
+      sets: this.sets,
+      deletes: this.deletes,
+      expired: this.expired,
+      evicted: this.evicted,
+      pageMoves: this.pageMoves,
+    };
+  }
+
+  /** Stop the timer and release all memory. Idempotent; any other call afterwards throws StoreClosedError. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer.stop();
+    this.resetAll(0);
+  }
+
+  // ---- internals (the key is hashed into this.keyHash just before each of these) ----
+
+
+  /** Returns the chunk ref to write the value into, or -1 when the NX / XX condition failed. */
+  private put(kb: Uint8Array, ko: number, kl: number, h: number, vl: number, ttl: number, mode: number): number {
+    const s = this.findLive(h, kb, ko, kl);
+    if (mode === MODE_NX ? s >= 0 : mode === MODE_XX && s < 0) return -1;
+    return this.storeAt(s, h, kb, ko, kl, vl, ttl > 0 ? this.clock() + ttl : 0);
+  }
+
+  private lookupAt(kb: Uint8Array, ko: number, kl: number, h: number): number {
+    const s = this.findLive(h, kb, ko, kl);
+    if (s < 0) {
+      this.misses++;
+      return -1;
+    }
+    this.hits++;
+    this.lru.mark(s);
+    this.handleEpoch = this.epoch;
+    return s;
+  }
+
+  private deleteAt(kb: Uint8Array, ko: number, kl: number, h: number): boolean {
+    const s = this.findLive(h, kb, ko, kl);
+    if (s < 0) return false;
+    this.removeItem(s);
+    this.deletes++;
+    return true;
+  }
+
+  private touchAt(kb: Uint8Array, ko: number, kl: number, h: number, ttl: number): boolean {
+    const s = this.findLive(h, kb, ko, kl);
+    if (s < 0) return false;
+    this.heap.set(s, ttl > 0 ? this.clock() + ttl : 0);
+    this.lru.mark(s);
+    return true;
+  }
+
+  private ttlAt(kb: Uint8Array, ko: number, kl: number, h: number): number {
+    const s = this.findLive(h, kb, ko, kl);
+    if (s < 0) return -2;
+    const t = this.heap.timeOf(s);
+    return t === 0 ? -1 : Math.ceil(t - this.clock());
+  }
+
+  private incrAt(kb: Uint8Array, ko: number, kl: number, h: number, delta: bigint): bigint {
+    const s = this.findLive(h, kb, ko, kl);
+    let current = 0n;
+    let expireAt = 0;
+    if (s >= 0) {
+      const ref = this.slots.meta[s * STRIDE + REF]! >>> 0;
+      const parsed = parseInt64(this.slab.pageOf(ref), this.slab.offsetOf(ref) + kl, this.slots.meta[s * STRIDE + VLEN]!);
+      if (parsed === null) throw new NotIntegerError();
+      current = parsed;
+      expireAt = this.heap.timeOf(s);
+    }
+    const result = current + delta;
+    if (result < INT64_MIN || result > INT64_MAX) throw new OverflowError();
+    const text = result.toString();
+    if (text.length > this.maxValueBytes) throw new ValueTooLargeError(text.length, this.maxValueBytes);
+    const ref = this.storeAt(s, h, kb, ko, kl, text.length, expireAt);
+    writeAscii(text, this.slab.pageOf(ref), this.slab.offsetOf(ref) + kl);
+    return result;
+  }
+
+  private checkHandle(handle: number): void {
+    if ((handle | 0) !== handle || this.epoch !== this.handleEpoch || !this.slots.isLive(handle)) {
+      throw new RangeError('stale or invalid value handle: copy the value right after lookup(), before any other store call');
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private checkKeyRange(kb: Uint8Array, ko: number, kl: number): void {
+    if (!(kb instanceof Uint8Array)) throw new TypeError(`key buffer must be a Buffer or Uint8Array, got ${typeName(kb)}`);
+    if (!(ko >= 0 && kl >= 0 && ko + kl <= kb.length) || !Number.isInteger(ko) || !Number.isInteger(kl)) {
+      throw new RangeError(`key range [${ko}, ${ko} + ${kl}) is outside the buffer of ${kb.length} bytes`);
+    }
+    if (kl === 0) throw new KeyEmptyError();
+    if (kl > this.maxKeyBytes) throw new KeyTooLargeError(kl, this.maxKeyBytes);
+  }
+
+  private checkValueRange(vb: Uint8Array, vo: number, vl: number): void {
+    if (!(vb instanceof Uint8Array)) throw new TypeError(`value buffer must be a Buffer or Uint8Array, got ${typeName(vb)}`);
+    if (!(vo >= 0 && vl >= 0 && vo + vl <= vb.length) || !Number.isInteger(vo) || !Number.isInteger(vl)) {
+      throw new RangeError(`value range [${vo}, ${vo} + ${vl}) is outside the buffer of ${vb.length} bytes`);
+    }
+    if (vl > this.maxValueBytes) throw new ValueTooLargeError(vl, this.maxValueBytes);
+  }
+
+  /**
+   * Check a string or Buffer key and hash it. Its bytes are then in this.keyBuf from offset 0 (the Buffer itself,
+   * or the UTF-8 of the string in keyHash.bytes), its length in keyHash.length.
+   */
+  private hashKey(key: unknown): number {
+    const keyHash = this.keyHash;
+    if (typeof key === 'string') {
+      const n = key.length;
+      if (n === 0) throw new KeyEmptyError();
+      // Every UTF-16 unit is at least one UTF-8 byte.
+      if (n > this.maxKeyBytes) throw new KeyTooLargeError(Buffer.byteLength(key, 'utf8'), this.maxKeyBytes);
+      const h = keyHash.hashString(key);
+      if (keyHash.length > this.maxKeyBytes) throw new KeyTooLargeError(keyHash.length, this.maxKeyBytes);
+      this.keyBuf = keyHash.bytes;
+      return h;
+    }
+    if (key instanceof Uint8Array) {
+      const n = key.length;
+      if (n === 0) throw new KeyEmptyError();
+      if (n > this.maxKeyBytes) throw new KeyTooLargeError(n, this.maxKeyBytes);
+      this.keyBuf = key;
+      return keyHash.hashBytes(key, 0, n);
+    }
+    throw new TypeError(`key must be a string or Buffer, got ${typeName(key)}`);
+  }
+}
+
+/** Write an ASCII string's bytes (the caller knows its UTF-8 length equals its length). */
+function writeAscii(s: string, dst: Buffer, off: number): void {
+  const n = s.length;
+  if (n > JS_WRITE_MAX) dst.write(s, off, n, 'latin1');
+  else for (let i = 0; i < n; i++) dst[off + i] = s.charCodeAt(i);
+}
+
+function typeName(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
