@@ -10,6 +10,7 @@ import { createLogger, LOG_LEVELS, type LogLevel } from './server/logger';
 import { NODE_DEFAULTS, type NodeOptions } from './server/options';
 import { parseSize } from './server/size';
 import { startNode } from './server/node';
+import { printStatus } from './cli/status';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../package.json') as { version: string };
@@ -22,6 +23,15 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-connections', kind: 'string', placeholder: 'N', help: 'open connections allowed', defaultText: String(NODE_DEFAULTS.maxConnections) },
   { name: 'frame-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose frame stays half-sent this long', defaultText: String(NODE_DEFAULTS.frameTimeoutMs) },
   { name: 'drain-timeout', kind: 'string', placeholder: 'MS', help: 'on SIGINT/SIGTERM, how long in-flight responses may drain', defaultText: String(NODE_DEFAULTS.drainTimeoutMs) },
+  { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
+  { name: 'advertise', kind: 'string', placeholder: 'HOST:PORT', help: 'the address members and clients reach this node at', defaultText: 'the bound address' },
+  { name: 'vnodes', kind: 'string', placeholder: 'N', help: 'virtual nodes per member on the ring', defaultText: String(NODE_DEFAULTS.vnodes) },
+  { name: 'probe-interval', kind: 'string', placeholder: 'MS', help: 'SWIM: probe one member this often', defaultText: String(NODE_DEFAULTS.probeIntervalMs) },
+  { name: 'probe-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a probe unanswered this long goes to indirect probes', defaultText: String(NODE_DEFAULTS.probeTimeoutMs) },
+  { name: 'indirect-probes', kind: 'string', placeholder: 'K', help: 'SWIM: members asked to probe before suspecting', defaultText: String(NODE_DEFAULTS.indirectProbes) },
+  { name: 'suspicion-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a suspect that does not refute within this is dead', defaultText: String(NODE_DEFAULTS.suspicionTimeoutMs) },
+  { name: 'sync-interval', kind: 'string', placeholder: 'MS', help: 'full state sync with a random member this often', defaultText: String(NODE_DEFAULTS.syncIntervalMs) },
+  { name: 'forward-timeout', kind: 'string', placeholder: 'MS', help: "deadline for a request forwarded to its key's owner", defaultText: String(NODE_DEFAULTS.forwardTimeoutMs) },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
   { name: 'help', kind: 'boolean', help: 'print this help and exit' },
   { name: 'version', kind: 'boolean', help: 'print the version and exit' },
@@ -29,7 +39,10 @@ const FLAGS: FlagSpec[] = [
 
 const USAGE = `Usage: distributed-cache [options]
 
-Starts a cache node. Example: distributed-cache --addr :7000 --max-memory 256mb`;
+Starts a cache node. Examples:
+  distributed-cache --addr :7000                      a new cluster of one
+  distributed-cache --addr :7001 --join :7000         a node joining it
+  distributed-cache status --server :7000             the member table as that node sees it`;
 
 function integerFlag(text: string, name: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
@@ -53,12 +66,51 @@ function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions
   if (frameTimeout !== undefined) options.frameTimeoutMs = integerFlag(frameTimeout, 'frame-timeout');
   const drainTimeout = one('drain-timeout');
   if (drainTimeout !== undefined) options.drainTimeoutMs = integerFlag(drainTimeout, 'drain-timeout');
+  const seeds = (values.get('join') ?? []).flatMap((list) => list.split(',')).map((seed) => seed.trim()).filter(Boolean);
+  if (seeds.length > 0) options.join = seeds;
+  const advertise = one('advertise');
+  if (advertise !== undefined) options.advertise = advertise;
+  const integers: Array<[string, 'vnodes' | 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectProbes' | 'suspicionTimeoutMs' | 'syncIntervalMs' | 'forwardTimeoutMs']> = [
+    ['vnodes', 'vnodes'],
+    ['probe-interval', 'probeIntervalMs'],
+    ['probe-timeout', 'probeTimeoutMs'],
+    ['indirect-probes', 'indirectProbes'],
+    ['suspicion-timeout', 'suspicionTimeoutMs'],
+    ['sync-interval', 'syncIntervalMs'],
+    ['forward-timeout', 'forwardTimeoutMs'],
+  ];
+  for (const [flag, option] of integers) {
+    const text = one(flag);
+    if (text !== undefined) options[option] = integerFlag(text, flag);
+  }
   const logLevel = (one('log-level') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   return { options, logLevel };
 }
 
+const STATUS_FLAGS: FlagSpec[] = [
+  { name: 'server', kind: 'string', placeholder: 'HOST:PORT', help: 'the node to ask', defaultText: ':7000' },
+  { name: 'help', kind: 'boolean', help: 'print this help and exit' },
+];
+
+async function status(argv: string[]): Promise<number> {
+  try {
+    const { values, positional } = parseFlags(argv, STATUS_FLAGS);
+    if (values.has('help')) {
+      process.stdout.write(formatHelp('Usage: distributed-cache status [--server HOST:PORT]\n\nPrints the member table as that node sees it.', STATUS_FLAGS));
+      return 0;
+    }
+    if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
+    return await printStatus(values.get('server')?.[0] ?? ':7000', (text) => process.stdout.write(text));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`distributed-cache status: ${message}\n`);
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'status') return status(argv.slice(1));
   let parsed: ReturnType<typeof optionsFromFlags>;
   try {
     const { values, positional } = parseFlags(argv, FLAGS);

@@ -36,7 +36,7 @@ export class LocalCommandHandler implements RequestHandler {
   private readonly limits: RequestLimits;
 
   constructor(
-    private readonly store: Store,
+    readonly store: Store,
     private readonly stats: ServerStats,
     limits: RequestLimits,
     private readonly extraStats: StatsSource = () => ({}),

@@ -12,9 +12,22 @@ import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decode
 import type { OutputBatch } from '../protocol/output-batch';
 import type { ServerStats } from './stats';
 
-/** Runs one decoded request and appends its response to the batch. */
+/**
+ * Runs one decoded request and appends its response to the batch, or, for work that completes later (a
+ * request forwarded to its owner, a membership probe), takes a reply slot with replies.begin() and fills it
+ * when the answer is there. Responses carry request ids, so later answers may overtake earlier ones.
+ */
 export interface RequestHandler {
-  handle(frame: Frame, out: OutputBatch): void;
+  handle(frame: Frame, out: OutputBatch, replies: AsyncReplies): void;
+}
+
+export interface AsyncReply {
+  /** Appends the response (once) and writes it; dropped when the connection has closed meanwhile. */
+  send(write: (out: OutputBatch) => void): void;
+}
+
+export interface AsyncReplies {
+  begin(): AsyncReply;
 }
 
 export interface ConnectionLimits {
@@ -26,9 +39,11 @@ export interface ConnectionLimits {
 /** How long a connection closed for bad input may take to flush its last error frame. */
 const CLOSE_GRACE_MS = 500;
 
-export class ServerConnection {
+export class ServerConnection implements AsyncReplies {
   /** Set when a frame is half received; the server's sweep closes connections stuck that way too long. */
   partialFrameSince = 0;
+  /** Replies begun and not yet sent: a graceful shutdown waits for them. */
+  pendingReplies = 0;
   private readonly decoder: FrameDecoder;
   private paused = false;
   private closing = false;
@@ -60,7 +75,24 @@ export class ServerConnection {
   }
 
   get hasPendingOutput(): boolean {
-    return this.socket.writableLength > 0;
+    return this.socket.writableLength > 0 || this.pendingReplies > 0;
+  }
+
+  begin(): AsyncReply {
+    this.pendingReplies++;
+    let sent = false;
+    return {
+      send: (write) => {
+        if (sent) return;
+        sent = true;
+        this.pendingReplies--;
+        if (this.socket.destroyed) return;
+        // Outside a read the shared batch is empty (every read takes what it appended), so this reply
+        // cannot mix with another connection's bytes.
+        write(this.batch);
+        this.flush();
+      },
+    };
   }
 
   /** Closes after queued output is flushed (graceful shutdown, bad input), destroying it if that takes too long. */
@@ -88,7 +120,7 @@ export class ServerConnection {
   private onFrame(frame: Frame): void {
     this.stats.commands++;
     this.stats.commandsByOpcode[frame.opcode]!++;
-    this.handler.handle(frame, this.batch);
+    this.handler.handle(frame, this.batch, this);
     // Responses of one read accumulate before the write; a read full of GETs for large values must not
     // build an unbounded batch: stop after this frame and continue once the socket drains.
     if (this.batch.length + this.socket.writableLength > this.limits.outputHighWaterBytes) this.decoder.pause();

@@ -1,25 +1,37 @@
 /**
- * startNode: the embeddable node (store + command handler + TCP server). The CLI is a thin shell around it.
+ * startNode: the embeddable node. A store, the local command handler, the cluster (membership, ring, peers)
+ * and the router in front of them, behind one TCP listener. A node without seeds is a cluster of one that
+ * others can join. The CLI is a thin shell around this.
  */
 import { Store } from '../cache/store';
+import { ConfigError } from '../errors';
 import { formatHostPort } from './address';
+import { Cluster } from './cluster';
 import { LocalCommandHandler } from './commands';
 import { createLogger } from './logger';
 import { resolveNodeOptions, type NodeOptions } from './options';
+import { ClusterRouter } from './router';
 import { CacheServer } from './server';
 import { ServerStats } from './stats';
 
 export interface CacheNode {
-  /** host:port the node listens on (the real port when 0 was asked for). */
+  /** host:port the node listens on (the real port when 0 was asked for); also its member id. */
   readonly address: string;
   readonly host: string;
   readonly port: number;
   /** The node's store, for embedding applications and tests. */
   readonly store: Store;
+  /** The cluster side: membership table, ring, peers. */
+  readonly cluster: Cluster;
   /** The STATS snapshot, as a client would receive it. */
   stats(): Record<string, unknown>;
-  /** Stops accepting, drains in-flight responses (up to drainTimeoutMs), closes connections and the store. */
+  /**
+   * Graceful stop: announce `left` to the cluster, stop accepting, answer what arrives with SHUTTING_DOWN,
+   * let in-flight responses drain (up to drainTimeoutMs), close connections and the store.
+   */
   close(): Promise<void>;
+  /** Abrupt stop for tests: no leave announcement, connections destroyed (peers will detect a failure). */
+  kill(): Promise<void>;
 }
 
 export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
@@ -32,26 +44,78 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const stats = new ServerStats();
-  const handler = new LocalCommandHandler(store, stats, resolved);
-  const server = new CacheServer(resolved, handler, stats, logger);
+  let cluster: Cluster | undefined;
+  let router: ClusterRouter | undefined;
+  const local = new LocalCommandHandler(store, stats, resolved, () => ({
+    cluster: cluster?.stats(),
+    routing: router?.counters,
+  }));
+  // The router needs the node's id, known only once the port is bound: it is created right after listen().
+  const server = new CacheServer(
+    resolved,
+    { handle: (frame, out, replies) => (router ? router.handle(frame, out, replies) : local.handle(frame, out)) },
+    stats,
+    logger,
+  );
   try {
     await server.listen();
   } catch (error) {
     store.close();
     throw error;
   }
-  const { host, port } = server.address;
+  const bound = server.address;
+  if (!resolved.advertise && (bound.host === '0.0.0.0' || bound.host === '::')) {
+    await server.close(0);
+    store.close();
+    throw new ConfigError(`listening on ${bound.host} needs --advertise HOST:PORT: the address other members and clients use`);
+  }
+  const selfId = formatHostPort(resolved.advertise ?? bound);
+  cluster = new Cluster(
+    {
+      selfId,
+      seeds: resolved.join,
+      vnodes: resolved.vnodes,
+      membership: {
+        probeIntervalMs: resolved.probeIntervalMs,
+        probeTimeoutMs: resolved.probeTimeoutMs,
+        indirectProbes: resolved.indirectProbes,
+        suspicionTimeoutMs: resolved.suspicionTimeoutMs,
+        syncIntervalMs: resolved.syncIntervalMs,
+        forgetAfterMs: 60_000,
+      },
+      forwardTimeoutMs: resolved.forwardTimeoutMs,
+      connectTimeoutMs: 1000,
+    },
+    logger,
+  );
+  local.epoch = cluster.ring.epoch;
+  cluster.onEpoch((epoch) => (local.epoch = epoch));
+  router = new ClusterRouter(local, cluster.ring, cluster.peers, cluster, resolved);
+  cluster.start();
+  const activeCluster = cluster;
+
   let closing: Promise<void> | undefined;
   return {
-    address: formatHostPort({ host, port }),
-    host,
-    port,
+    address: formatHostPort(bound),
+    host: bound.host,
+    port: bound.port,
     store,
-    stats: () => handler.statsSnapshot(),
+    cluster: activeCluster,
+    stats: () => local.statsSnapshot(),
     close() {
       closing ??= (async () => {
-        handler.draining = true;
+        local.draining = true;
+        await activeCluster.leave();
         await server.close();
+        await activeCluster.close();
+        store.close();
+      })();
+      return closing;
+    },
+    kill() {
+      closing ??= (async () => {
+        await activeCluster.close();
+        await server.close(0);
         store.close();
       })();
       return closing;

@@ -3,7 +3,7 @@
  * here once, so the CLI, startNode and the docs agree. A bad option is a ConfigError that says what to change.
  */
 import { ConfigError } from '../errors';
-import { parseHostPort, type HostPort } from './address';
+import { formatHostPort, parseHostPort, type HostPort } from './address';
 import type { Logger } from './logger';
 
 export interface NodeOptions {
@@ -29,6 +29,24 @@ export interface NodeOptions {
   logger?: Logger;
   /** The store's clock (ms); injectable for tests. */
   clock?: () => number;
+  /** Seeds to join through (host:port); none: start a cluster of one that others join. */
+  join?: readonly string[];
+  /** The address other members and clients reach this node at (default: the bound address). */
+  advertise?: string;
+  /** Virtual nodes per member on the ring (default 160). */
+  vnodes?: number;
+  /** SWIM: one member probed per interval (default 300 ms). */
+  probeIntervalMs?: number;
+  /** SWIM: a probe unanswered this long goes to indirect probes (default 300 ms). */
+  probeTimeoutMs?: number;
+  /** SWIM: members asked to probe on this node's behalf before suspecting (default 2). */
+  indirectProbes?: number;
+  /** SWIM: a suspect that does not refute within this becomes dead (default 1500 ms). */
+  suspicionTimeoutMs?: number;
+  /** Full state sync with a random member, dead ones included, every this often (default 2000 ms). */
+  syncIntervalMs?: number;
+  /** Deadline for a request forwarded to its owner (default 500 ms, below the client's 1 s). */
+  forwardTimeoutMs?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -41,6 +59,15 @@ export interface ResolvedNodeOptions {
   outputHighWaterBytes: number;
   outputHardLimitBytes: number;
   drainTimeoutMs: number;
+  join: string[];
+  advertise: HostPort | undefined;
+  vnodes: number;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectProbes: number;
+  suspicionTimeoutMs: number;
+  syncIntervalMs: number;
+  forwardTimeoutMs: number;
 }
 
 export const NODE_DEFAULTS = {
@@ -53,6 +80,13 @@ export const NODE_DEFAULTS = {
   outputHighWaterBytes: 1024 * 1024,
   outputHardLimitBytes: 64 * 1024 * 1024,
   drainTimeoutMs: 10_000,
+  vnodes: 160,
+  probeIntervalMs: 300,
+  probeTimeoutMs: 300,
+  indirectProbes: 2,
+  suspicionTimeoutMs: 1500,
+  syncIntervalMs: 2000,
+  forwardTimeoutMs: 500,
 } as const;
 
 /** Values over what the wire can carry or memory can hold are refused at startup, not discovered under load. */
@@ -65,6 +99,13 @@ const LIMITS = {
   outputHighWaterBytes: [16 * 1024, 2 ** 32],
   outputHardLimitBytes: [64 * 1024, 2 ** 40],
   drainTimeoutMs: [0, 3_600_000],
+  vnodes: [1, 4096],
+  probeIntervalMs: [10, 60_000],
+  probeTimeoutMs: [5, 60_000],
+  indirectProbes: [0, 16],
+  suspicionTimeoutMs: [10, 600_000],
+  syncIntervalMs: [10, 600_000],
+  forwardTimeoutMs: [10, 60_000],
 } as const;
 
 export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
@@ -87,9 +128,23 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     outputHighWaterBytes: pick('outputHighWaterBytes'),
     outputHardLimitBytes: pick('outputHardLimitBytes'),
     drainTimeoutMs: pick('drainTimeoutMs'),
+    join: (options.join ?? []).map((seed) => formatSeed(seed)),
+    advertise: options.advertise === undefined ? undefined : parseHostPort(options.advertise, 'advertise'),
+    vnodes: pick('vnodes'),
+    probeIntervalMs: pick('probeIntervalMs'),
+    probeTimeoutMs: pick('probeTimeoutMs'),
+    indirectProbes: pick('indirectProbes'),
+    suspicionTimeoutMs: pick('suspicionTimeoutMs'),
+    syncIntervalMs: pick('syncIntervalMs'),
+    forwardTimeoutMs: pick('forwardTimeoutMs'),
   };
   if (resolved.outputHardLimitBytes < resolved.outputHighWaterBytes) {
     throw new ConfigError('outputHardLimitBytes must be at least outputHighWaterBytes');
   }
   return resolved;
+}
+
+/** A seed as a member id: `:7000` → `127.0.0.1:7000`. */
+function formatSeed(seed: string): string {
+  return formatHostPort(parseHostPort(seed, 'join seed'));
 }

@@ -73,7 +73,8 @@ export class CacheServer {
     while (this.clock() < deadline && [...this.connections].some((connection) => connection.hasPendingOutput)) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    const closing = [...this.connections].map((connection) => once(connection.socket, 'close'));
+    // Not events.once: it rejects on 'error', and a reset from a client is no reason to fail a shutdown.
+    const closing = [...this.connections].map((connection) => new Promise((resolve) => connection.socket.once('close', resolve)));
     for (const connection of this.connections) connection.closeGracefully(Math.max(0, deadline - this.clock()) + 100);
     await Promise.all(closing);
     await stopped;

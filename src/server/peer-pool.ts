@@ -1,0 +1,80 @@
+/**
+ * Connections from this node to the other members: one pooled, pipelined connection per peer for forwarded
+ * requests, and a separate one per peer for membership messages, so probes never queue behind a burst of
+ * forwarded traffic (a busy link must not look like a dead peer).
+ */
+import { parseNodeAddress } from '../client/address';
+import { NodeConnection } from '../client/connection';
+import { ServerError } from '../errors';
+import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
+import type { MembershipTransport } from '../discovery/membership';
+import { Status, statusName } from '../protocol/constants';
+import type { PeerRequester, RawResponse } from './router';
+import type { Opcode } from '../protocol/constants';
+
+export interface PeerPoolOptions {
+  /** Deadline for a forwarded request: below a client's default timeout, so the client hears UNAVAILABLE. */
+  forwardTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxPendingPerPeer: number;
+}
+
+export class PeerPool implements PeerRequester, MembershipTransport {
+  private readonly forwarding = new Map<string, NodeConnection>();
+  private readonly membership = new Map<string, NodeConnection>();
+  private closed = false;
+
+  constructor(private readonly options: PeerPoolOptions) {}
+
+  request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse> {
+    return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, flags, key, value, extras);
+  }
+
+  requestMulti(peerId: string, opcode: typeof Opcode.MGET | typeof Opcode.MSET, body: Buffer, extras: number): Promise<RawResponse> {
+    return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, 0, null, body, extras);
+  }
+
+  async send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage> {
+    const connection = this.connection(this.membership, peerId, Math.max(timeoutMs, 100));
+    const response = await connection.requestRaw(opcode, 0, null, encodeMessage(message), 0);
+    if (response.status !== Status.OK) {
+      throw new ServerError(`${peerId} answered ${statusName(response.status)}: ${response.value.toString('utf8')}`);
+    }
+    const reply = decodeMessage(response.value);
+    if (!reply) throw new ServerError(`${peerId} sent a malformed membership reply`);
+    return reply;
+  }
+
+  /** Closes the connections to a member that is gone. */
+  forget(peerId: string): void {
+    for (const pool of [this.forwarding, this.membership]) {
+      const connection = pool.get(peerId);
+      if (connection) void connection.close();
+      pool.delete(peerId);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.forwarding.values(), ...this.membership.values()];
+    this.forwarding.clear();
+    this.membership.clear();
+    await Promise.all(all.map((connection) => connection.close()));
+  }
+
+  private connection(pool: Map<string, NodeConnection>, peerId: string, timeoutMs: number): NodeConnection {
+    if (this.closed) throw new ServerError('the peer pool is closed');
+    let connection = pool.get(peerId);
+    if (!connection) {
+      connection = new NodeConnection(parseNodeAddress(peerId, 'member address'), {
+        timeoutMs,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        maxPending: this.options.maxPendingPerPeer,
+      });
+      pool.set(peerId, connection);
+    }
+    // A peer that failed before may be back (restarted): try again now rather than after the backoff.
+    if (connection.state === 'backoff') connection.connect();
+    return connection;
+  }
+}

@@ -1,0 +1,96 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Client } from '../../src/client/client';
+import { closeAllNodes, startTestNode } from '../helpers/node';
+import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
+
+const Cluster = suite('cluster (in-process)');
+const clients: Client[] = [];
+Cluster.after.each(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  await closeAllNodes();
+});
+
+function clientFor(address: string, options: Partial<ConstructorParameters<typeof Client>[0]> = {}): Client {
+  const client = new Client({ nodes: [address], ...options });
+  clients.push(client);
+  return client;
+}
+
+Cluster('3 nodes joined through one seed: keys set through A are readable through C, each stored once on its ring owner', async () => {
+  const [a, b, c] = await startCluster(3);
+  const viaA = clientFor(a!.address, { routing: 'proxy' });
+  const viaC = clientFor(c!.address, { routing: 'proxy' });
+  const keys = Array.from({ length: 10_000 }, (_, i) => `key:${i}`);
+  await Promise.all(keys.map((key) => viaA.set(key, `value of ${key}`)));
+  const values = await Promise.all(keys.map((key) => viaC.get(key)));
+  values.forEach((value, i) => assert.is(value?.toString(), `value of ${keys[i]}`));
+  const nodes = [a!, b!, c!];
+  const items = nodes.map((node) => node.store.stats().items);
+  assert.is(items.reduce((sum, n) => sum + n, 0), 10_000, `items per node ${items.join(', ')}`);
+  const ring = a!.cluster.ring;
+  for (const key of keys.slice(0, 2000)) {
+    const owner = nodes.find((node) => node.address === ring.lookup(key))!;
+    assert.ok(owner.store.get(key), `${key} is stored on its owner ${owner.address}`);
+  }
+  assert.ok(items.every((n) => n > 2000), 'every node holds a share');
+});
+
+Cluster('MGET and MSET are split per owner and joined in key order', async () => {
+  const [a] = await startCluster(3);
+  const client = clientFor(a!.address, { routing: 'proxy' });
+  const entries: Array<[string, string]> = Array.from({ length: 200 }, (_, i) => [`m:${i}`, `v${i}`]);
+  await client.mset(entries, { ttlMs: 60_000 });
+  const got = await client.mget([...entries.map(([key]) => key), 'absent']);
+  assert.equal(got.map((value) => (value === null ? null : value.toString())), [...entries.map(([, value]) => value), null]);
+});
+
+Cluster('an unreachable owner gives a clear error fast, never a hang; survivors mark it dead and agree', async () => {
+  const [a, b, c] = await startCluster(3);
+  const client = clientFor(a!.address, { routing: 'proxy', timeoutMs: 2000 });
+  const keyOwnedByC = Array.from({ length: 1000 }, (_, i) => `k${i}`).find((key) => a!.cluster.ring.lookup(key) === c!.address)!;
+  await c!.kill();
+  const started = Date.now();
+  const outcome = await client.get(keyOwnedByC).then(
+    (value) => ({ value }),
+    (error: Error & { code?: string }) => ({ error }),
+  );
+  assert.ok(Date.now() - started < 2000, 'answered before the client timeout');
+  if ('error' in outcome) assert.is(outcome.error.code, 'ERR_UNAVAILABLE');
+  else assert.is(outcome.value, null);
+  await eventually(
+    () => [a!, b!].every((node) => node.cluster.membership.table.get(c!.address)?.state === 'dead' && node.cluster.ring.size === 2),
+    'both survivors to mark the killed node dead and drop it from the ring',
+  );
+  assert.is(a!.cluster.ring.checksum, b!.cluster.ring.checksum);
+  // Its keys now belong to survivors: writes succeed again.
+  assert.ok(await client.set(keyOwnedByC, 'again'));
+  assert.is((await client.get(keyOwnedByC))?.toString(), 'again');
+});
+
+Cluster('a graceful stop is seen as left at once; a node restarted on the same address rejoins as alive', async () => {
+  const [a, b, c] = await startCluster(3);
+  const port = c!.port;
+  await c!.close();
+  assert.is(a!.cluster.membership.table.get(c!.address)?.state, 'left');
+  assert.is(b!.cluster.membership.table.get(c!.address)?.state, 'left');
+  await eventually(() => converged([a!, b!], [a!.address, b!.address]), 'the ring to drop the leaver');
+  const again = await startTestNode({ ...FAST_MEMBERSHIP, addr: `127.0.0.1:${port}`, join: [a!.address] });
+  await eventually(() => converged([a!, b!, again]), 'the restarted node to be alive everywhere');
+});
+
+Cluster('5 nodes converge to one checksum', async () => {
+  const nodes = await startCluster(5);
+  const checksums = new Set(nodes.map((node) => node.cluster.ring.checksum));
+  assert.is(checksums.size, 1);
+  assert.ok(nodes.every((node) => node.cluster.ring.size === 5));
+});
+
+Cluster('a node whose seeds are all down keeps retrying and serves alone meanwhile', async () => {
+  const lonely = await startTestNode({ ...FAST_MEMBERSHIP, join: ['127.0.0.1:1'] });
+  const client = clientFor(lonely.address, { routing: 'proxy' });
+  assert.ok(await client.set('x', 'y'));
+  assert.is((await client.get('x'))?.toString(), 'y');
+});
+
+Cluster.run();
