@@ -1,0 +1,264 @@
+/**
+ * The public client. Every method returns a promise and reports every failure through it (bad arguments
+ * included), with typed errors: TypeError naming the argument for a wrong type, KeyEmptyError /
+ * KeyTooLargeError / InvalidArgumentError for a wrong value, then TimeoutError, ConnectionError,
+ * QueueFullError, ClientClosedError and the errors mapped from the server's statuses.
+ *
+ * Routing lives here and only here: today every request goes to the first node of `nodes` that is ready
+ * (see pick() for the order); a node whose last connect attempt failed is skipped until it reconnects, and
+ * one that answered SHUTTING_DOWN is avoided while another node is usable. Requests already sent are never
+ * resent elsewhere (a SET or INCR may have run). The per-node NodeConnection knows nothing of keys,
+ * so the cluster's smart routing (a ring from the TOPOLOGY opcode, one connection per node, refreshed when
+ * the epoch moves) plugs in by replacing `pick()`.
+ *
+ * Events (never 'error'): 'connect' (nodeId) when a connection is up; 'disconnect' (nodeId, error) when a
+ * connection that was up is lost; 'reconnecting' (nodeId, delayMs, error) when a node is marked down and the
+ * next attempt is scheduled; 'epoch' (epoch, nodeId, previous) when a node's responses carry a new ring epoch.
+ * Like a socket, a client keeps the process alive until close() (also while it waits to reconnect).
+ */
+import { EventEmitter } from 'node:events';
+import { ClientClosedError, ConnectionError, type DCacheError } from '../errors';
+import { Opcode, setModeFlags, type SetMode } from '../protocol/constants';
+import type { MsetEntry } from '../protocol/multi';
+import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
+import { type ConnectionState, NodeConnection } from './connection';
+import { type MsetInput, type MultiPart, planMget, planMset } from './multi-plan';
+import { type ClientOptions, resolveClientOptions } from './options';
+
+/** Plain numbers and local function aliases: tsx compiles imports to getter calls (see connection.ts, `hot`). */
+const { GET, SET, DELETE, TOUCH, TTL, INCR, MGET, MSET, PING, STATS, FLUSH } = Opcode;
+const checkKey = keyError;
+const checkValue = valueError;
+
+export type SetModeName = 'set' | 'nx' | 'xx';
+
+export interface SetOptions {
+  /** Time to live in ms; 0 or undefined = no expiry. */
+  ttlMs?: number;
+  /** 'set' (default), 'nx' (only if absent), 'xx' (only if present). */
+  mode?: SetModeName;
+}
+
+export interface MsetOptions {
+  /** Time to live in ms for every entry; 0 or undefined = no expiry. */
+  ttlMs?: number;
+}
+
+export interface NodeStatus {
+  id: string;
+  state: ConnectionState;
+  pending: number;
+  /** Epoch of the node's latest response. */
+  lastEpoch: number;
+  /** The node answered SHUTTING_DOWN: requests go to another ready node while there is one. */
+  draining: boolean;
+  lastError: string | null;
+}
+
+export class Client extends EventEmitter {
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly maxPending: number;
+  private readonly connections: NodeConnection[];
+  private closed = false;
+  private maxEpoch = 0;
+
+  constructor(options: ClientOptions) {
+    super();
+    const o = resolveClientOptions(options);
+    this.timeoutMs = o.timeoutMs;
+    this.connectTimeoutMs = o.connectTimeoutMs;
+    this.maxPending = o.maxPending;
+    const hooks = {
+      timeoutMs: o.timeoutMs,
+      connectTimeoutMs: o.connectTimeoutMs,
+      maxPending: o.maxPending,
+      maxResponseBytes: o.maxResponseBytes,
+      onConnect: (c: NodeConnection) => this.emit('connect', c.address.id),
+      onDisconnect: (c: NodeConnection, error: Error) => this.emit('disconnect', c.address.id, error),
+      onBackoff: (c: NodeConnection, delayMs: number, error: Error) => this.emit('reconnecting', c.address.id, delayMs, error),
+      onEpoch: (c: NodeConnection, epoch: number, previous: number) => {
+        if (epoch > this.maxEpoch) this.maxEpoch = epoch;
+        this.emit('epoch', epoch, c.address.id, previous);
+      },
+    };
+    this.connections = o.nodes.map((address) => new NodeConnection(address, hooks));
+    this.connections[0]!.connect();
+  }
+
+  /** Node ids ("host:port"), in the order given. */
+  get nodes(): string[] {
+    return this.connections.map((c) => c.address.id);
+  }
+
+  /** Highest ring epoch any response has carried (0 outside a cluster). Per node: status()[i].lastEpoch. */
+  get highestEpoch(): number {
+    return this.maxEpoch;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Per-node connection state, for diagnostics and health checks. */
+  status(): NodeStatus[] {
+    return this.connections.map((c) => ({
+      id: c.address.id,
+      state: c.state,
+      pending: c.pendingCount,
+      lastEpoch: c.lastEpoch,
+      draining: c.draining,
+      lastError: c.lastError === null ? null : c.lastError.message,
+    }));
+  }
+
+  /** The value, or null when the key is missing. */
+  get(key: Bytes): Promise<Buffer | null> {
+    const error = checkKey(key);
+    if (error !== null) return Promise.reject(error);
+    return this.send(GET, 0, key, null, 0) as Promise<Buffer | null>;
+  }
+
+  /** Stores the value; false when an 'nx'/'xx' condition failed. */
+  set(key: Bytes, value: Bytes, options?: SetOptions): Promise<boolean> {
+    const error = checkKey(key) ?? checkValue(value);
+    if (error !== null) return Promise.reject(error);
+    if (options === undefined) return this.send(SET, 0, key, value, 0) as Promise<boolean>;
+    const optionError = optionsError(options) ?? ttlError(options.ttlMs, 'options.ttlMs', true);
+    if (optionError !== null) return Promise.reject(optionError);
+    const mode = parseMode(options.mode);
+    if (typeof mode !== 'number') return Promise.reject(mode);
+    return this.send(SET, setModeFlags(mode as SetMode), key, value, options.ttlMs ?? 0) as Promise<boolean>;
+  }
+
+  /** True when the key existed. */
+  delete(key: Bytes): Promise<boolean> {
+    const error = checkKey(key);
+    if (error !== null) return Promise.reject(error);
+    return this.send(DELETE, 0, key, null, 0) as Promise<boolean>;
+  }
+
+  /** Sets a new TTL (0 = no expiry); true when the key existed. */
+  touch(key: Bytes, ttlMs: number): Promise<boolean> {
+    const error = checkKey(key) ?? ttlError(ttlMs, 'ttlMs', false);
+    if (error !== null) return Promise.reject(error);
+    return this.send(TOUCH, 0, key, null, ttlMs) as Promise<boolean>;
+  }
+
+  /** Remaining time to live in ms, Redis PTTL style: -1 = no expiry, -2 = missing. */
+  ttl(key: Bytes): Promise<number> {
+    const error = checkKey(key);
+    if (error !== null) return Promise.reject(error);
+    return this.send(TTL, 0, key, null, 0) as Promise<number>;
+  }
+
+  /**
+   * Adds `by` (default 1, may be negative, number or bigint) to the integer stored at key (a missing key
+   * counts as 0); resolves with the new value: a number when it is a safe integer, else a bigint.
+   */
+  incr(key: Bytes, by: number | bigint = 1): Promise<number | bigint> {
+    const error = checkKey(key) ?? deltaError(by);
+    if (error !== null) return Promise.reject(error);
+    return this.send(INCR, 0, key, null, by) as Promise<number | bigint>;
+  }
+
+  /** The values in key order, null for each missing key. */
+  mget(keys: readonly Bytes[]): Promise<Array<Buffer | null>> {
+    const parts = planMget(keys);
+    if (parts instanceof Error) return Promise.reject(parts);
+    if (parts.length === 0) return this.whenOpen([]);
+    if (parts.length === 1) return this.sendMulti(MGET, parts[0]!, 0) as Promise<Array<Buffer | null>>;
+    return Promise.all(parts.map((part) => this.sendMulti(MGET, part, 0) as Promise<Array<Buffer | null>>)).then(
+      (results) => results.flat(),
+    );
+  }
+
+  /**
+   * Stores every entry ([key, value] pairs, a Map, or an object). A batch over the server's multi-key body
+   * size is sent as several MSET frames, each applied on its own.
+   */
+  mset(entries: MsetInput, options?: MsetOptions): Promise<void> {
+    const error = optionsError(options) ?? ttlError(options?.ttlMs, 'options.ttlMs', true);
+    if (error !== null) return Promise.reject(error);
+    const parts = planMset(entries);
+    if (parts instanceof Error) return Promise.reject(parts);
+    const ttlMs = options?.ttlMs ?? 0;
+    if (parts.length === 0) return this.whenOpen(undefined);
+    if (parts.length === 1) return this.sendMulti(MSET, parts[0]!, ttlMs) as Promise<void>;
+    return Promise.all(parts.map((part) => this.sendMulti(MSET, part, ttlMs))).then(() => undefined);
+  }
+
+  /** Round trip to the node; resolves with the latency in ms. */
+  ping(): Promise<number> {
+    const start = performance.now();
+    return this.send(PING, 0, null, null, 0).then(() => performance.now() - start);
+  }
+
+  /** The node's STATS document (server counters and store statistics). */
+  stats(): Promise<Record<string, unknown>> {
+    return this.send(STATS, 0, null, null, 0) as Promise<Record<string, unknown>>;
+  }
+
+  /** Removes every key on the node. */
+  flush(): Promise<void> {
+    return this.send(FLUSH, 0, null, null, 0) as Promise<void>;
+  }
+
+  /**
+   * Closes the client: outstanding requests fail with ClientClosedError, timers stop, sockets are destroyed.
+   * Later calls fail with ClientClosedError. Resolves once every socket has closed.
+   */
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.all(this.connections.map((c) => c.close())).then(() => undefined);
+  }
+
+  private send(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+    const c = this.pick();
+    if (c === null) return Promise.reject(this.unreachable());
+    return c.request(opcode, flags, key, value, extras);
+  }
+
+  private sendMulti(opcode: typeof Opcode.MGET | typeof Opcode.MSET, part: MultiPart<Bytes> | MultiPart<MsetEntry>, ttlMs: number): Promise<unknown> {
+    const c = this.pick();
+    if (c === null) return Promise.reject(this.unreachable());
+    return c.requestMulti(opcode, part.items, part.bodyLength, ttlMs);
+  }
+
+  /**
+   * The connection this request goes to: the first ready node that is not draining, else the first
+   * connecting, else the first idle (which starts connecting), else a draining one. Backing-off nodes are
+   * skipped: they are known down.
+   */
+  private pick(): NodeConnection | null {
+    const connections = this.connections;
+    const first = connections[0]!;
+    if (first.state === 'ready' && !first.draining) return first;
+    let ready: NodeConnection | null = null;
+    let connecting: NodeConnection | null = null;
+    let idle: NodeConnection | null = null;
+    for (const c of connections) {
+      if (c.state === 'ready') {
+        if (!c.draining) return c;
+        if (ready === null) ready = c;
+      } else if (c.state === 'connecting') {
+        if (connecting === null) connecting = c;
+      } else if (c.state === 'idle' && idle === null) {
+        idle = c;
+      }
+    }
+    // A draining node answers SHUTTING_DOWN to everything but PING and STATS: any other node is better.
+    return connecting ?? idle ?? ready;
+  }
+
+  private unreachable(): DCacheError {
+    if (this.closed) return new ClientClosedError();
+    const reasons = this.connections.map((c) => `${c.address.id}: ${c.lastError?.message ?? c.state}`).join('; ');
+    return new ConnectionError(`no node is reachable (${reasons}); reconnecting in the background`);
+  }
+
+  /** A result for a request with nothing to send, still failing like any other once the client is closed. */
+  private whenOpen<T>(value: T): Promise<T> {
+    return this.closed ? Promise.reject(new ClientClosedError()) : Promise.resolve(value);
+  }
+}

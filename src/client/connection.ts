@@ -1,0 +1,437 @@
+/**
+ * One pipelined connection to one node. It knows nothing about keys or routing: the Client (and later the
+ * cluster topology) decides which node a request goes to; this class sends it and matches the answer.
+ *
+ * Hot path, per request: encode into the connection's OutputBatch, add a Pending to the id table, return a
+ * promise. No timer, no closure, no clock read per request:
+ *  - Every request issued in one tick leaves in ONE socket.write, flushed from process.nextTick (after the
+ *    microtasks of that tick have run, so the continuations resolved by one read chunk share a write).
+ *  - The clock is read once per batch; deadline = batch time + timeoutMs. One interval timer per connection
+ *    (every min(timeoutMs / 4, 50) ms, only while requests are in flight) expires requests from the oldest,
+ *    stopping at the first that has time left: send order is deadline order.
+ *  - Responses are read into a per-connection buffer (socket.ts), decoded in place (FrameDecoder views) and
+ *    matched by id; only the value bytes the caller receives are copied.
+ *  - Bounds: maxPending requests tracked, and maxQueuedBytes unsent in the socket (a node that stops reading);
+ *    past either, a request fails at once with QueueFullError and is not sent.
+ *
+ * States: idle → connecting → ready; a lost connection or a failed attempt → backoff → connecting …
+ *  - connecting: requests queue in the output batch (bounded by maxPending and their deadlines) and leave when
+ *    the connection is up; the attempt is bounded by connectTimeoutMs.
+ *  - backoff (the last attempt failed): the node is known down; requests fail fast with ConnectionError so
+ *    the caller can fail over or fall back to the source of truth instead of waiting.
+ *  - A ready connection that is lost fails its outstanding requests with ConnectionError (never resent: a SET
+ *    or INCR may have run) and reconnects at once if it had been answering, else after a backoff of 50 ms
+ *    doubling to 2 s, with jitter (half fixed, half random).
+ */
+import * as net from 'node:net';
+import { ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
+import { DEFAULT_MAX_VALUE_BYTES, HEADER_SIZE, Opcode, Status, closesConnection, opcodeName, statusName } from '../protocol/constants';
+import { type Frame, FrameDecoder } from '../protocol/decoder';
+import { writeRequest, writeRequestHeader } from '../protocol/encoder';
+import { type MsetEntry, writeMgetBody, writeMsetBody } from '../protocol/multi';
+import { OutputBatch } from '../protocol/output-batch';
+import type { NodeAddress } from './address';
+import { type Bytes, roomFor } from './args';
+import { MGET_KEYS_PER_FRAME } from './multi-plan';
+import { Pending, PendingTable, promiseFor } from './pending';
+import { type RawResponse, rawResponseOf, resultOf } from './results';
+import { openSocket } from './socket';
+
+export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+
+export interface NodeConnectionOptions {
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  /** Requests in flight (sent or queued) on this connection; past it a request fails with QueueFullError. */
+  maxPending: number;
+  /** Largest response body accepted (a bigger one fails the connection); default about 256 MiB. */
+  maxResponseBytes?: number;
+  /** First reconnect delay; doubles per failed attempt up to backoffMaxMs. Defaults 50 and 2000. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Bytes the socket may hold unsent before new requests fail with QueueFullError; default MAX_QUEUED_BYTES. */
+  maxQueuedBytes?: number;
+  /** DNS lookup for hostnames (net.connect's `lookup`); default dns.lookup. */
+  lookup?: net.LookupFunction;
+  onConnect?: (connection: NodeConnection) => void;
+  onDisconnect?: (connection: NodeConnection, error: Error) => void;
+  /** Called when the node is marked down and a reconnect is scheduled in delayMs. */
+  onBackoff?: (connection: NodeConnection, delayMs: number, error: Error) => void;
+  /**
+   * Called when a response's ring epoch differs from the previous response's (docs/PROTOCOL.md: epochs say
+   * "changed or not"; a smart client refreshes its topology then).
+   */
+  onEpoch?: (connection: NodeConnection, epoch: number, previous: number) => void;
+}
+
+/**
+ * Module-local aliases for what the per-request path calls. tsx (the test and bench runner) compiles each
+ * `import { x }` use into getter calls, which cost several percent of the client's CPU; tsc output does not.
+ */
+const hot = { HEADER_SIZE, Pending, closesConnection, promiseFor, rawResponseOf, resultOf, roomFor, writeRequest };
+const SHUTTING_DOWN = Status.SHUTTING_DOWN;
+
+/** Room for an MGET frame's worst case against a node with the default value limit, plus slack. */
+export const DEFAULT_MAX_RESPONSE_BYTES = MGET_KEYS_PER_FRAME * (4 + DEFAULT_MAX_VALUE_BYTES) + 64 * 1024;
+const MAX_SWEEP_INTERVAL_MS = 50;
+/**
+ * Bytes of requests the socket may hold beyond what the kernel took. maxPending bounds the requests tracked,
+ * but a node that stops reading (a frozen process) leaves the bytes of requests that already timed out in the
+ * socket: past this, new requests fail with QueueFullError until the socket drains.
+ */
+export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+export class NodeConnection {
+  readonly address: NodeAddress;
+  state: ConnectionState = 'idle';
+  /** Ring epoch of the latest response (0 until a node in a cluster answers). */
+  lastEpoch = 0;
+  /** Highest ring epoch any response on this connection has carried. */
+  highestEpoch = 0;
+  /** The node answered SHUTTING_DOWN on the current socket: it is draining, prefer another node. */
+  draining = false;
+  /** Why the last connection or attempt ended. */
+  lastError: Error | null = null;
+  readonly timeoutMs: number;
+  readonly maxPending: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly maxQueuedBytes: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly hooks: NodeConnectionOptions;
+  private readonly table: PendingTable;
+  private readonly out = new OutputBatch(16 * 1024);
+  private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
+  private socket: net.Socket | null = null;
+  private decoder: FrameDecoder | null = null;
+  private closeCause: Error | null = null;
+  /** The current socket answered at least one request: a loss is worth an immediate reconnect. */
+  private healthy = false;
+  /** Failed attempts in a row (drives the backoff). */
+  private failures = 0;
+  private flushScheduled = false;
+  /** The socket holds more than maxQueuedBytes: refuse new requests until 'drain'. */
+  private congested = false;
+  /** performance.now() read once for the batch being filled. */
+  private batchTime = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closedWaiters: Array<() => void> = [];
+  private readonly flushFn = (): void => this.flush();
+  private readonly sweepFn = (): void => this.sweep();
+  private readonly frameFn = (frame: Frame): void => this.onFrame(frame);
+  private readonly decodeErrorFn = (error: Error): void => this.abort(error);
+
+  constructor(address: NodeAddress, options: NodeConnectionOptions) {
+    this.address = address;
+    this.hooks = options;
+    this.timeoutMs = options.timeoutMs;
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.maxPending = options.maxPending;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.backoffBaseMs = options.backoffBaseMs ?? 50;
+    this.backoffMaxMs = options.backoffMaxMs ?? 2000;
+    this.sweepIntervalMs = Math.max(1, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(options.timeoutMs / 4)));
+    this.table = new PendingTable(options.maxPending);
+  }
+
+  /** Requests in flight or queued. */
+  get pendingCount(): number {
+    return this.table.size;
+  }
+
+  /** True when a request would be accepted now (ready, connecting, or idle: it starts connecting). */
+  get usable(): boolean {
+    const s = this.state;
+    return s === 'ready' || s === 'connecting' || s === 'idle';
+  }
+
+  /** Starts connecting when idle or backing off (a no-op otherwise). */
+  connect(): void {
+    if (this.state !== 'idle' && this.state !== 'backoff') return;
+    if (this.reconnectTimer !== null) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    }
+    this.open();
+  }
+
+  /** Sends a single-key request (or PING/STATS/FLUSH with null key). Resolves with the decoded result. */
+  request(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+    return this.send(opcode, flags, key, value, extras, false);
+  }
+
+  /**
+   * Sends any request and resolves with the response as it came, whatever its status (errors included):
+   * for a node that relays a peer's answer (forwarding sets flags to FORWARDED). Rejects only when no
+   * answer comes: timeout, lost connection, full queue, closed connection. Key and value bytes are sent as
+   * given (a multi-key body goes in value, with key null).
+   */
+  requestRaw(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<RawResponse> {
+    return this.send(opcode, flags, key, value, extras, true) as Promise<RawResponse>;
+  }
+
+  /** Sends an MGET (keys) or MSET (entries) request whose body is bodyLength bytes. */
+  requestMulti(
+    opcode: typeof Opcode.MGET | typeof Opcode.MSET,
+    items: readonly Bytes[] | readonly MsetEntry[],
+    bodyLength: number,
+    extras: number,
+  ): Promise<unknown> {
+    if (this.state !== 'ready') {
+      const refusal = this.refuse();
+      if (refusal !== null) return refusal;
+    }
+    if (this.table.size >= this.maxPending || this.congested) return this.queueFull();
+    const out = this.out;
+    const at = out.reserve(HEADER_SIZE + bodyLength);
+    const p = new Pending();
+    p.opcode = opcode;
+    p.aux = items.length;
+    const id = this.table.add(p);
+    const buf = out.buffer;
+    const end =
+      opcode === Opcode.MGET
+        ? writeMgetBody(buf, at + HEADER_SIZE, items as readonly Bytes[])
+        : writeMsetBody(buf, at + HEADER_SIZE, items as readonly MsetEntry[]);
+    writeRequestHeader(buf, at, opcode, 0, id, 0, end - at - HEADER_SIZE, extras);
+    out.commit(end);
+    return this.track(p);
+  }
+
+  /**
+   * Closes for good: outstanding requests fail with `error` (ClientClosedError by default), timers stop, the
+   * socket is destroyed. Resolves once the socket has closed.
+   */
+  close(error: Error = new ClientClosedError()): Promise<void> {
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.clearTimers();
+      this.out.discard();
+      this.failAll(error);
+      if (this.decoder !== null) this.decoder.destroy();
+      if (this.socket !== null) this.socket.destroy();
+    }
+    if (this.socket === null) return Promise.resolve();
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  private send(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint, raw: boolean): Promise<unknown> {
+    if (this.state !== 'ready') {
+      const refusal = this.refuse();
+      if (refusal !== null) return refusal;
+    }
+    if (this.table.size >= this.maxPending || this.congested) return this.queueFull();
+    const out = this.out;
+    const at = out.reserve(hot.HEADER_SIZE + (key === null ? 0 : hot.roomFor(key)) + (value === null ? 0 : hot.roomFor(value)));
+    const p = new hot.Pending();
+    p.opcode = opcode;
+    p.raw = raw;
+    const id = this.table.add(p);
+    out.commit(hot.writeRequest(out.buffer, at, opcode, flags, id, key, value, extras));
+    return this.track(p);
+  }
+
+  private queueFull(): Promise<never> {
+    const error = new QueueFullError(this.maxPending);
+    if (this.congested) {
+      error.message =
+        `${this.socket?.writableLength ?? 0} bytes of requests wait to be sent to ${this.address.id}, which is not ` +
+        `reading them (limit ${this.maxQueuedBytes} bytes); wait for the node or fail over`;
+    }
+    return Promise.reject(error);
+  }
+
+  /** Null when a request may be queued now (starting a connect if idle), else the rejected promise. */
+  private refuse(): Promise<never> | null {
+    switch (this.state) {
+      case 'connecting':
+        return null;
+      case 'idle':
+        this.open();
+        return null;
+      case 'closed':
+        return Promise.reject(new ClientClosedError());
+      default:
+        return Promise.reject(
+          new ConnectionError(
+            `node ${this.address.id} is down (${this.lastError?.message ?? 'not connected'}); reconnecting in the background`,
+          ),
+        );
+    }
+  }
+
+  /** Schedules the batch flush, stamps the deadline and arms the sweep; returns p's promise. */
+  private track(p: Pending): Promise<unknown> {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      this.batchTime = performance.now();
+      process.nextTick(this.flushFn);
+    }
+    p.deadline = this.batchTime + this.timeoutMs;
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweepFn, this.sweepIntervalMs);
+      this.sweepTimer.unref();
+    }
+    return hot.promiseFor(p);
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.state === 'ready' && this.out.length > 0) this.write(this.socket!);
+  }
+
+  private write(socket: net.Socket): void {
+    if (!socket.write(this.out.take()) && socket.writableLength > this.maxQueuedBytes) this.congested = true;
+  }
+
+  private sweep(): void {
+    const table = this.table;
+    if (table.size === 0) {
+      clearInterval(this.sweepTimer!);
+      this.sweepTimer = null;
+      return;
+    }
+    const now = performance.now();
+    for (let p = table.head; p !== null && p.deadline <= now; p = table.head) {
+      table.take(p.id);
+      p.reject(
+        new TimeoutError(
+          `${opcodeName(p.opcode)} to ${this.address.id} timed out after ${this.timeoutMs} ms (timeoutMs)` +
+            (this.state === 'connecting' ? ' while connecting' : ''),
+        ),
+      );
+    }
+  }
+
+  private open(): void {
+    this.state = 'connecting';
+    this.healthy = false;
+    this.draining = false;
+    this.congested = false;
+    this.closeCause = null;
+    const decoder = new FrameDecoder({
+      kind: 'response',
+      maxBodyBytes: this.maxResponseBytes,
+      onFrame: this.frameFn,
+      onError: this.decodeErrorFn,
+    });
+    const options = { connectTimeoutMs: this.connectTimeoutMs, readBuffer: this.readBuffer, lookup: this.hooks.lookup };
+    const socket: net.Socket = openSocket(this.address, options, {
+      onConnect: () => {
+        if (this.socket !== socket) return;
+        this.state = 'ready';
+        this.hooks.onConnect?.(this);
+        if (this.state === 'ready' && this.out.length > 0) this.write(socket);
+      },
+      onChunk: (chunk) => {
+        try {
+          decoder.push(chunk);
+        } catch (error) {
+          this.abort(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+      onDrain: () => {
+        if (this.socket === socket) this.congested = false;
+      },
+      onClose: (cause) => this.onSocketClose(socket, cause),
+    });
+    this.socket = socket;
+    this.decoder = decoder;
+  }
+
+  private onFrame(frame: Frame): void {
+    const epoch = frame.epoch;
+    if (epoch !== this.lastEpoch) {
+      const previous = this.lastEpoch;
+      this.lastEpoch = epoch;
+      if (epoch > this.highestEpoch) this.highestEpoch = epoch;
+      this.hooks.onEpoch?.(this, epoch, previous);
+    }
+    const status = frame.status;
+    const p = this.table.take(frame.requestId);
+    if (p !== null) {
+      const result = p.raw ? hot.rawResponseOf(frame) : hot.resultOf(p, frame);
+      if (result instanceof Error) p.reject(result);
+      else p.resolve(result);
+    }
+    if (status >= 0x80 && hot.closesConnection(status)) {
+      const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
+      this.abort(new ConnectionError(`${this.address.id} closed the connection (${statusName(status)}${message ? `: ${message}` : ''})`));
+    } else {
+      if (!this.healthy) {
+        this.healthy = true;
+        this.failures = 0;
+      }
+      if (status === SHUTTING_DOWN) this.draining = true;
+    }
+  }
+
+  /** Ends the current socket; its outstanding requests fail with `cause` (see onSocketClose). */
+  private abort(cause: Error): void {
+    if (this.closeCause === null) this.closeCause = cause;
+    if (this.decoder !== null) this.decoder.destroy();
+    if (this.socket !== null) this.socket.destroy();
+  }
+
+  private onSocketClose(socket: net.Socket, socketCause: Error | null): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.decoder = null;
+    if (this.state === 'closed') {
+      const waiters = this.closedWaiters;
+      this.closedWaiters = [];
+      for (const resolve of waiters) resolve();
+      return;
+    }
+    const wasReady = this.state === 'ready';
+    const cause = this.closeCause ?? socketCause;
+    this.closeCause = null;
+    let error: Error;
+    if (cause instanceof DCacheError) error = cause;
+    else if (wasReady) {
+      error = new ConnectionError(
+        `connection to ${this.address.id} lost${cause ? `: ${cause.message}` : ''}; the request may or may not have run`,
+      );
+    } else {
+      error = new ConnectionError(`cannot connect to ${this.address.id}: ${cause ? cause.message : 'connection closed'}`);
+    }
+    this.lastError = error;
+    this.out.discard();
+    this.failAll(error);
+    if (wasReady) this.hooks.onDisconnect?.(this, error);
+    if ((this.state as ConnectionState) === 'closed') return; // closed from the hook
+    if (wasReady && this.healthy) {
+      this.failures = 0;
+      this.open();
+    } else {
+      this.failures++;
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(): void {
+    this.state = 'backoff';
+    const base = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(this.failures - 1, 30));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.state === 'backoff') this.open();
+    }, delay);
+    this.hooks.onBackoff?.(this, delay, this.lastError ?? new ConnectionError('not connected'));
+  }
+
+  private failAll(error: Error): void {
+    if (this.table.size === 0) return;
+    for (const p of this.table.drain()) p.reject(error);
+  }
+
+  private clearTimers(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.sweepTimer = this.reconnectTimer = null;
+  }
+}

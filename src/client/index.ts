@@ -1,0 +1,8 @@
+/** The client SDK: explicit named exports (src/index.ts re-exports what is public). */
+export { Client, type SetOptions, type MsetOptions, type SetModeName, type NodeStatus } from './client';
+export { type ClientOptions } from './options';
+export { type MsetInput } from './multi-plan';
+export { type Bytes } from './args';
+export { NodeConnection, type NodeConnectionOptions, type ConnectionState } from './connection';
+export { type RawResponse } from './results';
+export { type NodeAddress, parseNodeAddress, parseNodeList } from './address';

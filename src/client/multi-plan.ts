@@ -1,0 +1,80 @@
+/**
+ * MGET/MSET arguments → checked, measured and split into frames. A server accepts any multi-key body of at
+ * most MULTI_SLACK_BYTES (its frame limit is maxKey + maxValue + that slack), so bigger batches go out as
+ * several frames of at most that size, in order, on the same connection; an entry too big to share a frame
+ * travels alone. Splitting costs MSET its all-or-nothing look: each frame is applied on its own.
+ * An MGET frame also carries at most MGET_KEYS_PER_FRAME keys, which bounds its response: count × (4 +
+ * maxValueBytes) stays within the client's response limit for a node with the default value limit.
+ */
+import { MULTI_SLACK_BYTES } from '../protocol/constants';
+import type { MsetEntry } from '../protocol/multi';
+import { describe } from './address';
+import { type Bytes, keyError, valueError, wireLength } from './args';
+
+export const MGET_KEYS_PER_FRAME = 256;
+
+export interface MultiPart<T> {
+  items: T[];
+  bodyLength: number;
+}
+
+/** Greedy split: parts in order of at most maxCount items, each body ≤ limit unless it holds a single oversized item. */
+function split<T>(items: readonly T[], sizes: readonly number[], limit: number, maxCount: number): Array<MultiPart<T>> {
+  const parts: Array<MultiPart<T>> = [];
+  let current: MultiPart<T> = { items: [], bodyLength: 4 };
+  for (let i = 0; i < items.length; i++) {
+    const size = sizes[i]!;
+    if (current.items.length > 0 && (current.bodyLength + size > limit || current.items.length >= maxCount)) {
+      parts.push(current);
+      current = { items: [], bodyLength: 4 };
+    }
+    current.items.push(items[i]!);
+    current.bodyLength += size;
+  }
+  if (current.items.length > 0) parts.push(current);
+  return parts;
+}
+
+/** MGET keys → parts (empty for no keys), or the error for the first bad key. */
+export function planMget(keys: unknown, limit = MULTI_SLACK_BYTES): Array<MultiPart<Bytes>> | Error {
+  if (!Array.isArray(keys)) return new TypeError(`keys must be an array of strings or Buffers, got ${describe(keys)}`);
+  const sizes = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const key: unknown = keys[i];
+    const error = keyError(key, `keys[${i}]`);
+    if (error !== null) return error;
+    sizes[i] = 2 + wireLength(key as Bytes);
+  }
+  return split(keys as Bytes[], sizes, limit, MGET_KEYS_PER_FRAME);
+}
+
+/** What mset accepts: pairs, a Map, or a plain object of string keys. */
+export type MsetInput =
+  | ReadonlyArray<readonly [Bytes, Bytes]>
+  | ReadonlyMap<Bytes, Bytes>
+  | Readonly<Record<string, Bytes>>;
+
+/** MSET entries → parts (empty for no entries), or the error for the first bad entry. */
+export function planMset(entries: unknown, limit = MULTI_SLACK_BYTES): Array<MultiPart<MsetEntry>> | Error {
+  let list: unknown[];
+  if (Array.isArray(entries)) list = entries;
+  else if (entries instanceof Map) list = [...entries];
+  else if (entries !== null && typeof entries === 'object' && !(entries instanceof Uint8Array)) list = Object.entries(entries);
+  else {
+    return new TypeError(`entries must be an array of [key, value] pairs, a Map or an object, got ${describe(entries)}`);
+  }
+  const checked = new Array<MsetEntry>(list.length);
+  const sizes = new Array<number>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    if (!Array.isArray(entry) || entry.length !== 2) {
+      return new TypeError(`entries[${i}] must be a [key, value] pair, got ${describe(entry)}`);
+    }
+    const [key, value] = entry as [unknown, unknown];
+    const error = keyError(key, `entries[${i}] key`) ?? valueError(value, `entries[${i}] value`);
+    if (error !== null) return error;
+    checked[i] = entry as unknown as MsetEntry;
+    sizes[i] = 6 + wireLength(key as Bytes) + wireLength(value as Bytes);
+  }
+  return split(checked, sizes, limit, Number.POSITIVE_INFINITY);
+}
