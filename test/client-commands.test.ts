@@ -349,7 +349,6 @@ errors('bad options throw at construction', () => {
     [{ nodes: [':7000'], maxPending: 0 }, ConfigError],
     [{ nodes: [':7000'], maxPending: 1.5 }, ConfigError],
     [{ nodes: [':7000'], maxResponseBytes: 0 }, ConfigError],
-    [{ nodes: [':7000'], routing: 'smart' }, ConfigError],
     [{ nodes: [':7000'], routing: 'direct' }, ConfigError],
   ];
   for (const [options, type] of bad) {

@@ -1,4 +1,5 @@
 /** Deadlines, lost connections, reconnects, failover and close() against a misbehaving fake node. */
+// These tests drive one connection against a fake node that does not speak TOPOLOGY: proxy routing.
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { suite } from 'uvu';
@@ -46,7 +47,7 @@ faults.after.each(async () => {
 faults('against a node that accepts but never answers, each request fails with TimeoutError', async () => {
   const server = await FakeServer.start({ behavior: 'silent' });
   const timeoutMs = 200;
-  const client = track(new Client({ nodes: [server.address], timeoutMs }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address], timeoutMs }));
   const started = performance.now();
   const results = await Promise.all([
     settle(client.get('a')),
@@ -71,7 +72,7 @@ faults('against a node that accepts but never answers, each request fails with T
 
 faults('requests outstanding when the connection drops fail with ConnectionError, and are not resent', async () => {
   const server = await FakeServer.start({ behavior: 'silent' });
-  const client = track(new Client({ nodes: [server.address], timeoutMs: 10_000 }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address], timeoutMs: 10_000 }));
   const pending = [settle(client.set('k', 'v')), settle(client.incr('n'))];
   await server.waitForRequests(2);
   const disconnected = once(client, 'disconnect');
@@ -91,7 +92,7 @@ faults('requests outstanding when the connection drops fail with ConnectionError
 
 faults('reconnects after the node stops and restarts on the same port', async () => {
   const server = await FakeServer.start();
-  const client = track(new Client({ nodes: [server.address] }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address] }));
   assert.is(await client.set('k', 'v'), true);
   const down = once(client, 'reconnecting');
   await server.stop();
@@ -113,7 +114,7 @@ faults('reconnects after the node stops and restarts on the same port', async ()
 faults('fails over to the next node while the first is down, and back when it returns', async () => {
   const first = await FakeServer.start();
   const second = await FakeServer.start();
-  const client = track(new Client({ nodes: [first.address, second.address] }));
+  const client = track(new Client({ routing: 'proxy', nodes: [first.address, second.address] }));
   await client.set('where', 'first');
   assert.is(first.received, 1);
   const down = once(client, 'reconnecting');
@@ -140,7 +141,7 @@ faults('a node that answers SHUTTING_DOWN is avoided while another node is usabl
     handler: (r) => (r.opcode === Opcode.PING ? undefined : { status: Status.SHUTTING_DOWN, value: 'the node is shutting down; retry on another node' }),
   });
   const other = await FakeServer.start();
-  const client = track(new Client({ nodes: [draining.address, other.address] }));
+  const client = track(new Client({ routing: 'proxy', nodes: [draining.address, other.address] }));
   const error = await settle(client.set('k', 'v'));
   assert.instance(error, ShuttingDownError);
   assert.is((error as DCacheError).code, 'ERR_SHUTTING_DOWN');
@@ -152,7 +153,7 @@ faults('a node that answers SHUTTING_DOWN is avoided while another node is usabl
 
 faults('a node that refuses connections fails requests with ConnectionError, not a timeout', async () => {
   const port = await freePort();
-  const client = track(new Client({ nodes: [`:${port}`], timeoutMs: 5000 }));
+  const client = track(new Client({ routing: 'proxy', nodes: [`:${port}`], timeoutMs: 5000 }));
   const started = performance.now();
   const error = await settle(client.get('k'));
   assert.instance(error, ConnectionError);
@@ -169,7 +170,7 @@ faults('a connection-closing status fails the connection with a typed error', as
           ? { status: Status.MALFORMED, value: 'bad frame', close: true }
           : undefined,
   });
-  const client = track(new Client({ nodes: [server.address], timeoutMs: 5000 }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address], timeoutMs: 5000 }));
   const crowded = await settle(client.get('crowded'));
   assert.instance(crowded, ConnectionError);
   assert.ok((crowded as Error).message.includes('too many connections'), (crowded as Error).message);
@@ -189,7 +190,7 @@ faults('a peer that is not a distributed-cache node fails requests with Protocol
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
-  const client = track(new Client({ nodes: [`127.0.0.1:${port}`] }));
+  const client = track(new Client({ routing: 'proxy', nodes: [`127.0.0.1:${port}`] }));
   const error = await settle(client.get('k'));
   assert.instance(error, ProtocolError);
   assert.ok((error as Error).message.includes('first byte 0x2d'), (error as Error).message);
@@ -197,7 +198,7 @@ faults('a peer that is not a distributed-cache node fails requests with Protocol
 
 faults('close() fails outstanding requests with ClientClosedError; later calls reject the same way', async () => {
   const server = await FakeServer.start({ behavior: 'silent' });
-  const client = track(new Client({ nodes: [server.address], timeoutMs: 10_000 }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address], timeoutMs: 10_000 }));
   const outstanding = [settle(client.get('a')), settle(client.mset({ a: '1' })), settle(client.stats())];
   await server.waitForRequests(3);
   await client.close();
@@ -216,7 +217,7 @@ faults('close() fails outstanding requests with ClientClosedError; later calls r
 
 faults('close() while still connecting', async () => {
   const server = await FakeServer.start();
-  const client = track(new Client({ nodes: [server.address] }));
+  const client = track(new Client({ routing: 'proxy', nodes: [server.address] }));
   const request = settle(client.get('a'));
   await client.close();
   assert.instance(await request, ClientClosedError);

@@ -1,4 +1,5 @@
 /** Pipelining: request ids, out-of-order answers, one write per tick, the bounded queue. */
+// These tests drive one connection against a fake node that does not speak TOPOLOGY: proxy routing.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../src/client/client';
@@ -9,7 +10,7 @@ import { closeAllFakeServers, FakeServer } from './helpers/fake-server';
 
 const clients = new Set<Client>();
 function clientFor(server: FakeServer, options: Partial<ConstructorParameters<typeof Client>[0]> = {}): Client {
-  const client = new Client({ nodes: [server.address], ...options });
+  const client = new Client({ routing: 'proxy', nodes: [server.address], ...options });
   clients.add(client);
   return client;
 }

@@ -24,6 +24,12 @@ import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, va
 import { type ConnectionState, NodeConnection } from './connection';
 import { type MsetInput, type MultiPart, planMget, planMset } from './multi-plan';
 import { type ClientOptions, resolveClientOptions } from './options';
+import { parseNodeAddress } from './address';
+import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
+import type { HashRing } from '../consistent/ring';
+import { Status, statusName } from '../protocol/constants';
+
+const TOPOLOGY_REFRESH_MS = 5000;
 
 /** Plain numbers and local function aliases: tsx compiles imports to getter calls (see connection.ts, `hot`). */
 const { GET, SET, DELETE, TOUCH, TTL, INCR, MGET, MSET, PING, STATS, FLUSH } = Opcode;
@@ -59,9 +65,19 @@ export class Client extends EventEmitter {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxPending: number;
+  readonly routing: 'proxy' | 'smart';
   private readonly connections: NodeConnection[];
+  /** Every connection by node id: the seeds from `nodes`, plus members learnt from the topology (smart). */
+  private readonly byId = new Map<string, NodeConnection>();
+  private readonly hooks: ConstructorParameters<typeof NodeConnection>[1];
   private closed = false;
   private maxEpoch = 0;
+  /** Smart routing: the ring of the last topology, undefined until one is known (requests then proxy). */
+  private ring: HashRing | undefined;
+  private topology: TopologySnapshot | undefined;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -75,15 +91,43 @@ export class Client extends EventEmitter {
       maxPending: o.maxPending,
       maxResponseBytes: o.maxResponseBytes,
       onConnect: (c: NodeConnection) => this.emit('connect', c.address.id),
-      onDisconnect: (c: NodeConnection, error: Error) => this.emit('disconnect', c.address.id, error),
-      onBackoff: (c: NodeConnection, delayMs: number, error: Error) => this.emit('reconnecting', c.address.id, delayMs, error),
+      onDisconnect: (c: NodeConnection, error: Error) => {
+        this.emit('disconnect', c.address.id, error);
+        this.scheduleRefresh();
+      },
+      onBackoff: (c: NodeConnection, delayMs: number, error: Error) => {
+        this.emit('reconnecting', c.address.id, delayMs, error);
+        this.scheduleRefresh();
+      },
       onEpoch: (c: NodeConnection, epoch: number, previous: number) => {
         if (epoch > this.maxEpoch) this.maxEpoch = epoch;
         this.emit('epoch', epoch, c.address.id, previous);
+        // Epochs are per node: a change on the node that gave us the topology, or on one we route to,
+        // means its ring moved.
+        if (previous !== 0) this.scheduleRefresh();
       },
     };
+    this.hooks = hooks;
+    this.routing = o.routing;
     this.connections = o.nodes.map((address) => new NodeConnection(address, hooks));
+    for (const c of this.connections) this.byId.set(c.address.id, c);
     this.connections[0]!.connect();
+    if (this.routing === 'smart') {
+      this.scheduleRefresh();
+      // A slow safety net: a topology fetched at most every 5 s even when no epoch change was seen.
+      this.refreshTimer = setInterval(() => this.scheduleRefresh(), TOPOLOGY_REFRESH_MS);
+      this.refreshTimer.unref();
+    }
+  }
+
+  /**
+   * The cluster's members as the node asked last sees them (smart routing fetches the topology if it has none;
+   * proxy routing asks the first reachable node).
+   */
+  async members(): Promise<ClusterMember[]> {
+    if (this.closed) throw new ClientClosedError();
+    if (this.topology === undefined || this.routing === 'proxy') await this.refresh();
+    return (this.topology?.members ?? []).map((member) => ({ ...member }));
   }
 
   /** Node ids ("host:port"), in the order given. */
@@ -210,13 +254,93 @@ export class Client extends EventEmitter {
    */
   close(): Promise<void> {
     this.closed = true;
-    return Promise.all(this.connections.map((c) => c.close())).then(() => undefined);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    return Promise.all([...this.byId.values()].map((c) => c.close())).then(() => undefined);
   }
 
   private send(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+    const ring = this.ring;
+    if (ring !== undefined && key !== null) {
+      const owner = this.ownerConnection(ring, key);
+      if (owner !== null) {
+        const sent = owner.request(opcode, flags, key, value, extras);
+        // Only a cluster has another owner to retry on: a single node pays nothing for this.
+        return ring.size > 1 ? sent.then(undefined, (error: DCacheError) => this.retryElsewhere(error, opcode, flags, key, value, extras)) : sent;
+      }
+    }
     const c = this.pick();
     if (c === null) return Promise.reject(this.unreachable());
     return c.request(opcode, flags, key, value, extras);
+  }
+
+  /** The owner's connection when it can take the request now; null to fall back to any live node. */
+  private ownerConnection(ring: HashRing, key: Bytes): NodeConnection | null {
+    const id = ring.lookup(typeof key === 'string' ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength));
+    if (id === undefined) return null;
+    let c = this.byId.get(id);
+    if (c === undefined) {
+      c = new NodeConnection(parseNodeAddress(id, 'member address'), this.hooks);
+      this.byId.set(id, c);
+    }
+    return c.usable && !c.draining ? c : null;
+  }
+
+  /**
+   * A request refused with SHUTTING_DOWN never ran: the node is leaving and has announced it, so a fresh
+   * topology names the new owner. Retried once; any other error is the caller's.
+   */
+  private async retryElsewhere(error: DCacheError, opcode: number, flags: number, key: Bytes, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+    if (error.code !== 'ERR_SHUTTING_DOWN' || this.closed) throw error;
+    await this.refresh().catch(() => undefined);
+    const owner = this.ring === undefined ? null : this.ownerConnection(this.ring, key);
+    const c = owner ?? this.pick();
+    if (c === null) throw error;
+    return c.request(opcode, flags, key, value, extras);
+  }
+
+  /** Fetches the topology soon (coalescing triggers); errors are left for the next trigger. */
+  private scheduleRefresh(): void {
+    if (this.closed || this.routing !== 'smart') return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    void this.refresh().catch(() => undefined);
+  }
+
+  /** Asks a live node for TOPOLOGY and rebuilds the ring from it. */
+  private refresh(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const c = this.pick();
+          if (c === null) throw this.unreachable();
+          const response = await c.requestRaw(Opcode.TOPOLOGY, 0, null, null, 0);
+          if (response.status !== Status.OK) throw new ConnectionError(`${c.address.id} answered TOPOLOGY with ${statusName(response.status)}`);
+          this.apply(parseTopology(response.value.toString('utf8')));
+        } while (this.refreshAgain && !this.closed);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private apply(snapshot: TopologySnapshot): void {
+    this.topology = snapshot;
+    if (this.routing !== 'smart') return;
+    if (this.ring?.checksum !== snapshot.checksum) this.ring = ringOf(snapshot);
+    // Connections to members that are gone are closed, unless they were given as seeds.
+    const seeds = new Set(this.connections.map((c) => c.address.id));
+    const present = new Set(snapshot.members.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id));
+    for (const [id, c] of this.byId) {
+      if (!present.has(id) && !seeds.has(id)) {
+        this.byId.delete(id);
+        void c.close();
+      }
+    }
   }
 
   private sendMulti(opcode: typeof Opcode.MGET | typeof Opcode.MSET, part: MultiPart<Bytes> | MultiPart<MsetEntry>, ttlMs: number): Promise<unknown> {

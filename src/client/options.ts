@@ -21,9 +21,10 @@ export interface ClientOptions {
    */
   maxResponseBytes?: number;
   /**
-   * 'proxy' (default): every request goes to one node (the first reachable of `nodes`), which forwards what
-   * it does not own. 'smart' (route to each key's owner from the cluster topology) is reserved for the
-   * cluster client and refused until it lands.
+   * 'smart' (default): the client fetches the cluster's topology from any node, routes each key straight to
+   * its owner with the same ring, refreshes when a response shows a changed epoch or a node fails, and falls
+   * back to any live node. 'proxy': every request goes to one node (the first reachable of `nodes`), which
+   * forwards what it does not own.
    */
   routing?: 'proxy' | 'smart';
 }
@@ -34,6 +35,7 @@ export interface ResolvedClientOptions {
   connectTimeoutMs: number;
   maxPending: number;
   maxResponseBytes: number;
+  routing: 'proxy' | 'smart';
 }
 
 /** Node's timers cap out at 2^31 - 1 ms. */
@@ -77,9 +79,8 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
     }
     maxResponseBytes = o.maxResponseBytes;
   }
-  if (o.routing !== undefined && o.routing !== 'proxy') {
-    if (o.routing === 'smart') throw new ConfigError("routing 'smart' is not available yet: use 'proxy' (the default)");
-    throw new ConfigError(`routing must be 'proxy' or 'smart', got ${describe(o.routing)}`);
+  if (o.routing !== undefined && o.routing !== 'proxy' && o.routing !== 'smart') {
+    throw new ConfigError(`routing must be 'smart' or 'proxy', got ${describe(o.routing)}`);
   }
-  return { nodes, timeoutMs, connectTimeoutMs, maxPending, maxResponseBytes };
+  return { nodes, timeoutMs, connectTimeoutMs, maxPending, maxResponseBytes, routing: o.routing ?? 'smart' };
 }

@@ -93,4 +93,67 @@ Cluster('a node whose seeds are all down keeps retrying and serves alone meanwhi
   assert.is((await client.get('x'))?.toString(), 'y');
 });
 
+function forwardedCount(nodes: Array<{ stats(): Record<string, unknown> }>): number {
+  return nodes.reduce((sum, node) => sum + ((node.stats() as { routing: { forwarded: number } }).routing.forwarded), 0);
+}
+
+Cluster('the smart client (default) fetches the topology from one seed and sends each key straight to its owner', async () => {
+  const nodes = await startCluster(3);
+  const client = clientFor(nodes[0]!.address);
+  const members = await client.members();
+  assert.equal(members.map((m) => m.state), ['alive', 'alive', 'alive']);
+  assert.equal(members.map((m) => m.id).sort(), nodes.map((node) => node.address).sort());
+  const before = forwardedCount(nodes);
+  const keys = Array.from({ length: 3000 }, (_, i) => `smart:${i}`);
+  await Promise.all(keys.map((key) => client.set(key, key)));
+  const values = await Promise.all(keys.map((key) => client.get(key)));
+  values.forEach((value, i) => assert.is(value?.toString(), keys[i]));
+  assert.is(forwardedCount(nodes), before, 'no request needed forwarding');
+  assert.ok(nodes.every((node) => node.store.stats().items > 500), 'every node got its share directly');
+});
+
+Cluster('the smart client follows membership changes: a killed node\'s keys are routed to survivors after the epoch moves', async () => {
+  const [a, b, c] = await startCluster(3);
+  const client = clientFor(a!.address, { timeoutMs: 1000 });
+  await client.members();
+  await c!.kill();
+  await eventually(() => [a!, b!].every((node) => node.cluster.ring.size === 2), 'survivors to drop the killed node');
+  // Within a few refreshes every key works again through the smart client.
+  const keys = Array.from({ length: 300 }, (_, i) => `after:${i}`);
+  let failures = Infinity;
+  for (let attempt = 0; attempt < 50 && failures > 0; attempt++) {
+    const results = await Promise.allSettled(keys.map((key) => client.set(key, 'v')));
+    failures = results.filter((result) => result.status === 'rejected').length;
+    if (failures > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.is(failures, 0);
+  assert.equal((await client.members()).find((m) => m.id === c!.address)?.state, 'dead');
+});
+
+Cluster('a graceful leave under load: requests answered SHUTTING_DOWN are retried on the new owner; no acknowledged request fails', async () => {
+  const [a, , c] = await startCluster(3);
+  const client = clientFor(a!.address, { timeoutMs: 2000 });
+  await client.members();
+  const keys = Array.from({ length: 200 }, (_, i) => `leave:${i}`);
+  let failures = 0;
+  let acknowledged = 0;
+  let running = true;
+  const load = (async () => {
+    for (let round = 0; running && round < 2000; round++) {
+      const results = await Promise.allSettled(keys.map((key) => client.set(key, `r${round}`)));
+      for (const result of results) {
+        if (result.status === 'fulfilled') acknowledged++;
+        else failures++;
+      }
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await c!.close();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  running = false;
+  await load;
+  assert.ok(acknowledged > 1000, `acknowledged ${acknowledged}`);
+  assert.is(failures, 0);
+});
+
 Cluster.run();
