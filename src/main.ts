@@ -23,6 +23,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-connections', kind: 'string', placeholder: 'N', help: 'open connections allowed', defaultText: String(NODE_DEFAULTS.maxConnections) },
   { name: 'frame-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose frame stays half-sent this long', defaultText: String(NODE_DEFAULTS.frameTimeoutMs) },
   { name: 'drain-timeout', kind: 'string', placeholder: 'MS', help: 'on SIGINT/SIGTERM, how long in-flight responses may drain', defaultText: String(NODE_DEFAULTS.drainTimeoutMs) },
+  { name: 'resp-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1', defaultText: 'off' },
   { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
   { name: 'advertise', kind: 'string', placeholder: 'HOST:PORT', help: 'the address members and clients reach this node at', defaultText: 'the bound address' },
   { name: 'vnodes', kind: 'string', placeholder: 'N', help: 'virtual nodes per member on the ring', defaultText: String(NODE_DEFAULTS.vnodes) },
@@ -68,6 +69,8 @@ function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions
   if (drainTimeout !== undefined) options.drainTimeoutMs = integerFlag(drainTimeout, 'drain-timeout');
   const seeds = (values.get('join') ?? []).flatMap((list) => list.split(',')).map((seed) => seed.trim()).filter(Boolean);
   if (seeds.length > 0) options.join = seeds;
+  const respAddr = one('resp-addr');
+  if (respAddr !== undefined) options.respAddr = respAddr;
   const advertise = one('advertise');
   if (advertise !== undefined) options.advertise = advertise;
   const integers: Array<[string, 'vnodes' | 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectProbes' | 'suspicionTimeoutMs' | 'syncIntervalMs' | 'forwardTimeoutMs']> = [

@@ -4,6 +4,8 @@
  * others can join. The CLI is a thin shell around this.
  */
 import { Store } from '../cache/store';
+import { createNodeRespServer } from '../resp/node-resp';
+import type { RespServer } from '../resp/server';
 import { ConfigError } from '../errors';
 import { formatHostPort } from './address';
 import { Cluster } from './cluster';
@@ -23,6 +25,9 @@ export interface CacheNode {
   readonly store: Store;
   /** The cluster side: membership table, ring, peers. */
   readonly cluster: Cluster;
+  /** host:port of the Redis-protocol listener, when `respAddr` was given. */
+  readonly respAddress: string | undefined;
+  readonly respPort: number | undefined;
   /** The STATS snapshot, as a client would receive it. */
   stats(): Record<string, unknown>;
   /**
@@ -94,6 +99,26 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   cluster.start();
   const activeCluster = cluster;
 
+  let resp: RespServer | undefined;
+  if (resolved.respListen) {
+    resp = createNodeRespServer({
+      addr: formatHostPort(resolved.respListen),
+      store,
+      limits: resolved,
+      logger,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    try {
+      await resp.listen();
+    } catch (error) {
+      await activeCluster.close();
+      await server.close(0);
+      store.close();
+      throw error;
+    }
+  }
+  const respServer = resp;
+
   let closing: Promise<void> | undefined;
   return {
     address: formatHostPort(bound),
@@ -101,12 +126,14 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     port: bound.port,
     store,
     cluster: activeCluster,
+    respAddress: respServer?.address,
+    respPort: respServer?.port,
     stats: () => local.statsSnapshot(),
     close() {
       closing ??= (async () => {
         local.draining = true;
         await activeCluster.leave();
-        await server.close();
+        await Promise.all([server.close(), respServer?.close()]);
         await activeCluster.close();
         store.close();
       })();
@@ -115,7 +142,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     kill() {
       closing ??= (async () => {
         await activeCluster.close();
-        await server.close(0);
+        await Promise.all([server.close(0), respServer?.close()]);
         store.close();
       })();
       return closing;

@@ -47,6 +47,8 @@ export interface NodeOptions {
   syncIntervalMs?: number;
   /** Deadline for a request forwarded to its owner (default 500 ms, below the client's 1 s). */
   forwardTimeoutMs?: number;
+  /** Also serve the Redis protocol (RESP2) here: `:PORT` or `HOST:PORT`. Off unless given. */
+  respAddr?: string;
 }
 
 export interface ResolvedNodeOptions {
@@ -68,6 +70,7 @@ export interface ResolvedNodeOptions {
   suspicionTimeoutMs: number;
   syncIntervalMs: number;
   forwardTimeoutMs: number;
+  respListen: HostPort | undefined;
 }
 
 export const NODE_DEFAULTS = {
@@ -137,6 +140,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     suspicionTimeoutMs: pick('suspicionTimeoutMs'),
     syncIntervalMs: pick('syncIntervalMs'),
     forwardTimeoutMs: pick('forwardTimeoutMs'),
+    respListen: options.respAddr === undefined ? undefined : parseHostPort(options.respAddr, 'respAddr'),
   };
   if (resolved.outputHardLimitBytes < resolved.outputHighWaterBytes) {
     throw new ConfigError('outputHardLimitBytes must be at least outputHighWaterBytes');

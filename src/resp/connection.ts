@@ -1,0 +1,318 @@
+/**
+ * One RESP client connection. Per read: parse every complete command, run each, and answer the whole read with
+ * one socket write (the replies go into the server's shared OutputBatch, taken before the handler returns).
+ *
+ * Order: replies leave in request order even when the backend answers some commands with a promise. Such a
+ * command gets a slot in a per-connection queue; replies written before it go out now, replies written after
+ * it are taken from the batch into "done" slots behind it; when the promise settles its reply fills its slot
+ * and every done slot at the head of the queue is written. With nothing pending (a fully local pipeline)
+ * the queue is never touched: no promise, no slot, one write.
+ *
+ * Backpressure, as the binary server (src/server/connection.ts): once the batch plus what the socket holds
+ * plus the replies held in the queue pass the high-water mark, or too many replies are pending, parsing stops
+ * mid-read (the rest of the read stays in the parser) and the socket is paused until it drains; past the hard
+ * limit the connection is closed. A protocol error is answered (in order) and the connection closed after it,
+ * as Redis does; QUIT likewise after its +OK.
+ */
+import type { Socket } from 'node:net';
+import { errorReply, unknownCommandError, arityError } from './args';
+import type { RespBackend } from './backend';
+import { arityOk } from './command-table';
+import { COMMANDS } from './commands';
+import type { ClientState, CommandContext, Deferred, ReplyFn, RespServerInfo } from './context';
+import { PARSE_ERROR, PARSE_NEED_MORE, RespParser, type ParserLimits } from './parser';
+import type { RespStats } from './stats';
+import type { RespWriter } from './writer';
+
+export interface ConnectionLimits {
+  outputHighWaterBytes: number;
+  outputHardLimitBytes: number;
+  /** Replies awaiting a promise before reading pauses. */
+  maxPendingReplies: number;
+}
+
+/** What every connection of a server shares. */
+export interface ConnectionShared {
+  readonly writer: RespWriter;
+  readonly backend: RespBackend;
+  readonly server: RespServerInfo;
+  readonly stats: RespStats;
+  readonly parserLimits: ParserLimits;
+  readonly limits: ConnectionLimits;
+}
+
+// Module-local aliases: transpilers that emit live-binding getters for imports (tsx/esbuild) would otherwise
+// call a getter per command on the hot path.
+const TABLE = COMMANDS;
+const NEED_MORE = PARSE_NEED_MORE;
+const ERROR = PARSE_ERROR;
+const arityMatches = arityOk;
+
+/** How long a connection closed for bad input or QUIT may take to flush its last replies. */
+const CLOSE_GRACE_MS = 500;
+const EMPTY = Buffer.alloc(0);
+
+interface Slot {
+  done: boolean;
+  data: Buffer;
+}
+
+export class RespConnection implements CommandContext {
+  readonly client: ClientState;
+  readonly backend: RespBackend;
+  readonly server: RespServerInfo;
+  /** When the command being received started arriving (0: none half-received); the server's sweep reads it. */
+  partialSince = 0;
+  private readonly parser: RespParser;
+  private readonly w: RespWriter;
+  private readonly stats: RespStats;
+  private readonly limits: ConnectionLimits;
+  private readonly slots: Slot[] = [];
+  private slotHead = 0;
+  /** Slots whose promise has not settled. */
+  private waiting = 0;
+  /** Bytes in done slots not written yet (behind a pending one). */
+  private held = 0;
+  private paused = false;
+  private resumeScheduled = false;
+  private corked = false;
+  /** No more commands are read; the socket ends once the queued replies are written. */
+  private closing = false;
+  private closed = false;
+  /** socket.end() was called. */
+  private ended = false;
+
+  constructor(
+    readonly socket: Socket,
+    id: number,
+    shared: ConnectionShared,
+  ) {
+    this.backend = shared.backend;
+    this.server = shared.server;
+    this.stats = shared.stats;
+    this.limits = shared.limits;
+    this.w = shared.writer;
+    this.parser = new RespParser(shared.parserLimits);
+    this.client = {
+      id,
+      name: '',
+      libName: '',
+      libVer: '',
+      createdAt: Date.now(),
+      addr: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`,
+      laddr: `${socket.localAddress ?? '?'}:${socket.localPort ?? 0}`,
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      this.closed = true;
+      this.closing = true;
+      this.parser.destroy();
+    });
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Replies not yet handed to the socket, or handed and not yet sent. */
+  get hasPendingOutput(): boolean {
+    return this.waiting > 0 || this.held > 0 || this.socket.writableLength > 0;
+  }
+
+  quit(): void {
+    this.closing = true;
+  }
+
+  /** Stops reading and closes once queued replies are written (at most graceMs later, then destroys). */
+  closeGracefully(graceMs = CLOSE_GRACE_MS): void {
+    if (this.closed) return;
+    this.closing = true;
+    this.parser.destroy();
+    this.finishIfDone();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
+  }
+
+  destroy(): void {
+    this.closing = true;
+    this.parser.destroy();
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.stats.bytesIn += chunk.length;
+    if (this.closing) return;
+    this.parser.push(chunk);
+    this.drive();
+  }
+
+  /** Runs the commands the parser has, until it needs more bytes or output must wait; then writes. */
+  private drive(): void {
+    const parser = this.parser;
+    const w = this.w;
+    const batch = w.batch;
+    const socket = this.socket;
+    const highWater = this.limits.outputHighWaterBytes;
+    while (!this.paused && !this.closing) {
+      const status = parser.next();
+      if (status === NEED_MORE) break;
+      if (status === ERROR) {
+        this.stats.protocolErrors++;
+        w.error(`ERR ${parser.error}`);
+        this.closing = true;
+        break;
+      }
+      this.stats.commands++;
+      const spec = TABLE.lookup(parser.bufs[0]!, parser.offs[0]!, parser.lens[0]!);
+      let pending: Deferred | undefined;
+      if (spec === undefined) w.error(unknownCommandError(parser));
+      else if (!arityMatches(spec.arity, parser.argc)) w.error(arityError(spec.name));
+      else {
+        try {
+          pending = spec.run(this, parser, w);
+        } catch (error) {
+          w.error(errorReply(error));
+        }
+      }
+      if (pending !== undefined) this.enqueue(pending);
+      if (batch.length + socket.writableLength + this.held > highWater || this.waiting >= this.limits.maxPendingReplies) {
+        this.pause();
+      }
+    }
+    this.flush();
+    this.partialSince = parser.hasPartialCommand ? this.partialSince || Date.now() : 0;
+  }
+
+  /** A reply that comes later: what the batch holds goes before it, what comes after waits behind it. */
+  private enqueue(pending: Deferred): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+    }
+    this.seal();
+    const slot: Slot = { done: false, data: EMPTY };
+    this.slots.push(slot);
+    this.waiting++;
+    pending.then(
+      (write) => this.settle(slot, write),
+      (error: unknown) => this.settle(slot, (w) => w.error(errorReply(error))),
+    );
+  }
+
+  /** Takes what the batch holds: written now if nothing is pending, else queued as a done slot. */
+  private seal(): void {
+    const out = this.w.batch.take();
+    if (out.length === 0) return;
+    if (this.slotHead === this.slots.length) this.write(out);
+    else {
+      this.slots.push({ done: true, data: out });
+      this.held += out.length;
+    }
+  }
+
+  /** Runs in a promise callback: the shared batch is empty here (every read takes what it wrote). */
+  private settle(slot: Slot, write: ReplyFn): void {
+    const batch = this.w.batch;
+    try {
+      write(this.w);
+    } catch (error) {
+      batch.discard(); // only this reply's bytes are pending
+      this.w.error(errorReply(error));
+    }
+    slot.data = batch.take();
+    slot.done = true;
+    this.waiting--;
+    this.held += slot.data.length;
+    if (this.closed) return;
+    try {
+      this.writeReadySlots();
+      this.checkOutputLimit();
+      this.finishIfDone();
+      this.maybeResume();
+    } catch {
+      // Never an unhandled rejection out of a promise callback: this connection alone goes.
+      this.w.batch.discard();
+      this.destroy();
+    }
+  }
+
+  private writeReadySlots(): void {
+    const slots = this.slots;
+    let head = this.slotHead;
+    if (head >= slots.length || !slots[head]!.done) return;
+    this.socket.cork();
+    while (head < slots.length && slots[head]!.done) {
+      const slot = slots[head++]!;
+      const data = slot.data;
+      slot.data = EMPTY;
+      this.held -= data.length;
+      if (data.length > 0) this.write(data);
+    }
+    this.socket.uncork();
+    if (head === slots.length) {
+      slots.length = 0;
+      head = 0;
+    }
+    this.slotHead = head;
+  }
+
+  private write(out: Buffer): void {
+    if (this.closed) return;
+    this.stats.bytesOut += out.length;
+    this.socket.write(out);
+  }
+
+  private flush(): void {
+    this.seal();
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.checkOutputLimit();
+    this.finishIfDone();
+    if (this.paused && !this.resumeScheduled && this.socket.writableLength === 0 && this.waiting < this.limits.maxPendingReplies) {
+      // Nothing queued on the socket means no 'drain' will come: look again on the next turn.
+      this.resumeScheduled = true;
+      setImmediate(() => {
+        this.resumeScheduled = false;
+        this.maybeResume();
+      });
+    }
+  }
+
+  private checkOutputLimit(): void {
+    if (this.closed) return;
+    if (this.socket.writableLength + this.held > this.limits.outputHardLimitBytes) {
+      this.stats.outputLimitDisconnects++;
+      this.destroy();
+    }
+  }
+
+  private finishIfDone(): void {
+    if (this.closing && !this.ended && !this.closed && this.slotHead === this.slots.length) {
+      this.ended = true;
+      this.parser.destroy();
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    }
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.stats.backpressurePauses++;
+    this.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.closing) return;
+    if (this.socket.writableLength + this.held > this.limits.outputHighWaterBytes) return;
+    if (this.waiting >= this.limits.maxPendingReplies) return;
+    this.paused = false;
+    this.drive();
+    if (!this.paused && !this.closing) this.socket.resume();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The RESP port as a node runs it: the node's limits (connections, value size, memory, frame timeout, output
+ * marks, drain time) carried over from its resolved options, and LocalRespBackend over its store unless a
+ * backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
+ */
+import type { Store } from '../cache/store';
+import type { Logger } from '../server/logger';
+import type { ResolvedNodeOptions } from '../server/options';
+import type { RespBackend } from './backend';
+import { LocalRespBackend } from './local-backend';
+import { RespServer } from './server';
+
+export type NodeRespLimits = Pick<
+  ResolvedNodeOptions,
+  'maxConnections' | 'maxValueBytes' | 'maxMemoryBytes' | 'frameTimeoutMs' | 'outputHighWaterBytes' | 'outputHardLimitBytes' | 'drainTimeoutMs'
+>;
+
+export interface NodeRespOptions {
+  /** `--resp-addr`: `:PORT`, `HOST:PORT`. */
+  addr: string;
+  store: Store;
+  limits: NodeRespLimits;
+  logger: Logger;
+  /** The store's clock, when it was given one (tests). */
+  clock?: () => number;
+  /** Default: LocalRespBackend over `store` (this node only). */
+  backend?: RespBackend;
+}
+
+/** A RespServer configured like the node's binary listener; call listen() on it. */
+export function createNodeRespServer(options: NodeRespOptions): RespServer {
+  const { limits } = options;
+  return new RespServer({
+    addr: options.addr,
+    backend: options.backend ?? new LocalRespBackend(options.store, options.clock ? { clock: options.clock } : {}),
+    logger: options.logger,
+    maxConnections: limits.maxConnections,
+    maxValueBytes: limits.maxValueBytes,
+    maxMemoryBytes: limits.maxMemoryBytes,
+    commandTimeoutMs: limits.frameTimeoutMs,
+    outputHighWaterBytes: limits.outputHighWaterBytes,
+    outputHardLimitBytes: limits.outputHardLimitBytes,
+    drainTimeoutMs: limits.drainTimeoutMs,
+  });
+}

@@ -1,0 +1,403 @@
+/**
+ * A resumable RESP2 request parser: arrays of bulk strings (`*N\r\n$len\r\n…\r\n`) and inline commands (one line
+ * of words, see inline.ts), pipelined, in chunks of any size.
+ *
+ * push(chunk) hands it a read; next() parses one command and returns PARSE_COMMAND, PARSE_NEED_MORE (the chunk
+ * is used up) or PARSE_ERROR (`error` holds the Redis-worded message; the parser is then dead). After
+ * PARSE_COMMAND the parser itself is the RespArgs: argument i is bufs[i][offs[i], offs[i] + lens[i]), valid until
+ * the next call to next(). No allocation per command: arguments are views into the read chunk; the argument
+ * arrays are reused. Only a bulk string cut by the end of a chunk is copied, into a buffer of exactly its
+ * length allocated after the length passed its limit; an inline line cut by a chunk end is gathered into a
+ * reused line buffer. Arguments finished in an earlier chunk stay views into it: Node never reuses the Buffer
+ * of a 'data' event, so holding a reference keeps them valid.
+ *
+ * Limits, all checked on the digits as they arrive, before anything is allocated:
+ *   - array length ≤ maxArgs (default 1024 * 1024: the multibulk cap Redis had before 7.0);
+ *   - bulk length ≤ maxBulkBytes (the server passes max value size + slack, so a slightly oversized value gets
+ *     a -ERR from the store and the connection stays open);
+ *   - the bytes a command declares ≤ maxRequestBytes (Redis's client-query-buffer-limit, in spirit);
+ *   - an inline line ≤ maxInlineBytes (64 KiB, PROTO_INLINE_MAX_SIZE).
+ * Stricter than Redis, on purpose: a length line must be canonical digits (a stray byte fails at once, so a
+ * desync flood such as `*\x00…` is rejected at its second byte); only `*-1` and `*0` are accepted (and
+ * ignored, as Redis does) among non-positive counts; a bulk must be followed by CRLF (Redis skips 2 bytes unseen).
+ */
+import { splitInline } from './inline';
+import type { RespArgs } from './backend';
+
+export const PARSE_NEED_MORE = 0;
+export const PARSE_COMMAND = 1;
+export const PARSE_ERROR = -1;
+
+export interface ParserLimits {
+  maxArgs: number;
+  maxBulkBytes: number;
+  maxRequestBytes: number;
+  maxInlineBytes: number;
+}
+
+export const DEFAULT_MAX_ARGS = 1024 * 1024;
+export const DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
+/** Counted per argument on top of its bytes: the bookkeeping an argument costs even when empty. */
+const ARG_OVERHEAD = 16;
+/** Argument slots kept between commands; more are dropped once the command that needed them is done. */
+const KEEP_ARG_SLOTS = 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+const S_START = 0;
+const S_COUNT = 1;
+const S_COUNT_LF = 2;
+const S_BULK_START = 3;
+const S_BULK_LEN = 4;
+const S_BULK_LEN_LF = 5;
+const S_BULK_DATA = 6;
+const S_BULK_CR = 7;
+const S_BULK_LF = 8;
+const S_INLINE = 9;
+const S_DEAD = 10;
+
+const ERR_MULTIBULK = 'Protocol error: invalid multibulk length';
+const ERR_BULK = 'Protocol error: invalid bulk length';
+
+export class RespParser implements RespArgs {
+  argc = 0;
+  readonly bufs: Buffer[] = [];
+  readonly offs: number[] = [];
+  readonly lens: number[] = [];
+  /** After PARSE_ERROR: the error reply's text without the leading "ERR " (e.g. "Protocol error: …"). */
+  error = '';
+  /** True when the last command came as an inline line (for tests and stats). */
+  inline = false;
+
+  private chunk: Buffer = EMPTY;
+  private pos = 0;
+  private state = S_START;
+  private expected = 0;
+  private num = 0;
+  private digits = 0;
+  private negative = false;
+  private requestBytes = 0;
+  /** The bulk being gathered across chunks and how much of it has arrived. */
+  private partial: Buffer = EMPTY;
+  private partialFill = 0;
+  private lineBuf: Buffer = EMPTY;
+  private lineLen = 0;
+  /** The last command holds a buffer of its own (a bulk gathered across chunks): let go of it once done. */
+  private ownsArgs = false;
+
+  constructor(private readonly limits: ParserLimits) {
+    for (let i = 0; i < 8; i++) {
+      this.bufs.push(EMPTY);
+      this.offs.push(0);
+      this.lens.push(0);
+    }
+  }
+
+  /** True while a command is half received. */
+  get hasPartialCommand(): boolean {
+    return this.state !== S_START && this.state !== S_DEAD;
+  }
+
+  /** Bytes of the current chunk not parsed yet (a paused connection holds them). */
+  get buffered(): number {
+    return this.chunk.length - this.pos;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.pos < this.chunk.length) {
+      // Only if a read arrives while the previous one is unparsed (the connection pauses the socket first).
+      chunk = Buffer.concat([this.chunk.subarray(this.pos), chunk]);
+    }
+    this.chunk = chunk;
+    this.pos = 0;
+  }
+
+  /** Stops for good (connection closing); later calls return PARSE_NEED_MORE. */
+  destroy(): void {
+    this.state = S_DEAD;
+    this.chunk = EMPTY;
+    this.pos = 0;
+    this.partial = EMPTY;
+    this.lineBuf = EMPTY;
+  }
+
+  next(): number {
+    if (this.ownsArgs && this.state === S_START) this.releaseArgs();
+    const buf = this.chunk;
+    const end = buf.length;
+    let p = this.pos;
+    for (;;) {
+      switch (this.state) {
+        case S_START: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          this.argc = 0;
+          this.requestBytes = 0;
+          if (this.bufs.length > KEEP_ARG_SLOTS) this.shrink();
+          if (buf[p] === 0x2a) {
+            p++;
+            this.num = 0;
+            this.digits = 0;
+            this.negative = false;
+            this.state = S_COUNT;
+          } else {
+            this.lineLen = 0;
+            this.state = S_INLINE;
+          }
+          break;
+        }
+        case S_COUNT: {
+          let num = this.num;
+          let digits = this.digits;
+          while (p < end) {
+            const c = buf[p++]!;
+            const d = c - 0x30;
+            if (d >= 0 && d <= 9) {
+              // No leading zeros (string2ll), and stop as soon as the count passes its limit.
+              if (digits > 0 && num === 0) return this.fail(ERR_MULTIBULK);
+              num = num * 10 + d;
+              digits++;
+              if (num > this.limits.maxArgs) return this.fail(ERR_MULTIBULK);
+            } else if (c === 0x0d) {
+              this.state = S_COUNT_LF;
+              break;
+            } else if (c === 0x2d && digits === 0 && !this.negative) {
+              this.negative = true;
+            } else {
+              return this.fail(ERR_MULTIBULK);
+            }
+          }
+          this.num = num;
+          this.digits = digits;
+          if (this.state === S_COUNT) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          break;
+        }
+        case S_COUNT_LF: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          if (buf[p++] !== 0x0a || this.digits === 0) return this.fail(ERR_MULTIBULK);
+          if (this.negative) {
+            if (this.num !== 1) return this.fail(ERR_MULTIBULK);
+            this.state = S_START; // *-1: a null array, ignored as Redis does
+          } else if (this.num === 0) {
+            this.state = S_START; // *0: ignored
+          } else {
+            this.expected = this.num;
+            this.inline = false;
+            this.state = S_BULK_START;
+          }
+          break;
+        }
+        case S_BULK_START: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          const c = buf[p++]!;
+          if (c !== 0x24) return this.fail(`Protocol error: expected '$', got '${String.fromCharCode(c)}'`);
+          this.num = 0;
+          this.digits = 0;
+          this.state = S_BULK_LEN;
+          break;
+        }
+        case S_BULK_LEN: {
+          let num = this.num;
+          let digits = this.digits;
+          const max = this.limits.maxBulkBytes;
+          while (p < end) {
+            const c = buf[p++]!;
+            const d = c - 0x30;
+            if (d >= 0 && d <= 9) {
+              if (digits > 0 && num === 0) return this.fail(ERR_BULK);
+              num = num * 10 + d;
+              digits++;
+              if (num > max) return this.fail(ERR_BULK);
+            } else if (c === 0x0d) {
+              this.state = S_BULK_LEN_LF;
+              break;
+            } else {
+              return this.fail(ERR_BULK);
+            }
+          }
+          this.num = num;
+          this.digits = digits;
+          if (this.state === S_BULK_LEN) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          break;
+        }
+        case S_BULK_LEN_LF: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          if (buf[p++] !== 0x0a || this.digits === 0) return this.fail(ERR_BULK);
+          const len = this.num;
+          this.requestBytes += len + ARG_OVERHEAD;
+          if (this.requestBytes > this.limits.maxRequestBytes) {
+            return this.fail(`Protocol error: request larger than ${this.limits.maxRequestBytes} bytes`);
+          }
+          const i = this.argc;
+          if (end - p >= len) {
+            this.setArg(i, buf, p, len);
+            p += len;
+            this.state = S_BULK_CR;
+          } else {
+            const part = Buffer.allocUnsafe(len);
+            buf.copy(part, 0, p, end);
+            this.partial = part;
+            this.partialFill = end - p;
+            p = end;
+            this.state = S_BULK_DATA;
+          }
+          break;
+        }
+        case S_BULK_DATA: {
+          const part = this.partial;
+          const want = part.length - this.partialFill;
+          const n = Math.min(want, end - p);
+          buf.copy(part, this.partialFill, p, p + n);
+          this.partialFill += n;
+          p += n;
+          if (this.partialFill < part.length) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          this.setArg(this.argc, part, 0, part.length);
+          this.ownsArgs = true;
+          this.partial = EMPTY;
+          this.state = S_BULK_CR;
+          break;
+        }
+        case S_BULK_CR: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          if (buf[p++] !== 0x0d) return this.fail("Protocol error: expected '\\r\\n' after bulk data");
+          this.state = S_BULK_LF;
+          break;
+        }
+        case S_BULK_LF: {
+          if (p >= end) {
+            this.pos = p;
+            return PARSE_NEED_MORE;
+          }
+          if (buf[p++] !== 0x0a) return this.fail("Protocol error: expected '\\r\\n' after bulk data");
+          if (++this.argc === this.expected) {
+            this.state = S_START;
+            this.pos = p;
+            return PARSE_COMMAND;
+          }
+          this.state = S_BULK_START;
+          break;
+        }
+        case S_INLINE: {
+          const r = this.inlineLine(buf, p);
+          if (r === PARSE_NEED_MORE) {
+            this.pos = end;
+            return PARSE_NEED_MORE;
+          }
+          if (r === PARSE_ERROR) return r;
+          p = r - 1;
+          this.state = S_START;
+          if (this.argc > 0) {
+            this.inline = true;
+            this.pos = p;
+            return PARSE_COMMAND;
+          }
+          break; // an empty line: nothing to run
+        }
+        default:
+          this.pos = end;
+          return PARSE_NEED_MORE;
+      }
+    }
+  }
+
+  /**
+   * Gathers the inline line starting at p; when it is complete, splits it into the arguments. Returns the
+   * offset after its '\n' + 1 (so never 0 or -1), PARSE_NEED_MORE or PARSE_ERROR.
+   */
+  private inlineLine(buf: Buffer, p: number): number {
+    const end = buf.length;
+    const max = this.limits.maxInlineBytes;
+    const nl = buf.indexOf(0x0a, p);
+    const stop = nl < 0 ? end : nl;
+    let line: Buffer;
+    let lineStart: number;
+    let lineEnd: number;
+    if (this.lineLen === 0 && nl >= 0) {
+      line = buf;
+      lineStart = p;
+      lineEnd = nl;
+    } else {
+      // The line spans chunks: gather it (at most max + 1 bytes, the +1 for a '\r' before a '\n' to come).
+      const n = stop - p;
+      if (this.lineLen + n > max + 1) return this.fail('Protocol error: too big inline request');
+      if (this.lineBuf.length < this.lineLen + n) {
+        const grown = Buffer.allocUnsafe(Math.min(max + 1, Math.max(1024, 2 * (this.lineLen + n))));
+        this.lineBuf.copy(grown, 0, 0, this.lineLen);
+        this.lineBuf = grown;
+      }
+      buf.copy(this.lineBuf, this.lineLen, p, stop);
+      this.lineLen += n;
+      if (nl < 0) return PARSE_NEED_MORE;
+      line = this.lineBuf;
+      lineStart = 0;
+      lineEnd = this.lineLen;
+      this.lineLen = 0;
+      // An idle connection should not pin up to 64 KiB: a big line buffer goes with the command using it.
+      if (line.length > 4096) {
+        this.lineBuf = EMPTY;
+        this.ownsArgs = true;
+      }
+    }
+    if (lineEnd > lineStart && line[lineEnd - 1] === 0x0d) lineEnd--;
+    if (lineEnd - lineStart > max) return this.fail('Protocol error: too big inline request');
+    const count = splitInline(line, lineStart, lineEnd, this, 0, this.limits.maxArgs);
+    if (count === -1) return this.fail('Protocol error: unbalanced quotes in request');
+    if (count < 0) return this.fail(ERR_MULTIBULK);
+    this.argc = count;
+    return nl + 2;
+  }
+
+  /** Drops the previous command's argument references (so an idle connection keeps no big buffer alive). */
+  private releaseArgs(): void {
+    this.ownsArgs = false;
+    for (let i = 0; i < this.argc; i++) this.bufs[i] = EMPTY;
+  }
+
+  /** After a huge command: let go of its argument slots (and the chunks they reference). */
+  private shrink(): void {
+    this.bufs.length = KEEP_ARG_SLOTS;
+    this.offs.length = KEEP_ARG_SLOTS;
+    this.lens.length = KEEP_ARG_SLOTS;
+  }
+
+  private setArg(i: number, buf: Buffer, off: number, len: number): void {
+    if (i < this.bufs.length) {
+      this.bufs[i] = buf;
+      this.offs[i] = off;
+      this.lens[i] = len;
+    } else {
+      this.bufs.push(buf);
+      this.offs.push(off);
+      this.lens.push(len);
+    }
+  }
+
+  private fail(message: string): number {
+    this.error = message;
+    this.destroy();
+    return PARSE_ERROR;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The RESP listener: accepts connections up to the limit (the next one gets Redis's "-ERR max number of
+ * clients reached" and is closed), closes connections whose command stays half-received too long, and shuts
+ * down gracefully (stop accepting and reading, let pending replies settle and drain up to a deadline, close).
+ */
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors';
+import { OutputBatch } from '../protocol/output-batch';
+import { formatHostPort, parseHostPort, type HostPort } from '../server/address';
+import { silentLogger, type Logger } from '../server/logger';
+import type { RespBackend } from './backend';
+import { RespConnection, type ConnectionShared } from './connection';
+import type { ClientState, RespServerInfo } from './context';
+import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
+import { RespStats } from './stats';
+import { RespWriter } from './writer';
+
+export interface RespServerOptions {
+  /** Where to listen: `:PORT` (127.0.0.1), `HOST:PORT`, `[IPv6]:PORT`; `:0` picks a free port. */
+  addr: string;
+  backend: RespBackend;
+  logger?: Logger;
+  /** Open connections allowed (default 10,000). */
+  maxConnections?: number;
+  /** The store's largest value (default 1 MiB). Bulk strings up to this + 64 KiB are read (see BULK_SLACK). */
+  maxValueBytes?: number;
+  /** Most arguments in one command (default 1024 * 1024). */
+  maxArgs?: number;
+  /** Most bytes one command may declare (default max(128 MiB, 2 × the bulk limit)). */
+  maxRequestBytes?: number;
+  /** A command half-received this long closes its connection (default 10 s; 0: never). */
+  commandTimeoutMs?: number;
+  /** Queued replies above which a connection stops being read until it drains (default 1 MiB). */
+  outputHighWaterBytes?: number;
+  /** Queued replies above which a connection is closed: a client that never reads (default 64 MiB). */
+  outputHardLimitBytes?: number;
+  /** Replies awaiting the backend's promises before a connection stops being read (default 1024). */
+  maxPendingReplies?: number;
+  /** How long close() lets pending replies drain before destroying connections (default 10 s). */
+  drainTimeoutMs?: number;
+  /** Reported by CONFIG GET maxmemory (default 0, "no limit" to Redis tools). */
+  maxMemoryBytes?: number;
+}
+
+/**
+ * Slack over maxValueBytes for a bulk string: a value up to 64 KiB too big still reaches the store and gets a
+ * "-ERR value is … bytes; the limit is …" with the connection kept; keys (≤ 64 KiB - 1) always fit.
+ */
+export const BULK_SLACK = 64 * 1024;
+const SWEEP_INTERVAL_MS = 250;
+const MAX_CLIENTS_REPLY = Buffer.from('-ERR max number of clients reached\r\n');
+
+export class RespServer implements RespServerInfo {
+  readonly stats = new RespStats();
+  readonly runId = randomBytes(20).toString('hex');
+  readonly maxClients: number;
+  readonly config: ReadonlyMap<string, string>;
+  private readonly server: net.Server;
+  private readonly connections = new Set<RespConnection>();
+  private readonly shared: ConnectionShared;
+  private readonly listenAt: HostPort;
+  private readonly logger: Logger;
+  private readonly commandTimeoutMs: number;
+  private readonly drainTimeoutMs: number;
+  private nextClientId = 1;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private bound: HostPort | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RespServerOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    if (options.backend === undefined || options.backend === null) throw new ConfigError('options.backend is required (a RespBackend)');
+    this.listenAt = parseHostPort(options.addr, 'resp addr');
+    this.logger = options.logger ?? silentLogger;
+    const int = (name: keyof RespServerOptions, fallback: number, min: number, max: number): number => {
+      const value = options[name] ?? fallback;
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+        throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+      }
+      return value;
+    };
+    this.maxClients = int('maxConnections', 10_000, 1, 1_000_000);
+    const maxValueBytes = int('maxValueBytes', 1024 * 1024, 0, 2 ** 30);
+    const maxBulkBytes = maxValueBytes + BULK_SLACK;
+    const maxArgs = int('maxArgs', DEFAULT_MAX_ARGS, 1, 16 * 1024 * 1024);
+    const maxRequestBytes = int('maxRequestBytes', Math.max(128 * 1024 * 1024, 2 * maxBulkBytes), maxBulkBytes, 2 ** 40);
+    this.commandTimeoutMs = int('commandTimeoutMs', 10_000, 0, 3_600_000);
+    this.drainTimeoutMs = int('drainTimeoutMs', 10_000, 0, 3_600_000);
+    const outputHighWaterBytes = int('outputHighWaterBytes', 1024 * 1024, 16 * 1024, 2 ** 32);
+    const outputHardLimitBytes = int('outputHardLimitBytes', 64 * 1024 * 1024, outputHighWaterBytes, 2 ** 40);
+    const maxPendingReplies = int('maxPendingReplies', 1024, 1, 1_000_000);
+    const maxMemoryBytes = int('maxMemoryBytes', 0, 0, 2 ** 50);
+    this.config = new Map([
+      ['bind', this.listenAt.host],
+      ['port', String(this.listenAt.port)],
+      ['save', ''],
+      ['appendonly', 'no'],
+      ['appendfsync', 'no'],
+      ['databases', '1'],
+      ['maxclients', String(this.maxClients)],
+      ['maxmemory', String(maxMemoryBytes)],
+      ['maxmemory-policy', 'allkeys-lru'],
+      ['proto-max-bulk-len', String(maxBulkBytes)],
+      ['timeout', '0'],
+      ['tcp-keepalive', '0'],
+      ['cluster-enabled', 'no'],
+    ]);
+    this.shared = {
+      writer: new RespWriter(new OutputBatch(), this.stats),
+      backend: options.backend,
+      server: this,
+      stats: this.stats,
+      parserLimits: { maxArgs, maxBulkBytes, maxRequestBytes, maxInlineBytes: DEFAULT_MAX_INLINE_BYTES },
+      limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies },
+    };
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server.on('error', (error) => this.logger.error(`resp listener error: ${error.message}`));
+  }
+
+  /** host:port actually bound (the real port when 0 was asked for). */
+  get address(): string {
+    return formatHostPort(this.bound ?? this.notListening());
+  }
+
+  get host(): string {
+    return (this.bound ?? this.notListening()).host;
+  }
+
+  get port(): number {
+    return this.bound?.port ?? this.listenAt.port;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  *clients(): Iterable<ClientState> {
+    for (const connection of this.connections) yield connection.client;
+  }
+
+  async listen(): Promise<string> {
+    const listening = once(this.server, 'listening');
+    const failed = once(this.server, 'error').then(([error]) => {
+      throw error as Error;
+    });
+    this.server.listen({ host: this.listenAt.host, port: this.listenAt.port, backlog: 1024 });
+    await Promise.race([listening, failed]);
+    const bound = this.server.address() as net.AddressInfo;
+    this.bound = { host: this.listenAt.host, port: bound.port };
+    if (this.commandTimeoutMs > 0) this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    this.logger.info(`resp listening on ${this.address}`);
+    return this.address;
+  }
+
+  /**
+   * Stops accepting and reading; replies still pending (promises of a remote backend, bytes queued on sockets)
+   * get up to drainTimeoutMs; then every connection is closed. Idempotent.
+   */
+  close(drainTimeoutMs = this.drainTimeoutMs): Promise<void> {
+    this.closing ??= this.shutdown(drainTimeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(drainTimeoutMs: number): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = [...this.connections].map((connection) => once(connection.socket, 'close'));
+    for (const connection of this.connections) connection.closeGracefully(drainTimeoutMs + 100);
+    await Promise.all(closed);
+    await stopped;
+  }
+
+  private notListening(): never {
+    throw new Error('the RESP server is not listening');
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.maxClients) {
+      this.stats.rejectedConnections++;
+      socket.on('error', () => undefined);
+      socket.end(MAX_CLIENTS_REPLY);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const connection = new RespConnection(socket, this.nextClientId++, this.shared);
+    this.connections.add(connection);
+    this.stats.connections = this.connections.size;
+    this.stats.totalConnections++;
+    socket.once('close', () => {
+      this.connections.delete(connection);
+      this.stats.connections = this.connections.size;
+    });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const connection of this.connections) {
+      if (connection.partialSince !== 0 && !connection.isPaused && now - connection.partialSince > this.commandTimeoutMs) {
+        this.stats.commandTimeouts++;
+        connection.destroy();
+      }
+    }
+  }
+}
+
+/** Creates a RespServer and waits until it listens. */
+export async function startRespServer(options: RespServerOptions): Promise<RespServer> {
+  const server = new RespServer(options);
+  await server.listen();
+  return server;
+}
