@@ -152,3 +152,38 @@ Swim('a partition is detected on both sides and views converge to all-alive afte
 });
 
 Swim.run();
+
+const Comeback = suite('declared dead');
+
+Comeback('news of its own death is acted on once per death, even after a refute moved past it; a previous life\'s is not', () => {
+  let now = 1000;
+  const table = new MemberTable('me:1', 1000, () => now);
+  let deaths = 0;
+  table.onDeclaredDead(() => deaths++);
+  assert.is(table.apply({ id: 'me:1', state: 'dead', incarnation: 999 }), 'ignored', 'a previous life');
+  assert.is(deaths, 0);
+  now = 2000;
+  assert.is(table.apply({ id: 'me:1', state: 'suspect', incarnation: 1000 }), 'refuted');
+  assert.is(deaths, 0);
+  assert.is(table.apply({ id: 'me:1', state: 'dead', incarnation: 1000 }), 'ignored', 'already refuted past it');
+  assert.is(deaths, 1, 'but the death is still news');
+  table.apply({ id: 'me:1', state: 'dead', incarnation: 1000 });
+  assert.is(deaths, 1, 'once per death');
+});
+
+Comeback('quorum: a strict majority of the non-left members must own keys', () => {
+  const table = new MemberTable('q:1', 1);
+  table.apply({ id: 'q:2', state: 'alive', incarnation: 1 });
+  table.apply({ id: 'q:3', state: 'alive', incarnation: 1 });
+  assert.ok(table.hasQuorum());
+  table.apply({ id: 'q:3', state: 'dead', incarnation: 1 });
+  assert.ok(table.hasQuorum(), '2 of 3');
+  table.apply({ id: 'q:2', state: 'dead', incarnation: 1 });
+  assert.not.ok(table.hasQuorum(), '1 of 3');
+  table.apply({ id: 'q:2', state: 'left', incarnation: 1 });
+  assert.not.ok(table.hasQuorum(), '1 of 2');
+  table.apply({ id: 'q:3', state: 'left', incarnation: 1 });
+  assert.ok(table.hasQuorum(), '1 of 1');
+});
+
+Comeback.run();

@@ -57,6 +57,8 @@ export interface StoreStats {
   deletes: number;
   expired: number;
   evicted: number;
+  /** Items removed because their ring range moved to another member (removeWhere). */
+  dropped: number;
   /** Pages moved from one size class to another. */
   pageMoves: number;
 }

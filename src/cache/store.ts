@@ -63,6 +63,8 @@ const { STRIDE, REF, KEY, VLEN, KEY_MASK } = SLOT;
 const JS_WRITE_MAX = 24;
 
 export class Store extends StoreCore {
+  /** Items removed by removeWhere (ranges that moved to another member): neither deletes nor evictions. */
+  private dropped = 0;
   private closed = false;
   private handleEpoch = -1;
   /** The current key's bytes (from offset 0) after hashKey(). */
@@ -250,6 +252,38 @@ export class Store extends StoreCore {
 
   // ---- whole store ----
 
+  /**
+   * Removes the items whose key `keep` rejects: a node drops the keys of ring ranges that moved to another
+   * member, so an old copy can never come back if the range later returns here (issue 8, no stale comebacks).
+   * Scans slots from `from` for about `budgetMs`, so a large store is swept in slices between other work;
+   * returns where to continue (-1 when done) and how many items went. `keep` gets a view of the key bytes
+   * that is valid only during the call.
+   */
+  removeWhere(keep: (page: Buffer, keyOffset: number, keyLength: number) => boolean, from = 0, budgetMs = 2): { next: number; removed: number } {
+    this.checkOpen();
+    const slots = this.slots;
+    const slab = this.slab;
+    const meta = slots.meta;
+    const deadline = performance.now() + budgetMs;
+    let removed = 0;
+    let s = from;
+    for (; s < slots.highWater; s++) {
+      if ((s & 1023) === 0 && s !== from && performance.now() > deadline) return { next: s, removed };
+      const base = s * SLOT.STRIDE;
+      const keyLength = meta[base + SLOT.KEY]! & SLOT.KEY_MASK;
+      if (keyLength === 0) continue;
+      const ref = meta[base + SLOT.REF]! >>> 0;
+      const id = ref >>> slab.chunkBits;
+      const offset = (ref & slab.indexMask) * slab.pageChunkSize[id]!;
+      if (!keep(slab.pages[id]!, offset, keyLength)) {
+        this.removeItem(s);
+        this.dropped++;
+        removed++;
+      }
+    }
+    return { next: -1, removed };
+  }
+
   /** Remove every item and release the pages (counters are kept). */
   flush(): void {
     this.checkOpen();
@@ -287,6 +321,7 @@ export class Store extends StoreCore {
       deletes: this.deletes,
       expired: this.expired,
       evicted: this.evicted,
+      dropped: this.dropped,
       pageMoves: this.pageMoves,
     };
   }

@@ -12,7 +12,12 @@ export type ApplyResult = 'changed' | 'ignored' | 'refuted';
 export class MemberTable {
   private readonly members = new Map<string, Member>();
   private readonly listeners: MemberChangeListener[] = [];
+  private readonly declaredDeadListeners: Array<() => void> = [];
   private leaving = false;
+  /** This process's first incarnation: deaths at older ones are a previous life's. */
+  private readonly startIncarnation: number;
+  /** The highest incarnation at which news of this node's death was already acted on. */
+  private deathHandledAt = -1;
 
   constructor(
     readonly selfId: string,
@@ -20,6 +25,7 @@ export class MemberTable {
     private readonly clock: () => number = Date.now,
   ) {
     this.members.set(selfId, { id: selfId, state: 'alive', incarnation, changedAt: clock() });
+    this.startIncarnation = incarnation;
   }
 
   get self(): Member {
@@ -52,6 +58,28 @@ export class MemberTable {
 
   onChange(listener: MemberChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called when this node learns the cluster declared it dead (or left) at its current incarnation: its key
+   * ranges went to other members meanwhile, so what it holds may be older than what they acknowledged.
+   */
+  onDeclaredDead(listener: () => void): void {
+    this.declaredDeadListeners.push(listener);
+  }
+
+  /** Members that count for a quorum: every known member that has not left. */
+  get votingMembers(): number {
+    let count = 0;
+    for (const member of this.members.values()) if (member.state !== 'left') count++;
+    return count;
+  }
+
+  /** True while this node sees a strict majority of the non-left members as owners (itself included). */
+  hasQuorum(): boolean {
+    let owners = 0;
+    for (const member of this.members.values()) if (ownsKeys(member.state)) owners++;
+    return owners * 2 > this.votingMembers;
   }
 
   /**
@@ -122,6 +150,12 @@ export class MemberTable {
   private applyAboutSelf(update: MemberUpdate): ApplyResult {
     const self = this.self;
     if (this.leaving) return 'ignored';
+    // News that this process was declared dead counts even when a refute already moved past it (a suspicion
+    // heard first): the cluster gave this node's ranges away meanwhile.
+    if ((update.state === 'dead' || update.state === 'left') && update.incarnation >= this.startIncarnation && update.incarnation > this.deathHandledAt) {
+      this.deathHandledAt = update.incarnation;
+      for (const listener of this.declaredDeadListeners) listener();
+    }
     if (update.state === 'alive') {
       if (update.incarnation <= self.incarnation) return 'ignored';
       // Someone holds a newer alive incarnation of us (clock skew across a restart): move past it.

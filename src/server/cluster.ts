@@ -3,6 +3,7 @@
  * that route for themselves fetch. Every member builds its ring from the same member ids, so views that agree
  * on membership agree on every key's owner (and on the ring checksum).
  */
+import type { Store } from '../cache/store';
 import { HashRing } from '../consistent/ring';
 import { Membership, type MembershipOptions } from '../discovery/membership';
 import type { MembershipMessage } from '../discovery/messages';
@@ -12,6 +13,8 @@ import type { ClusterView } from './router';
 
 export interface ClusterOptions {
   selfId: string;
+  /** The node's store: emptied on a comeback, and swept of ranges that move to other members. */
+  store: Store;
   seeds: readonly string[];
   vnodes: number;
   membership: MembershipOptions;
@@ -24,6 +27,11 @@ export class Cluster implements ClusterView {
   readonly membership: Membership;
   readonly peers: PeerPool;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
+  /** Cleared while this node sees no majority; a node that lost it empties its store when it returns. */
+  private quorum = true;
+  private sweepTimer: NodeJS.Immediate | undefined;
+  /** Counters for STATS: comebacks that emptied the store, ranges swept, keys they dropped. */
+  readonly staleGuard = { flushesOnComeback: 0, rangeSweeps: 0, keysDroppedForMovedRanges: 0, refusedWithoutQuorum: 0 };
 
   constructor(private readonly options: ClusterOptions, private readonly logger: Logger) {
     this.ring = new HashRing({ vnodes: options.vnodes });
@@ -34,9 +42,61 @@ export class Cluster implements ClusterView {
       if (this.ring.setNodes(this.membership.table.ownerIds())) {
         this.logger.info(`ring epoch ${this.ring.epoch}: ${this.ring.size} owners, checksum ${this.ring.checksum.toString(16)}`);
         for (const listener of this.epochListeners) listener(this.ring.epoch);
+        this.sweepMovedRanges();
       }
       if ((member.state === 'dead' || member.state === 'left') && previous?.state !== member.state) this.peers.forget(member.id);
+      this.checkQuorum();
     });
+    // No stale comebacks (issue 8): while this node was declared dead its ranges belonged to others, who may
+    // have acknowledged newer values; what it holds could be older. It empties its store before it serves.
+    this.membership.table.onDeclaredDead(() => this.forgetEverything('the cluster had declared this node dead'));
+  }
+
+  /**
+   * True while this node sees a majority of the cluster's non-left members (itself included). Without it the
+   * node is cut off: it refuses key requests rather than acknowledge writes the majority will never see.
+   */
+  get hasQuorum(): boolean {
+    return this.quorum;
+  }
+
+  private checkQuorum(): void {
+    const now = this.membership.table.hasQuorum();
+    if (now === this.quorum) return;
+    this.quorum = now;
+    if (!now) {
+      this.logger.warn(`cut off: this node sees ${this.ring.size} of ${this.membership.table.votingMembers} members; refusing key requests`);
+    } else {
+      this.forgetEverything('it had been cut off from the majority');
+    }
+  }
+
+  private forgetEverything(why: string): void {
+    const items = this.options.store.stats().items;
+    this.options.store.flush();
+    this.staleGuard.flushesOnComeback++;
+    this.logger.warn(`emptied the store (${items} items) because ${why}: its values may be older than the cluster's`);
+  }
+
+  /**
+   * Drops, in slices between other work, the keys this node no longer owns: if their range comes back here
+   * later, an old copy must not be served over what the other owner acknowledged meanwhile.
+   */
+  private sweepMovedRanges(): void {
+    if (this.sweepTimer) clearImmediate(this.sweepTimer);
+    const store = this.options.store;
+    const ring = this.ring;
+    const selfIndex = ring.nodes.indexOf(this.selfId);
+    const epoch = ring.epoch;
+    this.staleGuard.rangeSweeps++;
+    const step = (from: number) => {
+      this.sweepTimer = undefined;
+      if (store.isClosed || ring.epoch !== epoch) return;
+      const { next, removed } = store.removeWhere((page, offset, length) => ring.lookupIndex(page, offset, length) === selfIndex, from);
+      this.staleGuard.keysDroppedForMovedRanges += removed;
+      if (next >= 0) this.sweepTimer = setImmediate(step, next);
+    };
+    this.sweepTimer = setImmediate(step, 0);
   }
 
   get selfId(): string {
@@ -72,6 +132,8 @@ export class Cluster implements ClusterView {
     return {
       self: this.selfId,
       members: this.membership.table.size,
+      quorum: this.quorum,
+      ...this.staleGuard,
       owners: this.ring.size,
       epoch: this.ring.epoch,
       checksum: this.ring.checksum,
@@ -85,6 +147,7 @@ export class Cluster implements ClusterView {
   }
 
   async close(): Promise<void> {
+    if (this.sweepTimer) clearImmediate(this.sweepTimer);
     this.membership.stop();
     await this.peers.close();
   }

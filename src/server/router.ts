@@ -34,11 +34,16 @@ export interface PeerRequester {
 /** Answers membership messages and describes the topology. */
 export interface ClusterView {
   readonly selfId: string;
+  /** False while this node is cut off from the majority: it then refuses key requests (UNAVAILABLE). */
+  readonly hasQuorum: boolean;
+  readonly staleGuard: { refusedWithoutQuorum: number };
   handleMembership(opcode: number, message: MembershipMessage): Promise<MembershipMessage>;
   topology(): Record<string, unknown>;
 }
 
 const KEY_OPCODES = new Set<number>([Opcode.GET, Opcode.SET, Opcode.DELETE, Opcode.TOUCH, Opcode.TTL, Opcode.INCR]);
+const KEYED_OPCODES = new Set<number>([...KEY_OPCODES, Opcode.MGET, Opcode.MSET]);
+const CUT_OFF = 'this node is cut off from the majority of the cluster and serves no keys until it rejoins; retry on another node';
 
 export class ClusterRouter implements RequestHandler {
   /** Requests this node forwarded, and those whose owner could not be reached. */
@@ -64,6 +69,11 @@ export class ClusterRouter implements RequestHandler {
     }
     if (opcode === Opcode.TOPOLOGY) {
       out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(this.cluster.topology()));
+      return;
+    }
+    if (!this.cluster.hasQuorum && KEYED_OPCODES.has(opcode)) {
+      this.cluster.staleGuard.refusedWithoutQuorum++;
+      out.appendResponseString(opcode, Status.UNAVAILABLE, frame.requestId, this.local.epoch, CUT_OFF);
       return;
     }
     if ((frame.flags & Flag.FORWARDED) !== 0) {

@@ -113,9 +113,13 @@ Faults('SIGKILL under load: survivors mark the node dead within 5 s and agree; s
   assert.ok(report.requests > 500);
 });
 
-Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refutes and is alive everywhere again', async () => {
+Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refutes, empties its store, and no read is stale', async () => {
   const nodes = await startThree();
   const [a, b, c] = nodes as [CliNode, CliNode, CliNode];
+  const client = new Client({ nodes: [a.address], timeoutMs: 1000 });
+  clients.push(client);
+  const keys = Array.from({ length: 300 }, (_, i) => `stale:${i}`);
+  await Promise.all(keys.map((key) => client.set(key, 'v1')));
   process.kill(c.pid, 'SIGSTOP');
   let sawSuspect = false;
   await waitFor(async () => {
@@ -124,11 +128,22 @@ Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refute
     return views.every((view) => stateIn(view, c.address) === 'dead');
   }, 'the frozen node to be dead on both survivors', 8000);
   assert.ok(sawSuspect, 'it was suspect before it was dead');
+  // While C is away its ranges belong to A and B: newer values are acknowledged there.
+  await waitFor(async () => (await Promise.allSettled(keys.map((key) => client.set(key, 'v2')))).every((r) => r.status === 'fulfilled'), 'v2 acknowledged for every key', 5000);
   process.kill(c.pid, 'SIGCONT');
   await waitFor(async () => {
     const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
     return views.every((view) => view !== undefined && view.members.every((member) => member.state === 'alive') && view.checksum === views[0]!.checksum);
   }, 'all three alive everywhere after SIGCONT', 10_000);
+  // C is back and owns its ranges again: it must answer v2 or a miss, never the v1 it held before.
+  const reader = new Client({ nodes: [c.address], timeoutMs: 1000 });
+  clients.push(reader);
+  await reader.members();
+  const values = await Promise.all(keys.map((key) => reader.get(key)));
+  const stale = values.filter((value) => value !== null && value.toString() === 'v1').length;
+  assert.is(stale, 0, `${stale} stale reads`);
+  const cStats = (await reader.stats()) as { cluster: { flushesOnComeback: number } };
+  assert.ok(cStats.cluster.flushesOnComeback >= 1, `the returning node emptied its store: ${JSON.stringify(cStats.cluster)} ${JSON.stringify((cStats as {store?: unknown}).store)}`);
 });
 
 Faults('SIGTERM under load: exits 0, peers see it left at once, survivors\' keys never fail', async () => {
