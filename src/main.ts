@@ -11,6 +11,7 @@ import { NODE_DEFAULTS, type NodeOptions } from './server/options';
 import { parseSize } from './server/size';
 import { startNode } from './server/node';
 import { printStatus } from './cli/status';
+import { AUTH_TOKEN_ENV } from './server/auth';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../package.json') as { version: string };
@@ -23,6 +24,14 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-connections', kind: 'string', placeholder: 'N', help: 'open connections allowed', defaultText: String(NODE_DEFAULTS.maxConnections) },
   { name: 'frame-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose frame stays half-sent this long', defaultText: String(NODE_DEFAULTS.frameTimeoutMs) },
   { name: 'drain-timeout', kind: 'string', placeholder: 'MS', help: 'on SIGINT/SIGTERM, how long in-flight responses may drain', defaultText: String(NODE_DEFAULTS.drainTimeoutMs) },
+  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `shared secret clients and members must send first (AUTH); also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
+  { name: 'insecure-no-auth', kind: 'boolean', help: 'allow a non-loopback --addr/--resp-addr without --auth-token (anyone who reaches it can use it)' },
+  { name: 'idle-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection with no traffic for this long (0: never)', defaultText: String(NODE_DEFAULTS.idleTimeoutMs) },
+  { name: 'max-inflight', kind: 'string', placeholder: 'N', help: 'per connection: unanswered (forwarded) requests before reading pauses', defaultText: String(NODE_DEFAULTS.maxInflightPerConnection) },
+  { name: 'max-requests-per-read', kind: 'string', placeholder: 'N', help: 'per connection: requests run before yielding to other connections', defaultText: String(NODE_DEFAULTS.maxRequestsPerRead) },
+  { name: 'output-limit', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that closes it (a client that never reads)', defaultText: '64mb' },
+  { name: 'output-high-water', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that pauses reading until it drains', defaultText: '1mb' },
+  { name: 'slow-reader-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose output stays above the high-water mark this long (0: off)', defaultText: String(NODE_DEFAULTS.slowReaderTimeoutMs) },
   { name: 'resp-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1', defaultText: 'off' },
   { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
   { name: 'advertise', kind: 'string', placeholder: 'HOST:PORT', help: 'the address members and clients reach this node at', defaultText: 'the bound address' },
@@ -50,9 +59,16 @@ function integerFlag(text: string, name: string): number {
   return Number(text);
 }
 
-function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions; logLevel: LogLevel } {
+function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv): { options: NodeOptions; logLevel: LogLevel } {
   const one = (name: string): string | undefined => values.get(name)?.[0];
   const options: NodeOptions = {};
+  const authToken = one('auth-token') ?? (env[AUTH_TOKEN_ENV] || undefined);
+  if (authToken !== undefined) options.authToken = authToken;
+  if (values.has('insecure-no-auth')) options.insecureNoAuth = true;
+  const outputLimit = one('output-limit');
+  if (outputLimit !== undefined) options.outputHardLimitBytes = parseSize(outputLimit, '--output-limit');
+  const outputHighWater = one('output-high-water');
+  if (outputHighWater !== undefined) options.outputHighWaterBytes = parseSize(outputHighWater, '--output-high-water');
   const addr = one('addr');
   if (addr !== undefined) options.addr = addr;
   const maxMemory = one('max-memory');
@@ -73,7 +89,19 @@ function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions
   if (respAddr !== undefined) options.respAddr = respAddr;
   const advertise = one('advertise');
   if (advertise !== undefined) options.advertise = advertise;
-  const integers: Array<[string, 'vnodes' | 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectProbes' | 'suspicionTimeoutMs' | 'syncIntervalMs' | 'forwardTimeoutMs']> = [
+  type IntegerOption =
+    | 'vnodes'
+    | 'probeIntervalMs'
+    | 'probeTimeoutMs'
+    | 'indirectProbes'
+    | 'suspicionTimeoutMs'
+    | 'syncIntervalMs'
+    | 'forwardTimeoutMs'
+    | 'idleTimeoutMs'
+    | 'maxInflightPerConnection'
+    | 'maxRequestsPerRead'
+    | 'slowReaderTimeoutMs';
+  const integers: Array<[string, IntegerOption]> = [
     ['vnodes', 'vnodes'],
     ['probe-interval', 'probeIntervalMs'],
     ['probe-timeout', 'probeTimeoutMs'],
@@ -81,6 +109,10 @@ function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions
     ['suspicion-timeout', 'suspicionTimeoutMs'],
     ['sync-interval', 'syncIntervalMs'],
     ['forward-timeout', 'forwardTimeoutMs'],
+    ['idle-timeout', 'idleTimeoutMs'],
+    ['max-inflight', 'maxInflightPerConnection'],
+    ['max-requests-per-read', 'maxRequestsPerRead'],
+    ['slow-reader-timeout', 'slowReaderTimeoutMs'],
   ];
   for (const [flag, option] of integers) {
     const text = one(flag);
@@ -93,6 +125,7 @@ function optionsFromFlags(values: Map<string, string[]>): { options: NodeOptions
 
 const STATUS_FLAGS: FlagSpec[] = [
   { name: 'server', kind: 'string', placeholder: 'HOST:PORT', help: 'the node to ask', defaultText: ':7000' },
+  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `the cluster's token, when its nodes have one; also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
   { name: 'help', kind: 'boolean', help: 'print this help and exit' },
 ];
 
@@ -100,11 +133,12 @@ async function status(argv: string[]): Promise<number> {
   try {
     const { values, positional } = parseFlags(argv, STATUS_FLAGS);
     if (values.has('help')) {
-      process.stdout.write(formatHelp('Usage: distributed-cache status [--server HOST:PORT]\n\nPrints the member table as that node sees it.', STATUS_FLAGS));
+      process.stdout.write(formatHelp('Usage: distributed-cache status [--server HOST:PORT] [--auth-token TOKEN]\n\nPrints the member table as that node sees it.', STATUS_FLAGS));
       return 0;
     }
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
-    return await printStatus(values.get('server')?.[0] ?? ':7000', (text) => process.stdout.write(text));
+    const authToken = values.get('auth-token')?.[0] ?? (process.env[AUTH_TOKEN_ENV] || undefined);
+    return await printStatus(values.get('server')?.[0] ?? ':7000', (text) => process.stdout.write(text), authToken);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`distributed-cache status: ${message}\n`);
@@ -126,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])} (see --help)`);
-    parsed = optionsFromFlags(values);
+    parsed = optionsFromFlags(values, process.env);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       process.stderr.write(`distributed-cache: ${error.message}\n`);

@@ -28,20 +28,28 @@ async function query(connection: NodeConnection, opcode: number): Promise<unknow
   return JSON.parse(response.value.toString('utf8')) as unknown;
 }
 
-function open(address: string): NodeConnection {
-  return new NodeConnection(parseNodeAddress(address, '--server'), { timeoutMs: TIMEOUT_MS, connectTimeoutMs: TIMEOUT_MS, maxPending: 16 });
+function open(address: string, authToken: string | undefined): NodeConnection {
+  return new NodeConnection(parseNodeAddress(address, '--server'), {
+    timeoutMs: TIMEOUT_MS,
+    connectTimeoutMs: TIMEOUT_MS,
+    maxPending: 16,
+    ...(authToken === undefined ? {} : { authToken }),
+  });
 }
 
-/** Prints the table; returns the exit code (0, or 1 when the server could not be asked). */
-export async function printStatus(server: string, write: (text: string) => void): Promise<number> {
-  const connection = open(server);
+/**
+ * Prints the table; returns the exit code (0, or 1 when the server could not be asked). `authToken`: the
+ * cluster's token (--auth-token / DCACHE_AUTH_TOKEN), sent to every member asked.
+ */
+export async function printStatus(server: string, write: (text: string) => void, authToken?: string): Promise<number> {
+  const connection = open(server, authToken);
   try {
     const topology = (await query(connection, Opcode.TOPOLOGY)) as Topology;
     const rows = await Promise.all(
       topology.members.map(async (member) => {
         let keys = '-';
         if (member.state === 'alive' || member.state === 'suspect') {
-          const peer = member.id === topology.self ? connection : open(member.id);
+          const peer = member.id === topology.self ? connection : open(member.id, authToken);
           try {
             const stats = (await query(peer, Opcode.STATS)) as { store?: { items?: number } };
             keys = String(stats.store?.items ?? '?');

@@ -17,7 +17,7 @@
  * Like a socket, a client keeps the process alive until close() (also while it waits to reconnect).
  */
 import { EventEmitter } from 'node:events';
-import { ClientClosedError, ConnectionError, type DCacheError } from '../errors';
+import { AuthError, ClientClosedError, ConnectionError, type DCacheError } from '../errors';
 import { Opcode, setModeFlags, type SetMode } from '../protocol/constants';
 import type { MsetEntry } from '../protocol/multi';
 import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
@@ -90,6 +90,7 @@ export class Client extends EventEmitter {
       connectTimeoutMs: o.connectTimeoutMs,
       maxPending: o.maxPending,
       maxResponseBytes: o.maxResponseBytes,
+      ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
       onConnect: (c: NodeConnection) => this.emit('connect', c.address.id),
       onDisconnect: (c: NodeConnection, error: Error) => {
         this.emit('disconnect', c.address.id, error);
@@ -378,6 +379,8 @@ export class Client extends EventEmitter {
   private unreachable(): DCacheError {
     if (this.closed) return new ClientClosedError();
     const reasons = this.connections.map((c) => `${c.address.id}: ${c.lastError?.message ?? c.state}`).join('; ');
+    // Every node refused the token: a configuration problem, typed as such rather than as a network one.
+    if (this.connections.every((c) => c.lastError instanceof AuthError)) return new AuthError(`no node accepted the auth token (${reasons})`);
     return new ConnectionError(`no node is reachable (${reasons}); reconnecting in the background`);
   }
 

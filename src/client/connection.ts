@@ -24,7 +24,7 @@
  *    doubling to 2 s, with jitter (half fixed, half random).
  */
 import * as net from 'node:net';
-import { ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
+import { AuthError, ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
 import { DEFAULT_MAX_VALUE_BYTES, HEADER_SIZE, Opcode, Status, closesConnection, opcodeName, statusName } from '../protocol/constants';
 import { type Frame, FrameDecoder } from '../protocol/decoder';
 import { writeRequest, writeRequestHeader } from '../protocol/encoder';
@@ -51,8 +51,15 @@ export interface NodeConnectionOptions {
   backoffMaxMs?: number;
   /** Bytes the socket may hold unsent before new requests fail with QueueFullError; default MAX_QUEUED_BYTES. */
   maxQueuedBytes?: number;
+  /**
+   * The node's token: sent (AUTH) as the first frame of every connection, before any queued request. A wrong
+   * token fails the connection's requests with AuthError and backs off like a failed connect.
+   */
+  authToken?: string;
   /** DNS lookup for hostnames (net.connect's `lookup`); default dns.lookup. */
   lookup?: net.LookupFunction;
+  /** Source address for the connection (a node's peer connections leave from the node's own address). */
+  localAddress?: string;
   onConnect?: (connection: NodeConnection) => void;
   onDisconnect?: (connection: NodeConnection, error: Error) => void;
   /** Called when the node is marked down and a reconnect is scheduled in delayMs. */
@@ -119,6 +126,9 @@ export class NodeConnection {
   private sweepTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closedWaiters: Array<() => void> = [];
+  /** Request id of the AUTH sent on the current socket, while its answer is awaited (-1: none). */
+  private authId = -1;
+  private readonly authToken: Buffer | null;
   private readonly flushFn = (): void => this.flush();
   private readonly sweepFn = (): void => this.sweep();
   private readonly frameFn = (frame: Frame): void => this.onFrame(frame);
@@ -136,6 +146,7 @@ export class NodeConnection {
     this.backoffMaxMs = options.backoffMaxMs ?? 2000;
     this.sweepIntervalMs = Math.max(1, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(options.timeoutMs / 4)));
     this.table = new PendingTable(options.maxPending);
+    this.authToken = options.authToken === undefined ? null : Buffer.from(options.authToken, 'utf8');
   }
 
   /** Requests in flight or queued. */
@@ -256,6 +267,7 @@ export class NodeConnection {
       case 'closed':
         return Promise.reject(new ClientClosedError());
       default:
+        if (this.lastError instanceof AuthError) return Promise.reject(this.lastError);
         return Promise.reject(
           new ConnectionError(
             `node ${this.address.id} is down (${this.lastError?.message ?? 'not connected'}); reconnecting in the background`,
@@ -313,17 +325,20 @@ export class NodeConnection {
     this.draining = false;
     this.congested = false;
     this.closeCause = null;
+    this.authId = -1;
     const decoder = new FrameDecoder({
       kind: 'response',
       maxBodyBytes: this.maxResponseBytes,
       onFrame: this.frameFn,
       onError: this.decodeErrorFn,
     });
-    const options = { connectTimeoutMs: this.connectTimeoutMs, readBuffer: this.readBuffer, lookup: this.hooks.lookup };
+    const options = { connectTimeoutMs: this.connectTimeoutMs, readBuffer: this.readBuffer, lookup: this.hooks.lookup, localAddress: this.hooks.localAddress };
     const socket: net.Socket = openSocket(this.address, options, {
       onConnect: () => {
         if (this.socket !== socket) return;
         this.state = 'ready';
+        // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
+        if (this.authToken !== null) this.sendAuth(socket, this.authToken);
         this.hooks.onConnect?.(this);
         if (this.state === 'ready' && this.out.length > 0) this.write(socket);
       },
@@ -343,7 +358,30 @@ export class NodeConnection {
     this.decoder = decoder;
   }
 
+  /** Writes AUTH straight to the socket (not through the batch, which may hold queued requests). */
+  private sendAuth(socket: net.Socket, token: Buffer): void {
+    const p = new Pending();
+    p.opcode = Opcode.AUTH;
+    p.raw = true;
+    const id = this.table.add(p);
+    this.authId = id;
+    const frame = Buffer.allocUnsafe(HEADER_SIZE + token.length);
+    writeRequest(frame, 0, Opcode.AUTH, 0, id, null, token, 0);
+    socket.write(frame);
+    // The answer is handled in onFrame; the promise only carries a timeout or a lost connection.
+    this.track(p).catch(() => undefined);
+  }
+
   private onFrame(frame: Frame): void {
+    if (frame.requestId === this.authId && frame.opcode === Opcode.AUTH) {
+      this.authId = -1;
+      this.table.take(frame.requestId)?.resolve(null);
+      if (frame.status !== Status.OK) {
+        const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
+        this.abort(new AuthError(`authentication to ${this.address.id} failed: ${message || statusName(frame.status)} (client option authToken)`));
+        return;
+      }
+    }
     const epoch = frame.epoch;
     if (epoch !== this.lastEpoch) {
       const previous = this.lastEpoch;

@@ -27,6 +27,11 @@ export interface ClientOptions {
    * forwards what it does not own.
    */
   routing?: 'proxy' | 'smart';
+  /**
+   * The cluster's token (nodes started with --auth-token): sent as the first frame of every connection and
+   * reconnection. A wrong token fails requests with AuthError (code ERR_AUTH).
+   */
+  authToken?: string;
 }
 
 export interface ResolvedClientOptions {
@@ -36,6 +41,7 @@ export interface ResolvedClientOptions {
   maxPending: number;
   maxResponseBytes: number;
   routing: 'proxy' | 'smart';
+  authToken: string | undefined;
 }
 
 /** Node's timers cap out at 2^31 - 1 ms. */
@@ -82,5 +88,10 @@ export function resolveClientOptions(options: unknown): ResolvedClientOptions {
   if (o.routing !== undefined && o.routing !== 'proxy' && o.routing !== 'smart') {
     throw new ConfigError(`routing must be 'smart' or 'proxy', got ${describe(o.routing)}`);
   }
-  return { nodes, timeoutMs, connectTimeoutMs, maxPending, maxResponseBytes, routing: o.routing ?? 'smart' };
+  if (o.authToken !== undefined) {
+    if (typeof o.authToken !== 'string') throw new TypeError(`authToken must be a string, got ${describe(o.authToken)}`);
+    if (o.authToken.length === 0) throw new ConfigError('authToken must not be empty (leave it out when the nodes have none)');
+  }
+  const authToken = o.authToken as string | undefined;
+  return { nodes, timeoutMs, connectTimeoutMs, maxPending, maxResponseBytes, routing: o.routing ?? 'smart', authToken };
 }

@@ -12,6 +12,8 @@ export interface SocketOptions {
   /** Reused for every read; onChunk gets a view of it. */
   readBuffer: Buffer;
   lookup?: net.LookupFunction | undefined;
+  /** Source address to connect from (a node binds its peer connections to its own address). */
+  localAddress?: string | undefined;
 }
 
 export interface SocketHandlers {
@@ -30,6 +32,7 @@ export function openSocket(address: NodeAddress, options: SocketOptions, handler
     noDelay: true,
     keepAlive: true,
     lookup: options.lookup,
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     onread: {
       buffer: readBuffer,
       callback: (n: number): boolean => {

@@ -50,7 +50,7 @@ export const Opcode = {
   FLUSH: 0x0b,
   /** Reserved for the cluster issue: the node's ring (members, epoch) for clients that route themselves. */
   TOPOLOGY: 0x10,
-  /** Reserved: authenticate the connection with a token (value). */
+  /** Authenticate the connection: the value is the node's token. OK, or AUTH_REQUIRED for a wrong token. */
   AUTH: 0x11,
   /** Reserved for membership (SWIM) messages between nodes, range 0x40–0x4F. */
   JOIN: 0x40,
@@ -95,7 +95,7 @@ export const Status = {
   TOO_MANY_CONNECTIONS: 0x8a,
   /** The key's owner could not be reached (cluster). */
   UNAVAILABLE: 0x8b,
-  /** Reserved: the connection must authenticate first. */
+  /** The connection must authenticate first (AUTH), or AUTH carried a wrong token. */
   AUTH_REQUIRED: 0x8c,
   OUT_OF_MEMORY: 0x8d,
 } as const;

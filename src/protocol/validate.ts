@@ -22,7 +22,7 @@ export interface RequestProblem {
 
 const TWO_32 = 4294967296;
 
-// What each opcode carries: a key (K), a value (V: SET; B: a multi-key body; P: PING's free payload),
+// What each opcode carries: a key (K), a value (V: SET; B: a multi-key body; P: PING's payload, AUTH's token),
 // a TTL (T) or a delta (D) in the extras.
 const KEY = 1;
 const VALUE = 2;
@@ -44,6 +44,8 @@ const SHAPE: Int8Array = (() => {
   s[Opcode.PING] = PAYLOAD;
   s[Opcode.STATS] = 0;
   s[Opcode.FLUSH] = 0;
+  // AUTH: the token is the value; no key, no extras (answered by the connection, before any handler).
+  s[Opcode.AUTH] = PAYLOAD;
   return s;
 })();
 

@@ -1,7 +1,8 @@
 /**
  * Connection and server commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, DBSIZE, FLUSHDB/FLUSHALL, INFO,
  * CLIENT and CONFIG, with Redis 7's replies and error wording. Only RESP2 is spoken (HELLO 3 → NOPROTO), there
- * is one database (SELECT 0), and no password yet (AUTH says so, as Redis does without requirepass).
+ * is one database (SELECT 0). AUTH checks the node's token as Redis checks requirepass (user `default`); without
+ * a token AUTH answers as Redis does without requirepass.
  */
 import { ERR_NOT_INTEGER, ERR_SYNTAX, argInt, argIs, argLower, argString, arityError, isValidName } from './args';
 import { command, container, NO_KEYS, type CommandSpec } from './command-table';
@@ -41,15 +42,17 @@ const select: CommandRun = (_c, a, w) => {
   return undefined;
 };
 
-/** The default user has no password: AUTH with a password alone is refused, as Redis does; `default` + any password passes. */
-function authenticates(a: RespArgs, user: number): boolean {
-  return argIs(a, user, 'default');
-}
+const ERR_HELLO_NOAUTH =
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time';
 
-const auth: CommandRun = (_c, a, w) => {
-  if (a.argc > 3) w.error(ERR_SYNTAX);
-  else if (a.argc === 2) w.error(ERR_NO_PASSWORD);
-  else if (authenticates(a, 1)) w.ok();
+const auth: CommandRun = (c, a, w) => {
+  if (a.argc > 3) {
+    w.error(ERR_SYNTAX);
+    return undefined;
+  }
+  const result = a.argc === 2 ? c.authenticate(a, -1, 1) : c.authenticate(a, 1, 2);
+  if (result === 'ok') w.ok();
+  else if (result === 'nopass') w.error(ERR_NO_PASSWORD);
   else w.error(ERR_WRONGPASS);
   return undefined;
 };
@@ -81,8 +84,13 @@ const hello: CommandRun = (c, a, w) => {
       return undefined;
     }
   }
-  if (user >= 0 && !authenticates(a, user)) {
-    w.error(ERR_WRONGPASS);
+  if (user >= 0) {
+    if (c.authenticate(a, user, user + 1) !== 'ok') {
+      w.error(ERR_WRONGPASS);
+      return undefined;
+    }
+  } else if (c.needsAuth) {
+    w.error(ERR_HELLO_NOAUTH);
     return undefined;
   }
   if (name >= 0) {

@@ -13,10 +13,17 @@
  * mid-read (the rest of the read stays in the parser) and the socket is paused until it drains; past the hard
  * limit the connection is closed. A protocol error is answered (in order) and the connection closed after it,
  * as Redis does; QUIT likewise after its +OK.
+ *
+ * Fairness: at most maxRequestsPerRead commands run per turn; then the connection yields (resumes on
+ * setImmediate), so one pipelining client cannot starve the others. With a password (the node's token), only
+ * AUTH, HELLO and QUIT run before it is given (others get -NOAUTH, as Redis); until then a command may declare at
+ * most 16 KiB and 10 arguments (a bigger one is a protocol error that closes the connection), and more than 3
+ * wrong passwords close it.
  */
 import type { Socket } from 'node:net';
-import { errorReply, unknownCommandError, arityError } from './args';
-import type { RespBackend } from './backend';
+import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../server/auth';
+import { argIs, errorReply, unknownCommandError, arityError } from './args';
+import type { RespArgs, RespBackend } from './backend';
 import { arityOk } from './command-table';
 import { COMMANDS } from './commands';
 import type { ClientState, CommandContext, Deferred, ReplyFn, RespServerInfo } from './context';
@@ -29,7 +36,18 @@ export interface ConnectionLimits {
   outputHardLimitBytes: number;
   /** Replies awaiting a promise before reading pauses. */
   maxPendingReplies: number;
+  /** Commands run per turn before the connection yields to others. */
+  maxRequestsPerRead: number;
 }
+
+/** What an unauthenticated client may send (Redis: 10 arguments, 16 KiB bulk strings). */
+const PREAUTH_PARSER_LIMITS: ParserLimits = {
+  maxArgs: 10,
+  maxBulkBytes: PREAUTH_MAX_REQUEST_BYTES,
+  maxRequestBytes: PREAUTH_MAX_REQUEST_BYTES,
+  maxInlineBytes: PREAUTH_MAX_REQUEST_BYTES,
+};
+const NOAUTH = 'NOAUTH Authentication required.';
 
 /** What every connection of a server shares. */
 export interface ConnectionShared {
@@ -39,6 +57,8 @@ export interface ConnectionShared {
   readonly stats: RespStats;
   readonly parserLimits: ParserLimits;
   readonly limits: ConnectionLimits;
+  /** The password (node token); `required` false: none. */
+  readonly auth: Authenticator;
 }
 
 // Module-local aliases: transpilers that emit live-binding getters for imports (tsx/esbuild) would otherwise
@@ -81,6 +101,17 @@ export class RespConnection implements CommandContext {
   private closed = false;
   /** socket.end() was called. */
   private ended = false;
+  /** When bytes last arrived: the server's idle sweep reads it. */
+  lastActivity = Date.now();
+  /** Since when queued replies have stayed above the high-water mark (0: they are not): the slow-reader sweep. */
+  outputBlockedSince = 0;
+  private authenticated: boolean;
+  private authFailures = 0;
+  private readonly auth: Authenticator;
+  /** This connection's parser limits: the pre-auth ones until AUTH succeeds, then the server's. */
+  private readonly parserLimits: ParserLimits;
+  private readonly fullParserLimits: ParserLimits;
+  private yielding = false;
 
   constructor(
     readonly socket: Socket,
@@ -92,7 +123,11 @@ export class RespConnection implements CommandContext {
     this.stats = shared.stats;
     this.limits = shared.limits;
     this.w = shared.writer;
-    this.parser = new RespParser(shared.parserLimits);
+    this.auth = shared.auth;
+    this.authenticated = !shared.auth.required;
+    this.fullParserLimits = shared.parserLimits;
+    this.parserLimits = { ...(this.authenticated ? shared.parserLimits : PREAUTH_PARSER_LIMITS) };
+    this.parser = new RespParser(this.parserLimits);
     this.client = {
       id,
       name: '',
@@ -127,6 +162,48 @@ export class RespConnection implements CommandContext {
     this.closing = true;
   }
 
+  get needsAuth(): boolean {
+    return !this.authenticated;
+  }
+
+  authenticate(a: RespArgs, user: number, password: number): 'ok' | 'wrong' | 'nopass' {
+    if (!this.auth.required) {
+      // No password: Redis's default user is "nopass": any password with user default passes.
+      if (user < 0) return 'nopass';
+      return argIs(a, user, 'default') ? 'ok' : 'wrong';
+    }
+    // Both checks always run: the time taken does not say which one failed.
+    const userOk = user < 0 || argIs(a, user, 'default');
+    const start = a.offs[password]!;
+    const passOk = this.auth.check(a.bufs[password]!.subarray(start, start + a.lens[password]!));
+    if (userOk && passOk) {
+      this.stats.authSuccesses++;
+      if (!this.authenticated) {
+        this.authenticated = true;
+        Object.assign(this.parserLimits, this.fullParserLimits);
+      }
+      return 'ok';
+    }
+    this.stats.authFailures++;
+    if (++this.authFailures > MAX_AUTH_FAILURES) {
+      this.stats.authFailureDisconnects++;
+      this.closing = true;
+    }
+    return 'wrong';
+  }
+
+  /** True when nothing arrived since `since` and nothing is owed to the client. */
+  isIdleSince(since: number): boolean {
+    return this.lastActivity < since && !this.hasPendingOutput && !this.closing;
+  }
+
+  /** Closes a client whose replies stayed above the high-water mark too long (it does not read them). */
+  closeSlowReader(): void {
+    this.stats.outputLimitDisconnects++;
+    this.stats.slowReaderDisconnects++;
+    this.destroy();
+  }
+
   /** Stops reading and closes once queued replies are written (at most graceMs later, then destroys). */
   closeGracefully(graceMs = CLOSE_GRACE_MS): void {
     if (this.closed) return;
@@ -144,6 +221,7 @@ export class RespConnection implements CommandContext {
 
   private onData(chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
+    this.lastActivity = Date.now();
     if (this.closing) return;
     this.parser.push(chunk);
     this.drive();
@@ -156,21 +234,35 @@ export class RespConnection implements CommandContext {
     const batch = w.batch;
     const socket = this.socket;
     const highWater = this.limits.outputHighWaterBytes;
+    const perRead = this.limits.maxRequestsPerRead;
+    let ran = 0;
     while (!this.paused && !this.closing) {
+      if (ran >= perRead) {
+        // Fairness: the rest of this read waits for the next turn; other connections run first.
+        this.stats.connYields++;
+        this.yielding = true;
+        this.pause(false);
+        break;
+      }
       const status = parser.next();
       if (status === NEED_MORE) break;
       if (status === ERROR) {
         this.stats.protocolErrors++;
+        if (!this.authenticated) this.stats.preauthLimitDisconnects++;
         w.error(`ERR ${parser.error}`);
         this.closing = true;
         break;
       }
       this.stats.commands++;
+      ran++;
       const spec = TABLE.lookup(parser.bufs[0]!, parser.offs[0]!, parser.lens[0]!);
       let pending: Deferred | undefined;
       if (spec === undefined) w.error(unknownCommandError(parser));
       else if (!arityMatches(spec.arity, parser.argc)) w.error(arityError(spec.name));
-      else {
+      else if (!this.authenticated && !spec.flags.includes('no_auth') && spec.name !== 'quit') {
+        this.stats.authRequiredRejections++;
+        w.error(NOAUTH);
+      } else {
         try {
           pending = spec.run(this, parser, w);
         } catch (error) {
@@ -273,7 +365,13 @@ export class RespConnection implements CommandContext {
     }
     this.checkOutputLimit();
     this.finishIfDone();
-    if (this.paused && !this.resumeScheduled && this.socket.writableLength === 0 && this.waiting < this.limits.maxPendingReplies) {
+    if (this.socket.writableLength + this.held > this.limits.outputHighWaterBytes) {
+      if (this.outputBlockedSince === 0) this.outputBlockedSince = Date.now();
+    } else {
+      this.outputBlockedSince = 0;
+    }
+    const canGoOn = this.yielding || (this.socket.writableLength === 0 && this.waiting < this.limits.maxPendingReplies);
+    if (this.paused && !this.resumeScheduled && canGoOn) {
       // Nothing queued on the socket means no 'drain' will come: look again on the next turn.
       this.resumeScheduled = true;
       setImmediate(() => {
@@ -300,18 +398,20 @@ export class RespConnection implements CommandContext {
     }
   }
 
-  private pause(): void {
+  private pause(backpressure = true): void {
     if (this.paused) return;
     this.paused = true;
-    this.stats.backpressurePauses++;
+    if (backpressure) this.stats.backpressurePauses++;
     this.socket.pause();
   }
 
   private maybeResume(): void {
     if (!this.paused || this.closing) return;
     if (this.socket.writableLength + this.held > this.limits.outputHighWaterBytes) return;
+    this.outputBlockedSince = 0;
     if (this.waiting >= this.limits.maxPendingReplies) return;
     this.paused = false;
+    this.yielding = false;
     this.drive();
     if (!this.paused && !this.closing) this.socket.resume();
   }

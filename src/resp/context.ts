@@ -31,6 +31,14 @@ export interface CommandContext {
   readonly client: ClientState;
   /** QUIT: stop reading; close once every reply so far is written. */
   quit(): void;
+  /** True while the server has a password and this connection has not given it (only AUTH, HELLO, QUIT run). */
+  readonly needsAuth: boolean;
+  /**
+   * AUTH / HELLO AUTH: checks argument `password` (and `user`, -1 when absent) against the server's password.
+   * 'nopass': the server has none and no user was given (Redis's "called without any password configured").
+   * Too many wrong passwords close the connection after the reply.
+   */
+  authenticate(a: RespArgs, user: number, password: number): 'ok' | 'wrong' | 'nopass';
 }
 
 /** A reply that is not known yet: the promise gives the function that writes it. */

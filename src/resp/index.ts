@@ -6,6 +6,8 @@
  *   commands*.ts            the command table and the commands, Redis 7.2 semantics and error wording
  *   backend.ts              RespBackend: what commands need from the data (sync or Promise per call)
  *   local-backend.ts        LocalRespBackend over one node's Store (all synchronous; node-only scope)
+ *   cluster-backend.ts      ClusterRespBackend: keys routed to their ring owner (forwarded once), cluster-wide
+ *                           DBSIZE/FLUSHALL/INFO (cluster-scope.ts), owners' answers (cluster-wire.ts)
  *   connection.ts           per-read batching, in-order replies across async answers, backpressure
  *   server.ts               RespServer / startRespServer: listener, limits, graceful close
  *   node-resp.ts            createNodeRespServer: the port configured from a node's options (startNode)
@@ -28,6 +30,7 @@ export {
   type RespBackend,
 } from './backend';
 export { LocalRespBackend, type LocalRespBackendOptions } from './local-backend';
+export { ClusterRespBackend, type RespClusterView } from './cluster-backend';
 export { createNodeRespServer, type NodeRespLimits, type NodeRespOptions } from './node-resp';
 export { RespParser, PARSE_COMMAND, PARSE_ERROR, PARSE_NEED_MORE, type ParserLimits } from './parser';
 export { RespServer, startRespServer, BULK_SLACK, type RespServerOptions } from './server';

@@ -122,6 +122,13 @@ function serverFields(section: string, s: RespServerInfo): InfoFields {
         dcache_command_timeouts: stats.commandTimeouts,
         dcache_backpressure_pauses: stats.backpressurePauses,
         dcache_output_limit_disconnects: stats.outputLimitDisconnects,
+        dcache_slow_reader_disconnects: stats.slowReaderDisconnects,
+        dcache_conn_yields: stats.connYields,
+        dcache_idle_kicks: stats.idleKicks,
+        dcache_auth_failures: stats.authFailures,
+        dcache_noauth_rejections: stats.authRequiredRejections,
+        dcache_preauth_limit_disconnects: stats.preauthLimitDisconnects,
+        dcache_auth_failure_disconnects: stats.authFailureDisconnects,
       };
     case 'replication':
       return { role: 'master', connected_slaves: 0, master_failover_state: 'no-failover', master_repl_offset: 0 };

@@ -1,7 +1,7 @@
 /**
  * The RESP port as a node runs it: the node's limits (connections, value size, memory, frame timeout, output
- * marks, drain time) carried over from its resolved options, and LocalRespBackend over its store unless a
- * backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
+ * marks, drain time, idle timeout, fairness, in-flight cap) and its auth token carried over from its resolved
+ * options, and LocalRespBackend over its store unless a backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
  */
 import type { Store } from '../cache/store';
 import type { Logger } from '../server/logger';
@@ -12,8 +12,17 @@ import { RespServer } from './server';
 
 export type NodeRespLimits = Pick<
   ResolvedNodeOptions,
-  'maxConnections' | 'maxValueBytes' | 'maxMemoryBytes' | 'frameTimeoutMs' | 'outputHighWaterBytes' | 'outputHardLimitBytes' | 'drainTimeoutMs'
->;
+  | 'maxConnections'
+  | 'maxValueBytes'
+  | 'maxMemoryBytes'
+  | 'frameTimeoutMs'
+  | 'outputHighWaterBytes'
+  | 'outputHardLimitBytes'
+  | 'drainTimeoutMs'
+> &
+  Partial<
+    Pick<ResolvedNodeOptions, 'authToken' | 'idleTimeoutMs' | 'maxInflightPerConnection' | 'maxRequestsPerRead' | 'slowReaderTimeoutMs'>
+  >;
 
 export interface NodeRespOptions {
   /** `--resp-addr`: `:PORT`, `HOST:PORT`. */
@@ -41,5 +50,10 @@ export function createNodeRespServer(options: NodeRespOptions): RespServer {
     outputHighWaterBytes: limits.outputHighWaterBytes,
     outputHardLimitBytes: limits.outputHardLimitBytes,
     drainTimeoutMs: limits.drainTimeoutMs,
+    ...(limits.authToken === undefined ? {} : { authToken: limits.authToken }),
+    ...(limits.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: limits.idleTimeoutMs }),
+    ...(limits.maxInflightPerConnection === undefined ? {} : { maxPendingReplies: limits.maxInflightPerConnection }),
+    ...(limits.maxRequestsPerRead === undefined ? {} : { maxRequestsPerRead: limits.maxRequestsPerRead }),
+    ...(limits.slowReaderTimeoutMs === undefined ? {} : { slowReaderTimeoutMs: limits.slowReaderTimeoutMs }),
   });
 }

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, parseHostPort, type HostPort } from '../server/address';
+import { Authenticator, validateToken } from '../server/auth';
+import { sweepIntervalFor } from '../server/server';
 import { silentLogger, type Logger } from '../server/logger';
 import type { RespBackend } from './backend';
 import { RespConnection, type ConnectionShared } from './connection';
@@ -42,6 +44,14 @@ export interface RespServerOptions {
   drainTimeoutMs?: number;
   /** Reported by CONFIG GET maxmemory (default 0, "no limit" to Redis tools). */
   maxMemoryBytes?: number;
+  /** The password clients must give (AUTH / HELLO AUTH, user `default`) before other commands; none by default. */
+  authToken?: string;
+  /** A connection with no traffic (and nothing owed to it) this long is closed (Redis `timeout`; default 0: never). */
+  idleTimeoutMs?: number;
+  /** Commands run per read before a connection yields to others (default 1024). */
+  maxRequestsPerRead?: number;
+  /** Replies above the high-water mark this long close the connection: a client that never reads (default 30 s; 0: off). */
+  slowReaderTimeoutMs?: number;
 }
 
 /**
@@ -49,7 +59,6 @@ export interface RespServerOptions {
  * "-ERR value is … bytes; the limit is …" with the connection kept; keys (≤ 64 KiB - 1) always fit.
  */
 export const BULK_SLACK = 64 * 1024;
-const SWEEP_INTERVAL_MS = 250;
 const MAX_CLIENTS_REPLY = Buffer.from('-ERR max number of clients reached\r\n');
 
 export class RespServer implements RespServerInfo {
@@ -64,6 +73,8 @@ export class RespServer implements RespServerInfo {
   private readonly logger: Logger;
   private readonly commandTimeoutMs: number;
   private readonly drainTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly slowReaderTimeoutMs: number;
   private nextClientId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: HostPort | undefined;
@@ -92,6 +103,10 @@ export class RespServer implements RespServerInfo {
     const outputHardLimitBytes = int('outputHardLimitBytes', 64 * 1024 * 1024, outputHighWaterBytes, 2 ** 40);
     const maxPendingReplies = int('maxPendingReplies', 1024, 1, 1_000_000);
     const maxMemoryBytes = int('maxMemoryBytes', 0, 0, 2 ** 50);
+    this.idleTimeoutMs = int('idleTimeoutMs', 0, 0, 2 ** 31 - 1);
+    this.slowReaderTimeoutMs = int('slowReaderTimeoutMs', 30_000, 0, 2 ** 31 - 1);
+    const maxRequestsPerRead = int('maxRequestsPerRead', 1024, 1, 1_000_000);
+    const auth = new Authenticator(validateToken(options.authToken));
     this.config = new Map([
       ['bind', this.listenAt.host],
       ['port', String(this.listenAt.port)],
@@ -103,7 +118,7 @@ export class RespServer implements RespServerInfo {
       ['maxmemory', String(maxMemoryBytes)],
       ['maxmemory-policy', 'allkeys-lru'],
       ['proto-max-bulk-len', String(maxBulkBytes)],
-      ['timeout', '0'],
+      ['timeout', String(Math.ceil(this.idleTimeoutMs / 1000))],
       ['tcp-keepalive', '0'],
       ['cluster-enabled', 'no'],
     ]);
@@ -113,7 +128,8 @@ export class RespServer implements RespServerInfo {
       server: this,
       stats: this.stats,
       parserLimits: { maxArgs, maxBulkBytes, maxRequestBytes, maxInlineBytes: DEFAULT_MAX_INLINE_BYTES },
-      limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies },
+      limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies, maxRequestsPerRead },
+      auth,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.logger.error(`resp listener error: ${error.message}`));
@@ -149,7 +165,10 @@ export class RespServer implements RespServerInfo {
     await Promise.race([listening, failed]);
     const bound = this.server.address() as net.AddressInfo;
     this.bound = { host: this.listenAt.host, port: bound.port };
-    if (this.commandTimeoutMs > 0) this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    if (this.commandTimeoutMs > 0 || this.idleTimeoutMs > 0 || this.slowReaderTimeoutMs > 0) {
+      const interval = sweepIntervalFor(this.commandTimeoutMs, this.idleTimeoutMs, this.slowReaderTimeoutMs);
+      this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
+    }
     this.logger.info(`resp listening on ${this.address}`);
     return this.address;
   }
@@ -200,9 +219,15 @@ export class RespServer implements RespServerInfo {
 
   private sweep(): void {
     const now = Date.now();
+    const idleBefore = this.idleTimeoutMs > 0 ? now - this.idleTimeoutMs : -Infinity;
     for (const connection of this.connections) {
-      if (connection.partialSince !== 0 && !connection.isPaused && now - connection.partialSince > this.commandTimeoutMs) {
+      if (this.commandTimeoutMs > 0 && connection.partialSince !== 0 && !connection.isPaused && now - connection.partialSince > this.commandTimeoutMs) {
         this.stats.commandTimeouts++;
+        connection.destroy();
+      } else if (this.slowReaderTimeoutMs > 0 && connection.outputBlockedSince !== 0 && now - connection.outputBlockedSince > this.slowReaderTimeoutMs) {
+        connection.closeSlowReader();
+      } else if (connection.isIdleSince(idleBefore)) {
+        this.stats.idleKicks++;
         connection.destroy();
       }
     }

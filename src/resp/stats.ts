@@ -15,6 +15,21 @@ export class RespStats {
   outputLimitDisconnects = 0;
   /** Times a connection stopped being read because its replies piled up. */
   backpressurePauses = 0;
+  /** Connections closed because their replies stayed above the high-water mark longer than slowReaderTimeoutMs. */
+  slowReaderDisconnects = 0;
+  /** Times a connection yielded after maxRequestsPerRead commands of one read. */
+  connYields = 0;
+  /** Connections closed after idleTimeoutMs without traffic (Redis `timeout`). */
+  idleKicks = 0;
+  authSuccesses = 0;
+  /** AUTH / HELLO AUTH with a wrong password (-WRONGPASS). */
+  authFailures = 0;
+  /** Commands refused with -NOAUTH. */
+  authRequiredRejections = 0;
+  /** Connections closed before authenticating: a command over 16 KiB (or over 10 arguments). */
+  preauthLimitDisconnects = 0;
+  /** Connections closed after more than 3 wrong passwords. */
+  authFailureDisconnects = 0;
   bytesIn = 0;
   bytesOut = 0;
 }

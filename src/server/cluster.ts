@@ -20,6 +20,8 @@ export interface ClusterOptions {
   membership: MembershipOptions;
   forwardTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Source address for peer connections: the node's own listen host when it is a specific address. */
+  localAddress?: string;
 }
 
 export class Cluster implements ClusterView {
@@ -35,7 +37,12 @@ export class Cluster implements ClusterView {
 
   constructor(private readonly options: ClusterOptions, private readonly logger: Logger) {
     this.ring = new HashRing({ vnodes: options.vnodes });
-    this.peers = new PeerPool({ forwardTimeoutMs: options.forwardTimeoutMs, connectTimeoutMs: options.connectTimeoutMs, maxPendingPerPeer: 100_000 });
+    this.peers = new PeerPool({
+      forwardTimeoutMs: options.forwardTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxPendingPerPeer: 100_000,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     this.membership = new Membership(options.selfId, options.membership, this.peers, logger);
     this.ring.setNodes(this.membership.table.ownerIds());
     this.membership.table.onChange((member, previous) => {

@@ -5,11 +5,23 @@
  * stops being read until it drains; past the hard limit the connection is closed. So a client that never reads
  * holds at most about high-water + one response + one read of server memory. A framing error (bad magic,
  * oversized frame) is answered once and the connection closed.
+ *
+ * Limits besides output: at most maxInflight replies begun and not sent (forwarded requests) before reading
+ * pauses until one is sent; at most maxRequestsPerRead requests per read before the connection yields (the
+ * decoder pauses and resumes on setImmediate, so other connections are served in between); the server's sweep
+ * closes idle connections and slow readers (output above the high-water mark for slowReaderTimeoutMs).
+ *
+ * Authentication (when the node has a token): only AUTH is served until it succeeds; other requests get
+ * AUTH_REQUIRED (membership messages and forwarded requests are also counted: a peer without the token).
+ * Until then every frame header is checked before its body is read: a body over 16 KiB closes the connection,
+ * so an unauthenticated client cannot make the server allocate; so do more than MAX_AUTH_FAILURES wrong tokens.
  */
 import type { Socket } from 'node:net';
-import { Status } from '../protocol/constants';
+import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status } from '../protocol/constants';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
+import { validateRequest } from '../protocol/validate';
+import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from './auth';
 import type { ServerStats } from './stats';
 
 /**
@@ -34,7 +46,14 @@ export interface ConnectionLimits {
   maxBodyBytes: number;
   outputHighWaterBytes: number;
   outputHardLimitBytes: number;
+  /** Replies begun and not sent before reading pauses (default: unlimited). */
+  maxInflight?: number;
+  /** Requests run per read before the connection yields to others (default: unlimited). */
+  maxRequestsPerRead?: number;
 }
+
+/** AUTH has no key: the request limits only matter for the shape check. */
+const AUTH_SHAPE_LIMITS = { maxKeyBytes: 0, maxValueBytes: 0 };
 
 /** How long a connection closed for bad input may take to flush its last error frame. */
 const CLOSE_GRACE_MS = 500;
@@ -44,9 +63,29 @@ export class ServerConnection implements AsyncReplies {
   partialFrameSince = 0;
   /** Replies begun and not yet sent: a graceful shutdown waits for them. */
   pendingReplies = 0;
+  /** When bytes last arrived (or the connection opened): the server's idle sweep reads it. */
+  lastActivity: number;
+  /** Since when output has stayed above the high-water mark (0: it is not): the slow-reader sweep reads it. */
+  outputBlockedSince = 0;
   private readonly decoder: FrameDecoder;
+  private readonly maxInflight: number;
+  private readonly maxRequestsPerRead: number;
   private paused = false;
   private closing = false;
+  /** Requests run since the last read or resume (the fairness cap). */
+  private requestsThisTurn = 0;
+  /** The decoder was paused by the fairness cap: resume on the next turn, not on 'drain'. */
+  private yieldRequested = false;
+  private resumeScheduled = false;
+  private authenticated: boolean;
+  private authFailures = 0;
+  /** Pre-auth header guard: bytes of the current frame's body still to pass, and a header cut by a read. */
+  private guardBodyLeft = 0;
+  private guardBodyIsAuth = false;
+  private readonly guardHeader = Buffer.alloc(HEADER_SIZE);
+  private guardHeaderFill = 0;
+  /** Input received while unauthenticated and the decoder paused, not yet guarded and pushed. */
+  private guardStash: Buffer | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -55,7 +94,12 @@ export class ServerConnection implements AsyncReplies {
     private readonly stats: ServerStats,
     private readonly limits: ConnectionLimits,
     private readonly clock: () => number,
+    private readonly auth?: Authenticator,
   ) {
+    this.maxInflight = limits.maxInflight ?? Number.MAX_SAFE_INTEGER;
+    this.maxRequestsPerRead = limits.maxRequestsPerRead ?? Number.MAX_SAFE_INTEGER;
+    this.authenticated = auth === undefined || !auth.required;
+    this.lastActivity = clock();
     this.decoder = new FrameDecoder({
       kind: 'request',
       maxBodyBytes: limits.maxBodyBytes,
@@ -64,7 +108,7 @@ export class ServerConnection implements AsyncReplies {
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
+    socket.on('drain', () => this.tryResume());
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
     socket.on('error', () => undefined);
   }
@@ -76,6 +120,11 @@ export class ServerConnection implements AsyncReplies {
 
   get hasPendingOutput(): boolean {
     return this.socket.writableLength > 0 || this.pendingReplies > 0;
+  }
+
+  /** True when the connection neither sent anything since `since` nor waits for anything from the server. */
+  isIdleSince(since: number): boolean {
+    return this.lastActivity < since && this.pendingReplies === 0 && this.socket.writableLength === 0 && !this.closing;
   }
 
   begin(): AsyncReply {
@@ -91,6 +140,7 @@ export class ServerConnection implements AsyncReplies {
         // cannot mix with another connection's bytes.
         write(this.batch);
         this.flush();
+        if (this.paused && this.pendingReplies < this.maxInflight) this.tryResume();
       },
     };
   }
@@ -100,6 +150,7 @@ export class ServerConnection implements AsyncReplies {
     if (this.closing) return;
     this.closing = true;
     this.decoder.destroy();
+    this.guardStash = null;
     this.socket.end();
     setTimeout(() => this.socket.destroy(), graceMs).unref();
   }
@@ -107,23 +158,151 @@ export class ServerConnection implements AsyncReplies {
   destroy(): void {
     this.closing = true;
     this.decoder.destroy();
+    this.guardStash = null;
     this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
-    this.decoder.push(chunk);
+    this.lastActivity = this.clock();
+    this.requestsThisTurn = 0;
+    if (this.authenticated) this.decoder.push(chunk);
+    else this.guardedPush(chunk);
     this.flush();
     this.partialFrameSince = this.decoder.hasPartialFrame ? this.partialFrameSince || this.clock() : 0;
+  }
+
+  /**
+   * Before authentication: reads each frame's header here, ahead of the decoder, and closes the connection on a
+   * body over PREAUTH_MAX_REQUEST_BYTES before it is buffered. Input is handed to the decoder in pieces that end
+   * right after each AUTH frame, so once AUTH succeeds the rest of the read is decoded without the guard.
+   */
+  private guardedPush(chunk: Buffer): void {
+    if (this.guardStash !== null || this.decoder.isPaused) {
+      // AUTH may be among the frames the decoder holds: keep the rest until they ran.
+      this.guardStash = this.guardStash === null ? Buffer.from(chunk) : Buffer.concat([this.guardStash, chunk]);
+      return;
+    }
+    let start = 0;
+    let pos = 0;
+    const length = chunk.length;
+    while (pos < length && !this.authenticated && !this.closing) {
+      if (this.guardBodyLeft > 0) {
+        const n = Math.min(this.guardBodyLeft, length - pos);
+        pos += n;
+        this.guardBodyLeft -= n;
+        if (this.guardBodyLeft > 0 || !this.guardBodyIsAuth) continue;
+      } else {
+        const n = Math.min(HEADER_SIZE - this.guardHeaderFill, length - pos);
+        chunk.copy(this.guardHeader, this.guardHeaderFill, pos, pos + n);
+        this.guardHeaderFill += n;
+        pos += n;
+        if (this.guardHeaderFill < HEADER_SIZE) break;
+        this.guardHeaderFill = 0;
+        const header = this.guardHeader;
+        const body = header.readUInt16BE(8) + header.readUInt32BE(12);
+        if (body > PREAUTH_MAX_REQUEST_BYTES) {
+          // Whatever came before (an AUTH that might succeed) still gets its turn: it cannot, since it is not complete.
+          this.decoder.push(chunk.subarray(start, pos - n));
+          this.preauthTooLarge(header.readUInt32BE(4), header[2]!, body);
+          return;
+        }
+        this.guardBodyLeft = body;
+        this.guardBodyIsAuth = header[2] === Opcode.AUTH;
+        if (body > 0 || !this.guardBodyIsAuth) continue;
+      }
+      // An AUTH frame ends at pos: let the decoder run up to here, then look again.
+      this.guardBodyIsAuth = false;
+      this.decoder.push(chunk.subarray(start, pos));
+      start = pos;
+      if (this.decoder.isPaused && !this.authenticated && pos < length) {
+        this.guardStash = Buffer.from(chunk.subarray(pos));
+        return;
+      }
+    }
+    if (start < length && !this.closing) this.decoder.push(chunk.subarray(start));
+  }
+
+  private preauthTooLarge(requestId: number, opcode: number, body: number): void {
+    this.stats.preauthFrameTooLarge++;
+    this.stats.errorResponses++;
+    this.batch.appendResponseString(
+      opcode, Status.FRAME_TOO_LARGE, requestId, 0,
+      `frame body is ${body} bytes; the limit is ${PREAUTH_MAX_REQUEST_BYTES} bytes before AUTH`,
+    );
+    this.flush();
+    this.closeGracefully();
   }
 
   private onFrame(frame: Frame): void {
     this.stats.commands++;
     this.stats.commandsByOpcode[frame.opcode]!++;
-    this.handler.handle(frame, this.batch, this);
-    // Responses of one read accumulate before the write; a read full of GETs for large values must not
-    // build an unbounded batch: stop after this frame and continue once the socket drains.
-    if (this.batch.length + this.socket.writableLength > this.limits.outputHighWaterBytes) this.decoder.pause();
+    if (frame.opcode === Opcode.AUTH) this.onAuth(frame);
+    else if (!this.authenticated) this.refuseUnauthenticated(frame);
+    else this.handler.handle(frame, this.batch, this);
+    if (this.closing) return;
+    if (++this.requestsThisTurn >= this.maxRequestsPerRead) {
+      // Fairness: one pipelining client must not hold the event loop; the others get a turn first.
+      this.yieldRequested = true;
+      this.decoder.pause();
+    } else if (
+      // Responses of one read accumulate before the write; a read full of GETs for large values must not
+      // build an unbounded batch: stop after this frame and continue once the socket drains.
+      this.batch.length + this.socket.writableLength > this.limits.outputHighWaterBytes ||
+      this.pendingReplies >= this.maxInflight
+    ) {
+      this.decoder.pause();
+    }
+  }
+
+  private onAuth(frame: Frame): void {
+    const { opcode, requestId } = frame;
+    const problem = validateRequest(frame, AUTH_SHAPE_LIMITS);
+    if (problem !== null) {
+      this.stats.errorResponses++;
+      this.batch.appendResponseString(opcode, problem.status, requestId, 0, problem.message);
+      return;
+    }
+    const auth = this.auth;
+    if (auth === undefined || !auth.required) {
+      // No token here: accepted, so clients can be given the token before the nodes are (rolling rollout).
+      this.batch.appendResponseHeader(opcode, Status.OK, requestId, 0, 0);
+      return;
+    }
+    if (auth.check(frame.value())) {
+      this.stats.authSuccesses++;
+      this.authenticated = true;
+      this.batch.appendResponseHeader(opcode, Status.OK, requestId, 0, 0);
+      return;
+    }
+    this.stats.authFailures++;
+    this.stats.errorResponses++;
+    this.authenticated = false;
+    const closing = ++this.authFailures > MAX_AUTH_FAILURES;
+    this.batch.appendResponseString(
+      opcode, Status.AUTH_REQUIRED, requestId, 0,
+      closing
+        ? `invalid auth token; ${this.authFailures} failed attempts, closing the connection`
+        : 'invalid auth token (the node was started with --auth-token / DCACHE_AUTH_TOKEN)',
+    );
+    if (closing) {
+      this.stats.authFailureDisconnects++;
+      this.flush();
+      this.closeGracefully();
+    }
+  }
+
+  private refuseUnauthenticated(frame: Frame): void {
+    this.stats.authRequiredRejections++;
+    this.stats.errorResponses++;
+    const opcode = frame.opcode;
+    if ((opcode >= MEMBERSHIP_OPCODE_FIRST && opcode <= MEMBERSHIP_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0) {
+      this.stats.unauthenticatedPeerMessages++;
+    }
+    this.batch.appendResponseString(
+      opcode, Status.AUTH_REQUIRED, frame.requestId, 0,
+      'authentication required: send AUTH with the node\'s token first (client option authToken)',
+    );
   }
 
   private onDecodeFailure(failure: DecodeFailure): void {
@@ -136,9 +315,10 @@ export class ServerConnection implements AsyncReplies {
     this.closeGracefully();
   }
 
-  private onOutputLimit(): void {
+  /** Closes a connection whose queued output passed a limit (hard cap, or slow reader past its time). */
+  closeForOutputLimit(slowReader = false): void {
     this.stats.outputLimitDisconnects++;
-    this.batch.discard();
+    if (slowReader) this.stats.slowReaderDisconnects++;
     this.destroy();
   }
 
@@ -151,22 +331,52 @@ export class ServerConnection implements AsyncReplies {
     }
     const queued = this.socket.writableLength;
     if (queued > this.limits.outputHardLimitBytes) {
-      this.onOutputLimit();
-    } else if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused) && !this.paused) {
-      this.paused = true;
-      this.stats.backpressurePauses++;
-      this.socket.pause();
-      // A paused decoder with nothing queued would never see 'drain': resume on the next turn instead.
-      if (queued === 0) setImmediate(() => this.onDrain());
+      this.closeForOutputLimit();
+      return;
     }
+    if (queued > this.limits.outputHighWaterBytes) {
+      if (this.outputBlockedSince === 0) this.outputBlockedSince = this.clock();
+    } else {
+      this.outputBlockedSince = 0;
+    }
+    if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused || this.guardStash !== null) && !this.paused && !this.closing) {
+      this.paused = true;
+      if (this.yieldRequested) this.stats.connYields++;
+      else if (this.pendingReplies >= this.maxInflight) this.stats.inflightPauses++;
+      else this.stats.backpressurePauses++;
+      this.socket.pause();
+    }
+    // Nothing queued means no 'drain' will come: look again on the next turn (a yield always does).
+    if (this.paused && (this.yieldRequested || queued === 0)) this.scheduleResume();
   }
 
-  private onDrain(): void {
+  private scheduleResume(): void {
+    if (this.resumeScheduled) return;
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      this.tryResume();
+    });
+  }
+
+  private tryResume(): void {
     if (!this.paused || this.closing) return;
+    if (this.socket.writableLength > this.limits.outputHighWaterBytes) return; // 'drain' comes
+    this.outputBlockedSince = 0;
+    if (this.pendingReplies >= this.maxInflight) return; // a reply's send() comes
     this.paused = false;
+    this.yieldRequested = false;
+    this.requestsThisTurn = 0;
     this.decoder.resume();
+    const stash = this.guardStash;
+    if (stash !== null && !this.decoder.isPaused && !this.closing) {
+      this.guardStash = null;
+      if (this.authenticated) this.decoder.push(stash);
+      else this.guardedPush(stash);
+    }
     this.flush();
-    if (!this.paused) this.socket.resume();
+    if (!this.paused && !this.closing) this.socket.resume();
+    this.partialFrameSince = this.decoder.hasPartialFrame ? this.partialFrameSince || this.clock() : 0;
   }
 }
 

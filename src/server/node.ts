@@ -5,6 +5,8 @@
  */
 import { Store } from '../cache/store';
 import { createNodeRespServer } from '../resp/node-resp';
+import { ClusterRespBackend } from '../resp/cluster-backend';
+import { LocalRespBackend } from '../resp/local-backend';
 import type { RespServer } from '../resp/server';
 import { ConfigError } from '../errors';
 import { formatHostPort } from './address';
@@ -78,6 +80,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   cluster = new Cluster(
     {
       selfId,
+      store,
       seeds: resolved.join,
       vnodes: resolved.vnodes,
       membership: {
@@ -90,9 +93,13 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       },
       forwardTimeoutMs: resolved.forwardTimeoutMs,
       connectTimeoutMs: 1000,
+      // Peer connections leave from the node's own address when it listens on a specific one.
+      ...(bound.host === '0.0.0.0' || bound.host === '::' ? {} : { localAddress: bound.host }),
     },
     logger,
   );
+  // Members authenticate to each other with the node's token (before start: the first join already needs it).
+  cluster.peers.setAuthToken(resolved.authToken);
   local.epoch = cluster.ring.epoch;
   cluster.onEpoch((epoch) => (local.epoch = epoch));
   router = new ClusterRouter(local, cluster.ring, cluster.peers, cluster, resolved);
@@ -107,6 +114,8 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       limits: resolved,
       logger,
       ...(options.clock ? { clock: options.clock } : {}),
+      // Keys route through the cluster like the binary port; DBSIZE, FLUSHALL and INFO speak for the cluster.
+      backend: new ClusterRespBackend(activeCluster, new LocalRespBackend(store, options.clock ? { clock: options.clock } : {})),
     });
     try {
       await resp.listen();

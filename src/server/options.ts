@@ -3,6 +3,7 @@
  * here once, so the CLI, startNode and the docs agree. A bad option is a ConfigError that says what to change.
  */
 import { ConfigError } from '../errors';
+import { checkProtectedMode, validateToken } from './auth';
 import { formatHostPort, parseHostPort, type HostPort } from './address';
 import type { Logger } from './logger';
 
@@ -49,6 +50,24 @@ export interface NodeOptions {
   forwardTimeoutMs?: number;
   /** Also serve the Redis protocol (RESP2) here: `:PORT` or `HOST:PORT`. Off unless given. */
   respAddr?: string;
+  /**
+   * Shared secret: every connection (clients, RESP clients, other members) must send it (AUTH) before any other
+   * command. Required to listen on a non-loopback address unless insecureNoAuth is set.
+   */
+  authToken?: string;
+  /** Allow a non-loopback listener without authToken (protected mode off): the operator accepts the risk. */
+  insecureNoAuth?: boolean;
+  /** A connection that sends nothing for this long (and awaits nothing) is closed; 0 = never (default). */
+  idleTimeoutMs?: number;
+  /** Requests of one connection whose responses are not written yet (forwarded ones): past it, reading pauses (default 1024). */
+  maxInflightPerConnection?: number;
+  /** Requests run per read of one connection before it yields to the others (default 1024). */
+  maxRequestsPerRead?: number;
+  /**
+   * A connection whose output stays above outputHighWaterBytes (so reading is paused) this long is closed: a
+   * client that never reads (default 30 s; 0 = only the hard limit applies).
+   */
+  slowReaderTimeoutMs?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -71,6 +90,12 @@ export interface ResolvedNodeOptions {
   syncIntervalMs: number;
   forwardTimeoutMs: number;
   respListen: HostPort | undefined;
+  authToken: string | undefined;
+  insecureNoAuth: boolean;
+  idleTimeoutMs: number;
+  maxInflightPerConnection: number;
+  maxRequestsPerRead: number;
+  slowReaderTimeoutMs: number;
 }
 
 export const NODE_DEFAULTS = {
@@ -90,6 +115,10 @@ export const NODE_DEFAULTS = {
   suspicionTimeoutMs: 1500,
   syncIntervalMs: 2000,
   forwardTimeoutMs: 500,
+  idleTimeoutMs: 0,
+  maxInflightPerConnection: 1024,
+  maxRequestsPerRead: 1024,
+  slowReaderTimeoutMs: 30_000,
 } as const;
 
 /** Values over what the wire can carry or memory can hold are refused at startup, not discovered under load. */
@@ -109,6 +138,10 @@ const LIMITS = {
   suspicionTimeoutMs: [10, 600_000],
   syncIntervalMs: [10, 600_000],
   forwardTimeoutMs: [10, 60_000],
+  idleTimeoutMs: [0, 2 ** 31 - 1],
+  maxInflightPerConnection: [1, 1_000_000],
+  maxRequestsPerRead: [1, 1_000_000],
+  slowReaderTimeoutMs: [0, 2 ** 31 - 1],
 } as const;
 
 export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
@@ -141,7 +174,24 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     syncIntervalMs: pick('syncIntervalMs'),
     forwardTimeoutMs: pick('forwardTimeoutMs'),
     respListen: options.respAddr === undefined ? undefined : parseHostPort(options.respAddr, 'respAddr'),
+    authToken: validateToken(options.authToken),
+    insecureNoAuth: options.insecureNoAuth === true,
+    idleTimeoutMs: pick('idleTimeoutMs'),
+    maxInflightPerConnection: pick('maxInflightPerConnection'),
+    maxRequestsPerRead: pick('maxRequestsPerRead'),
+    slowReaderTimeoutMs: pick('slowReaderTimeoutMs'),
   };
+  if (options.insecureNoAuth !== undefined && typeof options.insecureNoAuth !== 'boolean') {
+    throw new ConfigError(`insecureNoAuth must be a boolean, got ${String(options.insecureNoAuth)}`);
+  }
+  checkProtectedMode(
+    [
+      ['--addr', resolved.listen],
+      ['--resp-addr', resolved.respListen],
+    ],
+    resolved.authToken,
+    resolved.insecureNoAuth,
+  );
   if (resolved.outputHardLimitBytes < resolved.outputHighWaterBytes) {
     throw new ConfigError('outputHardLimitBytes must be at least outputHighWaterBytes');
   }

@@ -8,7 +8,7 @@ import { NodeConnection } from '../client/connection';
 import { ServerError } from '../errors';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import type { MembershipTransport } from '../discovery/membership';
-import { Status, statusName } from '../protocol/constants';
+import { Flag, Status, statusName } from '../protocol/constants';
 import type { PeerRequester, RawResponse } from './router';
 import type { Opcode } from '../protocol/constants';
 
@@ -17,21 +17,40 @@ export interface PeerPoolOptions {
   forwardTimeoutMs: number;
   connectTimeoutMs: number;
   maxPendingPerPeer: number;
+  /** The cluster's token, sent (AUTH) first on every connection to a peer; see also setAuthToken. */
+  authToken?: string;
+  /**
+   * This node's own host: peer connections leave from it, so a member's traffic carries its address both ways
+   * (what a firewall rule, or a partition test, sees as "this node").
+   */
+  localAddress?: string;
 }
 
 export class PeerPool implements PeerRequester, MembershipTransport {
   private readonly forwarding = new Map<string, NodeConnection>();
   private readonly membership = new Map<string, NodeConnection>();
   private closed = false;
+  private authToken: string | undefined;
 
-  constructor(private readonly options: PeerPoolOptions) {}
+  constructor(private readonly options: PeerPoolOptions) {
+    this.authToken = options.authToken;
+  }
+
+  /**
+   * The cluster's token: every connection opened from now on sends AUTH first (members authenticate to each
+   * other with the token clients use). Set before the cluster starts.
+   */
+  setAuthToken(token: string | undefined): void {
+    this.authToken = token;
+  }
 
   request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse> {
     return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, flags, key, value, extras);
   }
 
   requestMulti(peerId: string, opcode: typeof Opcode.MGET | typeof Opcode.MSET, body: Buffer, extras: number): Promise<RawResponse> {
-    return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, 0, null, body, extras);
+    // A part of a split MGET/MSET is served where it lands, like any forwarded request (decision 6).
+    return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, Flag.FORWARDED, null, body, extras);
   }
 
   async send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage> {
@@ -70,6 +89,8 @@ export class PeerPool implements PeerRequester, MembershipTransport {
         timeoutMs,
         connectTimeoutMs: this.options.connectTimeoutMs,
         maxPending: this.options.maxPendingPerPeer,
+        ...(this.authToken === undefined ? {} : { authToken: this.authToken }),
+        ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
       });
       pool.set(peerId, connection);
     }

@@ -1,19 +1,28 @@
 /**
- * The TCP listener: accepts connections up to the limit, sweeps half-sent frames, and shuts down gracefully
- * (stop accepting, answer what arrived, let queued responses drain up to a deadline, then close).
+ * The TCP listener: accepts connections up to the limit, sweeps half-sent frames, idle connections and slow
+ * readers, and shuts down gracefully (stop accepting, answer what arrived, let queued responses drain up to a
+ * deadline, then close).
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, type HostPort } from './address';
+import { Authenticator } from './auth';
 import { ServerConnection, writeTooManyConnections, type RequestHandler } from './connection';
 import type { Logger } from './logger';
 import type { ResolvedNodeOptions } from './options';
 import type { ServerStats } from './stats';
 
-/** How often half-sent frames are looked for; a stalled frame closes within frameTimeoutMs + this. */
+/** How often half-sent frames (and idle connections, slow readers) are looked for; a stalled frame closes within frameTimeoutMs + this. */
 const SWEEP_INTERVAL_MS = 250;
+
+/** The sweep runs often enough for the shortest timeout to be kept within a quarter of itself. */
+export function sweepIntervalFor(...timeoutsMs: number[]): number {
+  let interval = SWEEP_INTERVAL_MS;
+  for (const timeout of timeoutsMs) if (timeout > 0) interval = Math.min(interval, Math.max(10, Math.floor(timeout / 4)));
+  return interval;
+}
 
 export class CacheServer {
   private readonly server: net.Server;
@@ -23,6 +32,7 @@ export class CacheServer {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private boundAddress: HostPort | undefined;
+  private readonly auth: Authenticator;
 
   constructor(
     private readonly options: ResolvedNodeOptions,
@@ -31,6 +41,7 @@ export class CacheServer {
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
   ) {
+    this.auth = new Authenticator(options.authToken);
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.logger.error(`listener error: ${error.message}`));
   }
@@ -55,7 +66,8 @@ export class CacheServer {
     await Promise.race([listening, failed]);
     const bound = this.server.address() as net.AddressInfo;
     this.boundAddress = { host, port: bound.port };
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+    const { frameTimeoutMs, idleTimeoutMs, slowReaderTimeoutMs } = this.options;
+    this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalFor(frameTimeoutMs, idleTimeoutMs, slowReaderTimeoutMs)).unref();
     this.logger.info(`listening on ${formatHostPort(this.boundAddress)}`);
     return this.boundAddress;
   }
@@ -101,8 +113,11 @@ export class CacheServer {
         maxBodyBytes: maxBodyBytesFor(this.options.maxKeyBytes, this.options.maxValueBytes),
         outputHighWaterBytes: this.options.outputHighWaterBytes,
         outputHardLimitBytes: this.options.outputHardLimitBytes,
+        maxInflight: this.options.maxInflightPerConnection,
+        maxRequestsPerRead: this.options.maxRequestsPerRead,
       },
       this.clock,
+      this.auth,
     );
     this.connections.add(connection);
     this.stats.connections = this.connections.size;
@@ -115,9 +130,16 @@ export class CacheServer {
 
   private sweep(): void {
     const now = this.clock();
+    const { frameTimeoutMs, idleTimeoutMs, slowReaderTimeoutMs } = this.options;
+    const idleBefore = idleTimeoutMs > 0 ? now - idleTimeoutMs : -Infinity;
     for (const connection of this.connections) {
-      if (connection.partialFrameSince !== 0 && !connection.isPaused && now - connection.partialFrameSince > this.options.frameTimeoutMs) {
+      if (connection.partialFrameSince !== 0 && !connection.isPaused && now - connection.partialFrameSince > frameTimeoutMs) {
         this.stats.frameTimeouts++;
+        connection.destroy();
+      } else if (slowReaderTimeoutMs > 0 && connection.outputBlockedSince !== 0 && now - connection.outputBlockedSince > slowReaderTimeoutMs) {
+        connection.closeForOutputLimit(true);
+      } else if (connection.isIdleSince(idleBefore)) {
+        this.stats.idleKicks++;
         connection.destroy();
       }
     }

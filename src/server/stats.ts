@@ -16,6 +16,24 @@ export class ServerStats {
   outputLimitDisconnects = 0;
   /** Times a connection stopped being read because its output passed the high-water mark. */
   backpressurePauses = 0;
+  /** Connections closed because their output stayed above the high-water mark longer than slowReaderTimeoutMs. */
+  slowReaderDisconnects = 0;
+  /** Times a connection stopped being read because maxInflightPerConnection replies were pending. */
+  inflightPauses = 0;
+  /** Times a connection yielded after maxRequestsPerRead requests of one read (memcached conn_yields). */
+  connYields = 0;
+  /** Connections closed after idleTimeoutMs without traffic (memcached idle_kicks). */
+  idleKicks = 0;
+  /** AUTH requests that succeeded / carried a wrong token. */
+  authSuccesses = 0;
+  authFailures = 0;
+  /** Requests refused with AUTH_REQUIRED because the connection had not authenticated. */
+  authRequiredRejections = 0;
+  /** Of those, membership messages and forwarded requests: a peer without the cluster's token. */
+  unauthenticatedPeerMessages = 0;
+  /** Connections closed before authenticating: a frame over 16 KiB, or more than 3 failed AUTH attempts. */
+  preauthFrameTooLarge = 0;
+  authFailureDisconnects = 0;
   bytesIn = 0;
   bytesOut = 0;
   commands = 0;
@@ -36,6 +54,16 @@ export class ServerStats {
       frameTimeouts: this.frameTimeouts,
       outputLimitDisconnects: this.outputLimitDisconnects,
       backpressurePauses: this.backpressurePauses,
+      slowReaderDisconnects: this.slowReaderDisconnects,
+      inflightPauses: this.inflightPauses,
+      connYields: this.connYields,
+      idleKicks: this.idleKicks,
+      authSuccesses: this.authSuccesses,
+      authFailures: this.authFailures,
+      authRequiredRejections: this.authRequiredRejections,
+      unauthenticatedPeerMessages: this.unauthenticatedPeerMessages,
+      preauthFrameTooLarge: this.preauthFrameTooLarge,
+      authFailureDisconnects: this.authFailureDisconnects,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       commands: this.commands,

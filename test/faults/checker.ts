@@ -1,0 +1,86 @@
+/**
+ * The load and its checker: keys get versioned values ("v<n>"); every acknowledged write raises the key's
+ * acknowledged version. A read is stale when it returns a version older than the latest one acknowledged
+ * before the read was sent. A miss is always allowed: it is a cache.
+ */
+import type { Client } from '../../src/client/client';
+
+export class LoadChecker {
+  acknowledged = 0;
+  reads = 0;
+  staleReads = 0;
+  failedOnHealthyOwners = 0;
+  failedOnVictim = 0;
+  private readonly acked: number[];
+  private version = 0;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly keyCount: number,
+    private readonly ownedByVictim: (key: string) => boolean,
+  ) {
+    this.acked = new Array<number>(keyCount).fill(0);
+  }
+
+  private key(i: number): string {
+    return `fault:${i}`;
+  }
+
+  async warmUp(): Promise<void> {
+    await this.client.members();
+  }
+
+  start(): void {
+    this.running = true;
+    const deadline = Date.now() + 120_000;
+    this.loop = (async () => {
+      while (this.running && Date.now() < deadline) {
+        await Promise.all(Array.from({ length: this.keyCount }, (_, i) => this.writeThenRead(i)));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** Reads every key once more after the fault: each must be fresh. */
+  async verifyAll(): Promise<void> {
+    await Promise.all(Array.from({ length: this.keyCount }, (_, i) => this.read(i)));
+  }
+
+  private async writeThenRead(i: number): Promise<void> {
+    const key = this.key(i);
+    const version = ++this.version;
+    try {
+      await this.client.set(key, `v${version}`);
+      if (version > this.acked[i]!) this.acked[i] = version;
+      this.acknowledged++;
+    } catch {
+      this.countFailure(key);
+      return;
+    }
+    await this.read(i);
+  }
+
+  private async read(i: number): Promise<void> {
+    const key = this.key(i);
+    const floor = this.acked[i]!;
+    try {
+      const value = await this.client.get(key);
+      this.reads++;
+      if (value !== null && Number(value.toString().slice(1)) < floor) this.staleReads++;
+    } catch {
+      this.countFailure(key);
+    }
+  }
+
+  private countFailure(key: string): void {
+    if (this.ownedByVictim(key)) this.failedOnVictim++;
+    else this.failedOnHealthyOwners++;
+  }
+}
