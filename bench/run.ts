@@ -1,17 +1,22 @@
 /**
- * `npm run bench`: runs each microbenchmark in its own process (so one's heap and JIT state do not colour
- * the next). Pass file name fragments to run a subset: `npm run bench -- ring`.
+ * `npm run bench`: runs each microbenchmark (bench/*.bench.ts) in its own process (so one's heap and JIT state
+ * do not colour the next), then the side-by-side comparison with redis-server and memcached (bench/compare.ts).
+ * Pass file name fragments to run a subset: `npm run bench -- ring`, `npm run bench -- compare`.
+ * `npm run bench -- --quick` gives the short version of every one of them.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const filters = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const selected = (file: string): boolean => filters.length === 0 || filters.some((filter) => file.includes(filter));
 const files = fs
   .readdirSync(__dirname)
   .filter((file) => file.endsWith('.bench.ts'))
-  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .filter(selected)
   .sort();
+// The comparison runs last: it takes longest, and its table is what a reader looks for first.
+if (selected('compare.ts')) files.push('compare.ts');
 
 let failed = 0;
 for (const file of files) {

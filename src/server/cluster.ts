@@ -68,6 +68,7 @@ export class Cluster implements ClusterView {
   }
 
   private checkQuorum(): void {
+    if (this.membership.table.self.state === 'left') return; // leaving: serving nothing anyway
     const now = this.membership.table.hasQuorum();
     if (now === this.quorum) return;
     this.quorum = now;
