@@ -16,8 +16,11 @@ export const DEFAULT_CLIENT_HOST = '127.0.0.1';
 const PORT_RE = /^\d{1,5}$/;
 const HOST_RE = /^[A-Za-z0-9._-]+$/;
 
-/** Parses one node address; throws TypeError for a non-string, ConfigError for an unusable one. */
-export function parseNodeAddress(text: unknown, what = 'node address'): NodeAddress {
+/**
+ * Parses one node address; throws TypeError for a non-string, ConfigError for an unusable one. Port 0 ("any
+ * free port") is accepted only where a node listens, never where something connects.
+ */
+export function parseNodeAddress(text: unknown, what = 'node address', allowPortZero = false): NodeAddress {
   if (typeof text !== 'string') {
     throw new TypeError(`${what} must be a string like "127.0.0.1:7000" or ":7000", got ${describe(text)}`);
   }
@@ -38,8 +41,9 @@ export function parseNodeAddress(text: unknown, what = 'node address'): NodeAddr
     throw new ConfigError(`${what} ${JSON.stringify(text)} has a bad host ${JSON.stringify(host)}`);
   }
   const port = Number(portText);
-  if (!PORT_RE.test(portText) || port < 1 || port > 65535) {
-    throw new ConfigError(`${what} ${JSON.stringify(text)} has a bad port: use 1-65535`);
+  const lowest = allowPortZero ? 0 : 1;
+  if (!PORT_RE.test(portText) || port < lowest || port > 65535) {
+    throw new ConfigError(`${what} ${JSON.stringify(text)} has a bad port: use ${lowest}-65535`);
   }
   const id = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return { host, port, id };
