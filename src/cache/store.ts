@@ -117,6 +117,15 @@ export class Store extends StoreCore {
     return vl;
   }
 
+  /** lookup + a copy of the value into a fresh Buffer (null when absent): get() for a key given as a range. */
+  getCopy(keyBuf: Uint8Array, keyOff: number, keyLen: number): Buffer | null {
+    const h = this.lookup(keyBuf, keyOff, keyLen);
+    if (h < 0) return null;
+    const out = Buffer.allocUnsafe(this.valueLength(h));
+    this.copyValue(h, out, 0);
+    return out;
+  }
+
   /** lookup + copyValue: the value's length, or -1 when absent. RangeError (hit counted) if it does not fit. */
   getInto(keyBuf: Uint8Array, keyOff: number, keyLen: number, target: Uint8Array, targetOffset = 0): number {
     const h = this.lookup(keyBuf, keyOff, keyLen);

@@ -327,7 +327,7 @@ export class ClusterRespBackend implements RespBackend {
       const key = copy(kb, ko, kl);
       return wait.then(() => {
         const now = this.ownerOf(key, 0, kl);
-        return now === undefined ? this.copyLocal(key, 0, kl) : this.getRemote(now, key, 0, kl);
+        return now === undefined ? this.store.getCopy(key, 0, kl) : this.getRemote(now, key, 0, kl);
       });
     }
     return this.send(owner, Opcode.GET, 0, kb.subarray(ko, ko + kl), null, 0).then((r) => valueOf(owner, r));
@@ -347,7 +347,7 @@ export class ClusterRespBackend implements RespBackend {
       const owner = owners?.[j];
       const i = first + j;
       if (owner === undefined) {
-        values[j] = this.copyLocal(args.bufs[i]!, args.offs[i]!, args.lens[i]!);
+        values[j] = this.store.getCopy(args.bufs[i]!, args.offs[i]!, args.lens[i]!);
         continue;
       }
       const list = byOwner.get(owner);
@@ -472,16 +472,6 @@ export class ClusterRespBackend implements RespBackend {
   }
 
   // ---- local helpers ----
-
-  /** The local value as a fresh Buffer (null: absent), copied right after the lookup. */
-  private copyLocal(kb: Buffer, ko: number, kl: number): Buffer | null {
-    const store = this.store;
-    const h = store.lookup(kb, ko, kl);
-    if (h < 0) return null;
-    const out = Buffer.allocUnsafe(store.valueLength(h));
-    store.copyValue(h, out, 0);
-    return out;
-  }
 
   private checkKey(kl: number): void {
     if (kl === 0) throw new KeyEmptyError();

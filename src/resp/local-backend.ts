@@ -99,7 +99,7 @@ export class LocalRespBackend implements RespBackend {
 
   setGet(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): Uint8Array | null {
     if (vl > this.store.maxValueBytes) throw new ValueTooLargeError(vl, this.store.maxValueBytes);
-    const old = this.copyOf(kb, ko, kl);
+    const old = this.store.getCopy(kb, ko, kl);
     this.set(kb, ko, kl, vb, vo, vl, ttlMs, flags);
     return old;
   }
@@ -119,13 +119,13 @@ export class LocalRespBackend implements RespBackend {
   }
 
   getDel(kb: Buffer, ko: number, kl: number): Uint8Array | null {
-    const value = this.copyOf(kb, ko, kl);
+    const value = this.store.getCopy(kb, ko, kl);
     if (value !== null) this.store.deleteFrom(kb, ko, kl);
     return value;
   }
 
   getEx(kb: Buffer, ko: number, kl: number, ttlMs: number | null): Uint8Array | null {
-    const value = this.copyOf(kb, ko, kl);
+    const value = this.store.getCopy(kb, ko, kl);
     if (value === null || ttlMs === null) return value;
     if (ttlMs < 0) this.store.deleteFrom(kb, ko, kl);
     else this.store.touchFrom(kb, ko, kl, ttlMs);
@@ -215,16 +215,6 @@ export class LocalRespBackend implements RespBackend {
     };
     if (s.items > 0) info['keyspace']!['db0'] = `keys=${s.items},expires=${s.expiringItems},avg_ttl=0`;
     return info;
-  }
-
-  /** The value as a fresh Buffer (null: absent), copied right after the lookup. */
-  private copyOf(kb: Buffer, ko: number, kl: number): Buffer | null {
-    const store = this.store;
-    const h = store.lookup(kb, ko, kl);
-    if (h < 0) return null;
-    const out = Buffer.allocUnsafe(store.valueLength(h));
-    store.copyValue(h, out, 0);
-    return out;
   }
 
   private checkKey(kl: number): void {

@@ -168,7 +168,7 @@ export class ClusterRouter implements RequestHandler {
       const [keyOffset, keyLength, valueOffset, valueLength] = spans[i]!;
       try {
         if (isMset) store.setFrom(buffer, keyOffset, keyLength, buffer, valueOffset, valueLength, ttlMs, 0);
-        else values[i] = store.get(buffer.subarray(keyOffset, keyOffset + keyLength)) ?? null;
+        else values[i] = store.getCopy(buffer, keyOffset, keyLength);
       } catch (error) {
         localError ??= error instanceof Error ? error.message : String(error);
       }
