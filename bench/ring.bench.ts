@@ -64,6 +64,18 @@ async function main(): Promise<void> {
     const { points, owners } = nativeRing.snapshot();
     handle.setPoints(points, owners);
     expectEqual(handle.lookup(joined, 0, KEY_BYTES), jsRing.lookupIndex(joined, 0, KEY_BYTES), 'native single = TS');
+    const native = nativeBinding;
+    const ringId = handle.id;
+    expectEqual(native.lookupRing(ringId, joined, 0, KEY_BYTES), jsRing.lookupIndex(joined, 0, KEY_BYTES), 'lookupRing = TS');
+    tasks.push({
+      name: 'native single-key lookup, plain function (ring id, buffer, offset, length)',
+      perIteration: PER,
+      run: () => {
+        const base = cursor;
+        cursor = (cursor + PER) % KEY_COUNT;
+        for (let i = 0; i < PER; i++) sink ^= native.lookupRing(ringId, joined, ((base + i) & (KEY_COUNT - 1)) * KEY_BYTES, KEY_BYTES);
+      },
+    });
     tasks.push({
       name: 'native single-key lookup (buffer, offset, length per call)',
       perIteration: PER,

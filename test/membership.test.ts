@@ -99,6 +99,7 @@ Swim('join through one seed spreads to all; a killed member goes suspect then de
   const nodes = ids.map((id) => startMember(network, id, ['n:1']));
   await until(() => nodes.every((node) => node.table.ownerIds().length === 4), 'all four to know each other');
   network.down.add('n:3');
+  // (n:3 alone sees nobody alive: it only suspects the others; the three survivors declare it dead.)
   const survivors = nodes.filter((node) => node.selfId !== 'n:3');
   await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
   assert.ok(survivors.some((node) => node.counters.suspicions > 0), 'it was suspected before it was declared dead');
@@ -144,11 +145,20 @@ Swim('a partition is detected on both sides and views converge to all-alive afte
   const network = new FakeNetwork();
   const nodes = ['p:1', 'p:2', 'p:3'].map((id) => startMember(network, id, ['p:1']));
   await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  // The majority side must never see one of its own as dead: not during the cut, not while healing.
+  const falselyDead: string[] = [];
+  for (const node of nodes.slice(0, 2)) {
+    node.table.onChange((member) => {
+      if (member.state === 'dead' && member.id !== 'p:3') falselyDead.push(`${node.selfId} saw ${member.id} dead`);
+    });
+  }
   network.down.add('p:3'); // p:3 can reach nobody and nobody can reach it
-  await until(() => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'dead', 'both sides to see the cut');
+  await until(() => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'suspect' && stateOf(nodes[2]!, 'p:2') === 'suspect', 'both sides to see the cut');
+  assert.not.ok(nodes[2]!.table.hasQuorum(), 'the cut-off node knows it has no majority');
   assert.is(stateOf(nodes[0]!, 'p:2'), 'alive', 'the majority side keeps its own members');
   network.down.delete('p:3');
   await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
+  assert.equal(falselyDead, []);
 });
 
 Swim.run();
@@ -184,6 +194,10 @@ Comeback('quorum: a strict majority of the non-left members must own keys', () =
   assert.not.ok(table.hasQuorum(), '1 of 2');
   table.apply({ id: 'q:3', state: 'left', incarnation: 1 });
   assert.ok(table.hasQuorum(), '1 of 1');
+  const cut = new MemberTable('c:1', 1);
+  cut.apply({ id: 'c:2', state: 'suspect', incarnation: 1 });
+  cut.apply({ id: 'c:3', state: 'suspect', incarnation: 1 });
+  assert.not.ok(cut.hasQuorum(), 'suspects do not count: the small side of a cut has no quorum');
 });
 
 Comeback.run();

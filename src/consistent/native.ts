@@ -6,6 +6,8 @@
 import * as path from 'node:path';
 
 export interface NativeRingHandle {
+  /** The ring's id for lookupRing(), a cheaper call than the lookup method. */
+  readonly id: number;
   setPoints(points: Uint32Array, owners: Int32Array): void;
   lookup(buffer: Uint8Array, offset: number, length: number): number;
   lookupBatch(buffer: Uint8Array, spans: Uint32Array, count: number, out: Int32Array): void;
@@ -14,6 +16,7 @@ export interface NativeRingHandle {
 export interface NativeBinding {
   hash32(buffer: Uint8Array, offset: number, length: number, seed: number): number;
   NativeRing: new () => NativeRingHandle;
+  lookupRing(ringId: number, buffer: Uint8Array, offset: number, length: number): number;
 }
 
 function loadBinding(): NativeBinding | undefined {

@@ -75,11 +75,15 @@ export class MemberTable {
     return count;
   }
 
-  /** True while this node sees a strict majority of the non-left members as owners (itself included). */
+  /**
+   * True while this node sees a strict majority of the non-left members as alive (itself included; suspects do
+   * not count). A node on the small side of a cut loses it as soon as it suspects the others, so it neither
+   * serves keys nor declares the majority dead.
+   */
   hasQuorum(): boolean {
-    let owners = 0;
-    for (const member of this.members.values()) if (ownsKeys(member.state)) owners++;
-    return owners * 2 > this.votingMembers;
+    let alive = 0;
+    for (const member of this.members.values()) if (member.state === 'alive') alive++;
+    return alive * 2 > this.votingMembers;
   }
 
   /**
@@ -94,6 +98,25 @@ export class MemberTable {
     if (current && current.state === update.state && current.incarnation === update.incarnation) return 'ignored';
     this.set({ ...update, changedAt: this.clock() }, current);
     return 'changed';
+  }
+
+  /**
+   * Takes a peer's word that a member is alive over this node's own verdict that it is dead or suspect at the
+   * same incarnation. Used only right after this node learnt it had been declared dead itself: it was the one
+   * cut off, so its verdicts about the others are the ones to drop (otherwise it would spread them after the
+   * heal and get healthy members declared dead).
+   */
+  acceptAlive(update: MemberUpdate): boolean {
+    if (update.id === this.selfId || update.state !== 'alive') return false;
+    const current = this.members.get(update.id);
+    if (!current || current.state === 'alive' || current.state === 'left' || update.incarnation < current.incarnation) return false;
+    this.set({ ...update, changedAt: this.clock() }, current);
+    return true;
+  }
+
+  /** True when news about this node says it was declared dead in this process's life. */
+  isDeathNews(update: MemberUpdate): boolean {
+    return update.id === this.selfId && (update.state === 'dead' || update.state === 'left') && update.incarnation >= this.startIncarnation && !this.leaving;
   }
 
   /** Local verdicts of the failure detector: same rules as news from a peer, at the member's incarnation. */

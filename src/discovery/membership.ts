@@ -101,7 +101,7 @@ export class Membership {
 
   /** Answers a membership message from a peer. */
   async handle(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
-    this.applyAll(message.updates);
+    this.applyAll(message.updates, message.from);
     switch (opcode) {
       case Opcode.PROBE:
         return this.reply(this.piggyback(message.from));
@@ -132,11 +132,24 @@ export class Membership {
     return [...front, ...updates.filter((update) => update.id !== self.id && update.id !== about)];
   }
 
-  private applyAll(updates: readonly MemberUpdate[]): void {
+  /**
+   * Applies a peer's updates. Two guards keep a healed partition from declaring healthy members dead:
+   * - a sender this node holds dead may speak for itself (a refute, a restart) but not about others: its view
+   *   of them is the view from the wrong side of the cut;
+   * - news that this node itself had been declared dead means it was the one cut off: the sender's word that
+   *   a member is alive then replaces this node's own dead or suspect verdicts.
+   */
+  private applyAll(updates: readonly MemberUpdate[], from?: string): void {
+    const table = this.table;
+    const sender = from === undefined ? undefined : table.get(from);
+    const senderDead = sender !== undefined && (sender.state === 'dead' || sender.state === 'left');
+    const wasCutOff = updates.some((update) => table.isDeathNews(update));
     let refuted = false;
     const changed: MemberUpdate[] = [];
     for (const update of updates) {
-      const result = this.table.apply(update);
+      if (senderDead && update.id !== from && update.id !== this.selfId) continue;
+      if (wasCutOff && table.acceptAlive(update)) continue;
+      const result = table.apply(update);
       if (result === 'refuted') refuted = true;
       else if (result === 'changed') changed.push(update);
     }
@@ -153,7 +166,7 @@ export class Membership {
       if (this.stopped) return;
       try {
         const reply = await this.transport.send(seed, Opcode.JOIN, this.reply([this.table.self]), JOIN_TIMEOUT_MS);
-        this.applyAll(reply.updates);
+        this.applyAll(reply.updates, reply.from);
         this.logger.info(`joined the cluster through ${seed}: ${this.table.size} members`);
         await this.broadcast([this.table.self]);
         return;
@@ -210,7 +223,7 @@ export class Membership {
       const timer = setTimeout(() => setImmediate(() => settle(false)), timeoutMs);
       this.transport.send(target, Opcode.PROBE, this.reply(this.piggyback(target)), timeoutMs * 4).then(
         (reply) => {
-          this.applyAll(reply.updates);
+          this.applyAll(reply.updates, reply.from);
           settle(true);
         },
         () => settle(false),
@@ -229,7 +242,7 @@ export class Membership {
       helpers.map((helper) =>
         this.transport.send(helper, Opcode.PROBE_REQ, message, timeoutMs).then(
           (reply) => {
-            this.applyAll(reply.updates);
+            this.applyAll(reply.updates, reply.from);
             return reply.ack === true;
           },
           () => false,
@@ -249,10 +262,23 @@ export class Membership {
     }
     if (this.suspicionTimers.has(target)) return;
     const incarnation = this.table.get(target)!.incarnation;
+    this.armSuspicion(target, incarnation);
+  }
+
+  /**
+   * A suspect that has not refuted when the timer fires is declared dead, but only by a node that sees a
+   * majority alive: on the small side of a cut every peer looks dead, and those verdicts would spread as
+   * false deaths once the cut heals. Without a majority the suspicion simply waits.
+   */
+  private armSuspicion(target: string, incarnation: number): void {
     const timer = setTimeout(() => {
       this.suspicionTimers.delete(target);
       const current = this.table.get(target);
-      if (!current || current.state !== 'suspect' || current.incarnation !== incarnation) return;
+      if (!current || current.state !== 'suspect' || current.incarnation !== incarnation || this.stopped) return;
+      if (!this.table.hasQuorum()) {
+        this.armSuspicion(target, incarnation);
+        return;
+      }
       if (this.table.markDead(target)) {
         this.counters.deaths++;
         void this.broadcast([this.table.get(target)!]);
@@ -275,7 +301,7 @@ export class Membership {
     await Promise.all(
       targets.map((target) =>
         this.transport.send(target, Opcode.PROBE, message, timeoutMs).then(
-          (reply) => this.applyAll(reply.updates),
+          (reply) => this.applyAll(reply.updates, reply.from),
           () => undefined,
         ),
       ),
@@ -292,7 +318,7 @@ export class Membership {
     try {
       const reply = await this.transport.send(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4);
       this.counters.syncs++;
-      this.applyAll(reply.updates);
+      this.applyAll(reply.updates, reply.from);
     } catch {
       // An unreachable peer is the failure detector's business, not the sync's.
     }

@@ -39,9 +39,8 @@ export class FaultCluster {
   /** Starts the node again on the same address (after SIGKILL or SIGTERM). */
   async restart(node: MemberNode): Promise<void> {
     await node.exited;
-    const fresh = this.spawnNode(node.host, ['--join', `${this.hosts[0]}:${this.port}`]);
-    this.nodes[this.nodes.indexOf(node)] = fresh;
-    Object.assign(node, fresh);
+    // In place: callers and killAll() hold this same object, which now points at the new process.
+    Object.assign(node, this.spawnNode(node.host, ['--join', `${this.hosts[0]}:${this.port}`]));
   }
 
   /** ms until every observer sees `target` in one of `states`. */

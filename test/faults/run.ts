@@ -117,7 +117,8 @@ async function main(): Promise<void> {
   const failed = rows.filter((row) => row.result === 'FAIL').length;
   const skipped = rows.filter((row) => row.result === 'skipped').length;
   console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exitCode = failed === 0 ? 0 : 1;
+  // The node processes were killed by PID above; exit now rather than wait on their pipes.
+  process.exit(failed === 0 ? 0 : 1);
 }
 
 /**
