@@ -308,6 +308,22 @@ export class Membership {
     );
   }
 
+  /**
+   * Full state exchange with every member that has not left, dead ones included: what a node that was cut off
+   * does before it serves again, so its view (and ring) matches the majority's instead of its own old verdicts.
+   */
+  async syncWithAll(): Promise<void> {
+    const peers = this.table.others('alive', 'suspect', 'dead');
+    await Promise.all(
+      peers.map((peer) =>
+        this.transport.send(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4).then(
+          (reply) => this.applyAll(reply.updates, reply.from),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
   /** Full state exchange with one random member, dead ones included, so a healed partition converges. */
   private async syncWithRandomMember(): Promise<void> {
     if (this.stopped) return;

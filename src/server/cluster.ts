@@ -31,6 +31,8 @@ export class Cluster implements ClusterView {
   private readonly epochListeners: Array<(epoch: number) => void> = [];
   /** Cleared while this node sees no majority; a node that lost it empties its store when it returns. */
   private quorum = true;
+  /** After a comeback: not serving until a full sync with every member has aligned this node's view. */
+  private rejoining = false;
   private sweepTimer: NodeJS.Immediate | undefined;
   /** Counters for STATS: comebacks that emptied the store, ranges swept, keys they dropped. */
   readonly staleGuard = { flushesOnComeback: 0, rangeSweeps: 0, keysDroppedForMovedRanges: 0, refusedWithoutQuorum: 0 };
@@ -64,7 +66,7 @@ export class Cluster implements ClusterView {
    * node is cut off: it refuses key requests rather than acknowledge writes the majority will never see.
    */
   get hasQuorum(): boolean {
-    return this.quorum;
+    return this.quorum && !this.rejoining;
   }
 
   private checkQuorum(): void {
@@ -84,6 +86,13 @@ export class Cluster implements ClusterView {
     this.options.store.flush();
     this.staleGuard.flushesOnComeback++;
     this.logger.warn(`emptied the store (${items} items) because ${why}: its values may be older than the cluster's`);
+    // Its verdicts from the wrong side of the cut (members it holds dead) would make it serve their keys: it
+    // serves nothing until it has exchanged state with every member.
+    if (this.rejoining) return;
+    this.rejoining = true;
+    void this.membership.syncWithAll().finally(() => {
+      this.rejoining = false;
+    });
   }
 
   /**
