@@ -63,7 +63,6 @@ async function main(): Promise<void> {
     const handle = new nativeBinding.NativeRing();
     const { points, owners } = nativeRing.snapshot();
     handle.setPoints(points, owners);
-    expectEqual(handle.lookup(joined, 0, KEY_BYTES), jsRing.lookupIndex(joined, 0, KEY_BYTES), 'native single = TS');
     const native = nativeBinding;
     const ringId = handle.id;
     expectEqual(native.lookupRing(ringId, joined, 0, KEY_BYTES), jsRing.lookupIndex(joined, 0, KEY_BYTES), 'lookupRing = TS');
@@ -74,15 +73,6 @@ async function main(): Promise<void> {
         const base = cursor;
         cursor = (cursor + PER) % KEY_COUNT;
         for (let i = 0; i < PER; i++) sink ^= native.lookupRing(ringId, joined, ((base + i) & (KEY_COUNT - 1)) * KEY_BYTES, KEY_BYTES);
-      },
-    });
-    tasks.push({
-      name: 'native single-key lookup (buffer, offset, length per call)',
-      perIteration: PER,
-      run: () => {
-        const base = cursor;
-        cursor = (cursor + PER) % KEY_COUNT;
-        for (let i = 0; i < PER; i++) sink ^= handle.lookup(joined, ((base + i) & (KEY_COUNT - 1)) * KEY_BYTES, KEY_BYTES);
       },
     });
   }

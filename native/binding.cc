@@ -38,7 +38,6 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRing",
                        {InstanceMethod<&NativeRing::SetPoints>("setPoints"),
-                        InstanceMethod<&NativeRing::Lookup>("lookup"),
 
                         InstanceMethod<&NativeRing::LookupBatch>("lookupBatch")});
   }
@@ -62,16 +61,6 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
       return;
     }
     ring_.Assign(points.Data(), owners.Data(), points.ElementLength());
-  }
-
-  // lookup(buffer, offset, length) -> owner index, -1 on an empty ring
-  Napi::Value Lookup(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Uint8Array buffer = info[0].As<Napi::Uint8Array>();
-    const uint32_t offset = info[1].As<Napi::Number>().Uint32Value();
-    const uint32_t length = info[2].As<Napi::Number>().Uint32Value();
-    if (!CheckRange(env, buffer.ByteLength(), offset, length)) return env.Undefined();
-    return Napi::Number::New(env, ring_.Lookup(buffer.Data() + offset, length, 0));
   }
 
   // lookupBatch(buffer, spans: Uint32Array [offset0, length0, offset1, length1, ...], count, out: Int32Array)

@@ -9,7 +9,6 @@ export interface NativeRingHandle {
   /** The ring's id for lookupRing(), a cheaper call than the lookup method. */
   readonly id: number;
   setPoints(points: Uint32Array, owners: Int32Array): void;
-  lookup(buffer: Uint8Array, offset: number, length: number): number;
   lookupBatch(buffer: Uint8Array, spans: Uint32Array, count: number, out: Int32Array): void;
 }
 

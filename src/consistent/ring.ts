@@ -154,7 +154,7 @@ export class HashRing {
 
   /** The owner's index into `nodes` for key bytes buffer[offset, offset+length); -1 on an empty ring. */
   lookupIndex(buffer: Uint8Array, offset: number, length: number): number {
-    if (NATIVE_SINGLE_KEY_LOOKUP && this.native) return this.native.lookup(buffer, offset, length);
+    if (NATIVE_SINGLE_KEY_LOOKUP && this.native) return nativeBinding!.lookupRing(this.native.id, buffer, offset, length);
     return this.ownerOfHash(xxh32(buffer, offset, length, 0));
   }
 
