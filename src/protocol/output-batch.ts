@@ -20,6 +20,7 @@ import {
   writeRequest,
   writeResponse,
   writeResponseHeader,
+  writeResponseString,
 } from './encoder';
 
 const EMPTY = Buffer.alloc(0);
@@ -103,11 +104,8 @@ export class OutputBatch {
     text: string,
     extras: number | bigint = 0,
   ): void {
-    const n = Buffer.byteLength(text, 'utf8');
-    const off = this.reserve(HEADER_SIZE + n);
-    writeResponseHeader(this.buf, off, opcode, status, requestId, epoch, n, extras);
-    this.buf.write(text, off + HEADER_SIZE, n, 'utf8');
-    this.end = off + HEADER_SIZE + n;
+    const off = this.reserve(HEADER_SIZE + Buffer.byteLength(text, 'utf8'));
+    this.end = writeResponseString(this.buf, off, opcode, status, requestId, epoch, text, extras);
   }
 
   /** Appends a response header only; the caller appends exactly valueLength bytes of value after it. */
