@@ -501,6 +501,9 @@ async function main(): Promise<void> {
   }
 
   const cpuModel = os.cpus()[0]?.model ?? '?';
+  // The code measured: the commit, and whether src/ had uncommitted changes (the checkout is shared).
+  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const code = { commit: git(['rev-parse', '--short', 'HEAD']), srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length };
   const meta = {
     date: new Date().toISOString(),
     quick,
@@ -508,6 +511,7 @@ async function main(): Promise<void> {
     machine: { cpus: os.cpus().length, cpuModel, platform: `${os.type()} ${os.release()}`, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1) },
     placement,
     pinned: PINNED,
+    code,
     versions: {
       node: process.version,
       redisServer: which('redis-server') ? version('redis-server', ['--version']) : null,
@@ -527,10 +531,10 @@ async function main(): Promise<void> {
   );
   const base = path.join(RESULTS, custom ? 'latest-custom' : quick ? 'latest-quick' : 'latest');
   fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, rows, memory: memoryRows, targets: verdictList, samples }, null, 2)}\n`);
-  const subtitle = `${meta.date.slice(0, 10)} · ${os.cpus().length} vCPU ${cpuModel} · node ${process.version} · ${placement} · ${CONFIG.rounds} rounds${quick ? ' (--quick)' : ''}`;
+  const subtitle = `${meta.date.slice(0, 10)} · commit ${code.commit}${code.srcChanges > 0 ? ` + ${code.srcChanges} changed files in src/` : ''} · ${os.cpus().length} vCPU ${cpuModel} · node ${process.version} · ${placement} · ${CONFIG.rounds} rounds${quick ? ' (--quick)' : ''}`;
   fs.writeFileSync(`${base}.svg`, renderSvg(rows, memoryRows, systems, subtitle));
   const md = [
-    `Measured ${meta.date.slice(0, 10)} on ${os.cpus().length} vCPU (${cpuModel}), node ${process.version}, ${meta.versions.redisServer ?? 'no redis-server'}, ${meta.versions.memcached ?? 'no memcached'}; ${placement}; median of ${CONFIG.rounds} rounds.`,
+    `Measured ${meta.date.slice(0, 10)} (commit ${code.commit}${code.srcChanges > 0 ? ` with uncommitted changes in src/` : ''}) on ${os.cpus().length} vCPU (${cpuModel}), node ${process.version}, ${meta.versions.redisServer ?? 'no redis-server'}, ${meta.versions.memcached ?? 'no memcached'}; ${placement}; median of ${CONFIG.rounds} rounds.`,
     '',
     markdownTable(rows),
     '',
