@@ -63,4 +63,40 @@ Cli('--help and --version print and exit 0', async () => {
   assert.match(version.stdout(), /^\d+\.\d+\.\d+\n$/);
 });
 
+Cli('status --server prints the member table (address, state, incarnation, keys) and the ring checksum', async () => {
+  const seed = await startCliNode();
+  const other = await startCliNode(['--join', seed.address]);
+  const statusOutput = async () => {
+    const status = runCli(['status', '--server', seed.address]);
+    assert.is(await status.exited, 0);
+    return status.stdout();
+  };
+  let output = '';
+  for (let attempt = 0; attempt < 50 && (output.match(/alive/g) ?? []).length < 2; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    output = await statusOutput();
+  }
+  // Once both own their ranges, one key written through the seed lands on its owner only.
+  const peer = await RawPeer.connect(seed.port);
+  try {
+    peer.write(encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'k', value: 'v', flags: 0 }));
+    assert.is((await peer.waitForResponses(1))[0]!.status, Status.OK);
+  } finally {
+    peer.destroy();
+  }
+  output = await statusOutput();
+  assert.match(output, /ADDRESS\s+STATE\s+INCARNATION\s+KEYS/);
+  assert.match(output, new RegExp(`${seed.address.replace(/\./g, '\\.')} \\(self\\)\\s+alive\\s+\\d+\\s+\\d+`));
+  assert.match(output, new RegExp(`${other.address.replace(/\./g, '\\.')}\\s+alive`));
+  assert.match(output, /ring: epoch \d+, checksum [0-9a-f]{8}, 160 vnodes per member/);
+  const keys = [...output.matchAll(/alive\s+\d+\s+(\d+)/g)].map((m) => Number(m[1]));
+  assert.is(keys.reduce((a, b) => a + b, 0), 1, 'the one key is counted once, on its owner');
+});
+
+Cli('status against a node that is not there exits 1 with a message', async () => {
+  const status = runCli(['status', '--server', '127.0.0.1:1']);
+  assert.is(await status.exited, 1);
+  assert.match(status.stderr(), /distributed-cache status:/);
+});
+
 Cli.run();
