@@ -43,7 +43,6 @@ import type { ConnectResult, LoadResult, Reply, Request, RunResult, SystemKind }
 import { cpuSeconds, freePort, killAllNow, machineCpuSeconds, pinningAvailable, rssBytes, sleep, spawnPinned, stopAll, stopChild, waitForPort, which } from './compare/procs';
 import {
   type MemoryRow,
-  type Row,
   type Sample,
   SYSTEM_LABELS,
   type SystemId,
@@ -514,7 +513,7 @@ async function main(): Promise<void> {
     code,
     versions: {
       node: process.version,
-      redisServer: which('redis-server') ? version('redis-server', ['--version']) : null,
+      redisServer: which('redis-server') ? `redis-server ${version('redis-server', ['--version']).match(/v=(\S+)/)?.[1] ?? '?'}` : null,
       memcached: which('memcached') ? version('memcached', ['-V']) : null,
       ioredis: packageVersion('ioredis'),
       memjs: packageVersion('memjs'),
@@ -564,7 +563,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 main().then(
   () => shutdown(0),
   (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    void shutdown(1);
+    // After SIGINT the children going away is expected, not an error worth a stack trace.
+    if (!exiting) console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    void shutdown(exiting ? 130 : 1);
   },
 );
