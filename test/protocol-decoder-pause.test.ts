@@ -50,4 +50,25 @@ test('a pause on the last frame of a chunk holds nothing and resume() is a no-op
   assert.equal(seen, [0, 0, 1]);
 });
 
+
+test('a body that spanned reads is handed over whole (ownsBuffer): a kept view stays intact while decoding goes on', () => {
+  const kept: Buffer[] = [];
+  const owned: boolean[] = [];
+  const decoder = new FrameDecoder({
+    kind: 'request',
+    onFrame: (frame) => {
+      owned.push(frame.ownsBuffer);
+      if (frame.ownsBuffer) kept.push(frame.value());
+    },
+  });
+  const big = encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'k', value: Buffer.alloc(70_000, 0x61) });
+  decoder.push(big.subarray(0, 30_000));
+  decoder.push(big.subarray(30_000));
+  decoder.push(frames(3)); // whole frames: views into the chunk, not owned
+  decoder.push(encodeRequest({ opcode: Opcode.SET, requestId: 9, key: 'k', value: Buffer.alloc(70_000, 0x62) }).subarray(0, 100));
+  assert.equal(owned, [true, false, false, false]);
+  assert.is(kept.length, 1);
+  assert.ok(kept[0]!.equals(Buffer.alloc(70_000, 0x61)), 'the kept value was not overwritten');
+});
+
 test.run();

@@ -18,6 +18,8 @@ const int64 = readInt64;
 /** The value bytes of a response, copied out of the read buffer. */
 export function copyValue(frame: Frame): Buffer {
   const n = frame.valueLength;
+  // A large value that spanned reads already sits in a buffer of its own: a view of it is the copy.
+  if (frame.ownsBuffer) return frame.buffer.subarray(frame.valueOffset, frame.valueOffset + n);
   const out = Buffer.allocUnsafe(n);
   const src = frame.buffer;
   const from = frame.valueOffset;

@@ -56,6 +56,11 @@ export class Frame {
   extrasLow = 0;
   /** Holds the body: key at keyOffset, value at valueOffset. Valid only during onFrame. */
   buffer: Buffer = EMPTY;
+  /**
+   * True when `buffer` was allocated for this frame alone (its body spanned reads) and the decoder has let go
+   * of it: a consumer may keep a view of it instead of copying the value once more.
+   */
+  ownsBuffer = false;
   keyOffset = 0;
   valueOffset = 0;
 
@@ -342,7 +347,12 @@ export class FrameDecoder {
     frame.buffer = body;
     frame.keyOffset = 0;
     frame.valueOffset = frame.keyLength;
-    this.onFrame(frame);
+    frame.ownsBuffer = true;
+    try {
+      this.onFrame(frame);
+    } finally {
+      frame.ownsBuffer = false;
+    }
     return this.state === RUNNING ? off + n : -1;
   }
 

@@ -8,8 +8,9 @@
  * can serve every connection of a server, provided each connection appends and takes its responses without
  * yielding to the event loop in between (the synchronous "decode chunk → append → take → write" loop).
  *
- * Storage grows by doubling from initialCapacity; after a large frame the next fresh storage starts small again,
- * so one big value does not pin a big buffer per connection.
+ * Storage grows by doubling from the size of the last batch taken (at least initialCapacity, at most 8 MiB as a
+ * hint), so a steady stream of large batches does not regrow from scratch every tick, while one huge batch
+ * does not pin a huge buffer.
  */
 
 import { HEADER_SIZE } from './constants';
@@ -26,6 +27,8 @@ import {
 const EMPTY = Buffer.alloc(0);
 
 export const DEFAULT_BATCH_CAPACITY = 64 * 1024;
+/** The last batch's size guides the next storage only up to this, so one huge batch pins little memory. */
+const MAX_SIZE_HINT = 8 * 1024 * 1024;
 
 export class OutputBatch {
   readonly initialCapacity: number;
@@ -34,6 +37,9 @@ export class OutputBatch {
   private start = 0;
   /** One past the last pending byte. */
   private end = 0;
+  /** Size of the last batch taken: fresh storage starts there, so a steady stream of large batches does not
+   *  regrow from initialCapacity (allocating and copying at every doubling) on every tick. */
+  private lastTaken = 0;
 
   constructor(initialCapacity = DEFAULT_BATCH_CAPACITY) {
     if (!Number.isSafeInteger(initialCapacity) || initialCapacity < HEADER_SIZE) {
@@ -149,6 +155,7 @@ export class OutputBatch {
     if (this.end === this.start) return EMPTY;
     const out = this.buf.subarray(this.start, this.end);
     this.start = this.end;
+    this.lastTaken = out.length;
     return out;
   }
 
@@ -168,7 +175,7 @@ export class OutputBatch {
   private grow(n: number): void {
     const pending = this.end - this.start;
     const need = pending + n;
-    let capacity = this.initialCapacity;
+    let capacity = Math.max(this.initialCapacity, Math.min(this.lastTaken, MAX_SIZE_HINT));
     while (capacity < need) capacity *= 2;
     // Growing a batch that is still being filled: at least double, so appends stay amortised O(1).
     if (pending > 0 && capacity < 2 * pending) capacity = 2 * pending;
