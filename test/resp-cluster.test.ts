@@ -7,20 +7,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type RedisClient from 'ioredis';
+import { loadIoredis } from './helpers/ioredis';
 import type { CacheNode } from '../src/server/node';
 import type { NodeOptions } from '../src/server/options';
 import { eventually, startCluster } from './helpers/cluster';
 import { closeAllNodes } from './helpers/node';
 import { FakeClock } from './helpers/resp-server';
 
-type RedisConstructor = typeof RedisClient;
-let Redis: RedisConstructor | undefined;
-try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  Redis = (require('ioredis') as { default: RedisConstructor }).default;
-} catch {
-  console.log('resp-cluster: ioredis is not installed (npm install): skipping the RESP cluster tests');
-}
+const Redis = loadIoredis('resp-cluster');
 
 const clients = new Set<RedisClient>();
 

@@ -5,17 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type RedisClient from 'ioredis';
+import { loadIoredis } from './helpers/ioredis';
 import { closeAllRespServers, startRespTestServer, type TestRespServer } from './helpers/resp-server';
 import { ScrambledBackend } from './helpers/resp-async-backend';
 
-type RedisConstructor = typeof RedisClient;
-let Redis: RedisConstructor | undefined;
-try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  Redis = (require('ioredis') as { default: RedisConstructor }).default;
-} catch {
-  console.log('resp-ioredis: ioredis is not installed (npm install): skipping the ioredis tests');
-}
+const Redis = loadIoredis('resp-ioredis');
 
 const clients = new Set<RedisClient>();
 

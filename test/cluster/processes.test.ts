@@ -90,14 +90,19 @@ function runLoad(client: Client, ring: HashRing, maxMs: number): { stop: () => P
   };
 }
 
-Faults('SIGKILL under load: survivors mark the node dead within 5 s and agree; survivors\' keys never fail; nothing hangs', async () => {
-  const nodes = await startThree();
-  const [a, b, c] = nodes as [CliNode, CliNode, CliNode];
-  const ring = ringOf(nodes);
-  const client = new Client({ nodes: [a.address], timeoutMs: 1000 });
+/** Three nodes, and a steady load through the first that has been running for 300 ms. */
+async function startThreeUnderLoad(): Promise<{ nodes: [CliNode, CliNode, CliNode]; load: ReturnType<typeof runLoad> }> {
+  const nodes = (await startThree()) as [CliNode, CliNode, CliNode];
+  const client = new Client({ nodes: [nodes[0].address], timeoutMs: 1000 });
   clients.push(client);
-  const load = runLoad(client, ring, 20_000);
+  const load = runLoad(client, ringOf(nodes), 20_000);
   await new Promise((resolve) => setTimeout(resolve, 300));
+  return { nodes, load };
+}
+
+Faults('SIGKILL under load: survivors mark the node dead within 5 s and agree; survivors\' keys never fail; nothing hangs', async () => {
+  const { nodes, load } = await startThreeUnderLoad();
+  const [a, b, c] = nodes;
   process.kill(c.pid, 'SIGKILL');
   const detection = await waitFor(async () => {
     const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
@@ -147,13 +152,8 @@ Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refute
 });
 
 Faults('SIGTERM under load: exits 0, peers see it left at once, survivors\' keys never fail', async () => {
-  const nodes = await startThree();
-  const [a, b, c] = nodes as [CliNode, CliNode, CliNode];
-  const ring = ringOf(nodes);
-  const client = new Client({ nodes: [a.address], timeoutMs: 1000 });
-  clients.push(client);
-  const load = runLoad(client, ring, 20_000);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const { nodes, load } = await startThreeUnderLoad();
+  const [a, b, c] = nodes;
   process.kill(c.pid, 'SIGTERM');
   assert.is(await c.exited, 0);
   const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
