@@ -39,7 +39,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'probe-interval', kind: 'string', placeholder: 'MS', help: 'SWIM: probe one member this often', defaultText: String(NODE_DEFAULTS.probeIntervalMs) },
   { name: 'probe-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a probe unanswered this long goes to indirect probes', defaultText: String(NODE_DEFAULTS.probeTimeoutMs) },
   { name: 'indirect-probes', kind: 'string', placeholder: 'K', help: 'SWIM: members asked to probe before suspecting', defaultText: String(NODE_DEFAULTS.indirectProbes) },
-  { name: 'suspicion-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a suspect that does not refute within this is dead', defaultText: String(NODE_DEFAULTS.suspicionTimeoutMs) },
+  { name: 'suspicion-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a suspect that does not refute within this is dead once others confirm it (4x unconfirmed)', defaultText: String(NODE_DEFAULTS.suspicionTimeoutMs) },
   { name: 'sync-interval', kind: 'string', placeholder: 'MS', help: 'full state sync with a random member this often', defaultText: String(NODE_DEFAULTS.syncIntervalMs) },
   { name: 'forward-timeout', kind: 'string', placeholder: 'MS', help: "deadline for a request forwarded to its key's owner", defaultText: String(NODE_DEFAULTS.forwardTimeoutMs) },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },

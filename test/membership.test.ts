@@ -103,6 +103,7 @@ Swim('join through one seed spreads to all; a killed member goes suspect then de
   const survivors = nodes.filter((node) => node.selfId !== 'n:3');
   await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
   assert.ok(survivors.some((node) => node.counters.suspicions > 0), 'it was suspected before it was declared dead');
+  assert.ok(survivors.some((node) => node.counters.confirmations > 0), 'the survivors confirmed each other\'s suspicion');
   // Restart on the same id: the new incarnation beats the old death.
   nodes[2]!.stop();
   network.down.delete('n:3');
@@ -159,6 +160,45 @@ Swim('a partition is detected on both sides and views converge to all-alive afte
   network.down.delete('p:3');
   await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
   assert.equal(falselyDead, []);
+});
+
+Swim('a node cut off from the others declares none of them dead, not even one its table still shows alive', async () => {
+  const network = new FakeNetwork();
+  // A suspicion timeout shorter than a probe round: the cut-off node's first verdict comes while the member
+  // it probes second is still alive in its table (a majority by the table alone).
+  const options = { ...FAST, probeIntervalMs: 100, probeTimeoutMs: 20, suspicionTimeoutMs: 15 };
+  const nodes = ['c:1', 'c:2', 'c:3'].map((id) => {
+    const node = new Membership(id, options, network.transportFor(id), silentLogger);
+    network.nodes.set(id, node);
+    running.push(node);
+    node.start(['c:1']);
+    return node;
+  });
+  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  const cutOff = nodes[2]!;
+  const verdicts: string[] = [];
+  cutOff.table.onChange((member) => {
+    if (member.state === 'dead') verdicts.push(member.id);
+  });
+  network.down.add('c:3');
+  await until(() => cutOff.counters.verdictsDeferred >= 4 || verdicts.length > 0, 'the cut-off node to defer its verdicts a few times');
+  assert.equal(verdicts, [], 'no verdict without hearing from a majority');
+  await until(() => stateOf(nodes[0]!, 'c:3') === 'dead' && stateOf(nodes[1]!, 'c:3') === 'dead', 'the majority to declare c:3 dead');
+  network.down.delete('c:3');
+  await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
+});
+
+Swim('suspicion timeout: the maximum without confirmations, the minimum once the expected ones arrived', () => {
+  const network = new FakeNetwork();
+  const node = new Membership('s:1', FAST, network.transportFor('s:1'), silentLogger);
+  assert.is(node.suspicionTimeoutMs(0), FAST.suspicionTimeoutMs, 'alone: nobody could confirm');
+  for (const id of ['s:2', 's:3', 's:4', 's:5', 's:6']) node.table.apply({ id, state: 'alive', incarnation: 1 });
+  node.table.apply({ id: 's:6', state: 'suspect', incarnation: 1 });
+  const timeouts = [0, 1, 2, 3, 4].map((confirmations) => node.suspicionTimeoutMs(confirmations));
+  assert.is(timeouts[0], FAST.suspicionTimeoutMs * 4);
+  assert.ok(timeouts[0]! > timeouts[1]! && timeouts[1]! > timeouts[2]! && timeouts[2]! > timeouts[3]!, `shrinks with confirmations: ${timeouts.join(', ')}`);
+  assert.is(timeouts[3], FAST.suspicionTimeoutMs, 'three confirmations expected (four alive others, capped at three)');
+  assert.is(timeouts[4], FAST.suspicionTimeoutMs);
 });
 
 Swim.run();

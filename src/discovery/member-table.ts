@@ -121,11 +121,15 @@ export class MemberTable {
 
   /** Local verdicts of the failure detector: same rules as news from a peer, at the member's incarnation. */
   markSuspect(id: string): boolean {
-    return this.markAt(id, 'suspect');
+    const current = this.members.get(id);
+    if (!current || id === this.selfId) return false;
+    return this.apply({ id, state: 'suspect', incarnation: current.incarnation, suspectedBy: this.selfId }) === 'changed';
   }
 
   markDead(id: string): boolean {
-    return this.markAt(id, 'dead');
+    const current = this.members.get(id);
+    if (!current || id === this.selfId) return false;
+    return this.apply({ id, state: 'dead', incarnation: current.incarnation }) === 'changed';
   }
 
   /** This node leaves gracefully: its state becomes left at its current incarnation. */
@@ -164,12 +168,6 @@ export class MemberTable {
     return this.all().map(toUpdate);
   }
 
-  private markAt(id: string, state: 'suspect' | 'dead'): boolean {
-    const current = this.members.get(id);
-    if (!current || id === this.selfId) return false;
-    return this.apply({ id, state, incarnation: current.incarnation }) === 'changed';
-  }
-
   private applyAboutSelf(update: MemberUpdate): ApplyResult {
     const self = this.self;
     if (this.leaving) return 'ignored';
@@ -197,5 +195,6 @@ export class MemberTable {
 }
 
 function toUpdate(member: Member): MemberUpdate {
-  return { id: member.id, state: member.state, incarnation: member.incarnation };
+  const update = { id: member.id, state: member.state, incarnation: member.incarnation };
+  return member.state === 'suspect' && member.suspectedBy !== undefined ? { ...update, suspectedBy: member.suspectedBy } : update;
 }

@@ -15,6 +15,11 @@ export interface MemberUpdate {
   readonly id: string;
   readonly state: MemberState;
   readonly incarnation: number;
+  /**
+   * With state suspect: the member whose own probes failed (Lifeguard's "from"). Relays keep it, so a node can
+   * tell an independent confirmation of its suspicion from its own suspicion coming back to it.
+   */
+  readonly suspectedBy?: string;
 }
 
 export interface Member extends MemberUpdate {
@@ -61,9 +66,15 @@ const MAX_ID_LENGTH = 300;
 /** Checks an update that came from a peer: anything a peer sends is range-checked before use. */
 export function parseMemberUpdate(raw: unknown): MemberUpdate | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
-  const { id, state, incarnation } = raw as Record<string, unknown>;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH || !/^[^\s]+:\d{1,5}$/.test(id)) return undefined;
+  const { id, state, incarnation, suspectedBy } = raw as Record<string, unknown>;
+  if (!isMemberId(id)) return undefined;
   if (typeof state !== 'string' || !STATE_SET.has(state)) return undefined;
   if (typeof incarnation !== 'number' || !Number.isSafeInteger(incarnation) || incarnation < 0) return undefined;
-  return { id, state: state as MemberState, incarnation };
+  if (suspectedBy === undefined || state !== 'suspect') return { id, state: state as MemberState, incarnation };
+  if (!isMemberId(suspectedBy)) return undefined;
+  return { id, state: 'suspect', incarnation, suspectedBy };
+}
+
+function isMemberId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && /^[^\s]+:\d{1,5}$/.test(id);
 }

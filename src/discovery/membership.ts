@@ -5,9 +5,16 @@
  * small) and piggybacked on probes; a periodic full sync with a random member, dead ones included, makes
  * views converge again after a partition heals. A graceful stop is `left`, never refuted.
  *
- * Lifeguard-style care against false positives: the probe timeout grows with this node's own event-loop lag,
- * and a timed-out probe gets its verdict only after pending I/O has been read (setImmediate), so a node whose
- * loop was blocked does not blame a peer whose answer is sitting in its socket.
+ * Lifeguard-style care against false positives:
+ * - the probe timeout grows with this node's own event-loop lag, and a timed-out probe gets its verdict only
+ *   after pending I/O has been read (setImmediate), so a node whose loop was blocked does not blame a peer whose
+ *   answer is sitting in its socket;
+ * - a suspicion nobody else confirms runs SUSPICION_MAX_MULTIPLIER times the suspicion timeout; each member that
+ *   independently suspects the same incarnation shortens it, down to the suspicion timeout once the expected
+ *   confirmations arrived. A crashed member is suspected by everyone and declared dead as fast as before; a
+ *   member one peer cannot reach for a while (packet loss, one slow link) gets time to refute;
+ * - a verdict needs a majority heard from since the suspicion began (this node included), so a node cut off
+ *   from the others declares nobody dead, even while its table still shows some of them alive.
  */
 import { Opcode } from '../protocol/constants';
 import type { Logger } from '../server/logger';
@@ -41,6 +48,19 @@ export interface MembershipTransport {
 }
 
 const PIGGYBACK_LIMIT = 16;
+/** An unconfirmed suspicion lasts this many suspicion timeouts (Lifeguard's β; memberlist uses 6). */
+const SUSPICION_MAX_MULTIPLIER = 4;
+/** Confirmations that bring a suspicion down to the suspicion timeout (Lifeguard's K), fewer in small clusters. */
+const MAX_EXPECTED_CONFIRMATIONS = 3;
+
+/** A suspicion this node raised itself: its verdict timer and the members that confirmed it independently. */
+interface Suspicion {
+  readonly incarnation: number;
+  /** When this node suspected (or last found itself without a majority): the verdict needs contact since then. */
+  startedAt: number;
+  readonly confirmedBy: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+}
 const JOIN_TIMEOUT_MS = 1000;
 const JOIN_BACKOFF_START_MS = 100;
 const JOIN_BACKOFF_MAX_MS = 5000;
@@ -48,7 +68,9 @@ const JOIN_BACKOFF_MAX_MS = 5000;
 export class Membership {
   readonly table: MemberTable;
   private readonly lag = new LoopLagMonitor();
-  private readonly suspicionTimers = new Map<string, NodeJS.Timeout>();
+  private readonly suspicions = new Map<string, Suspicion>();
+  /** When each member was last heard from (a message or a reply), on this node's clock. */
+  private readonly lastHeard = new Map<string, number>();
   private probeOrder: string[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -56,7 +78,7 @@ export class Membership {
   private stopped = false;
   private probing = false;
   /** Counters for STATS and tests. */
-  readonly counters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, deaths: 0, refutes: 0, syncs: 0 };
+  readonly counters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, confirmations: 0, verdictsDeferred: 0, deaths: 0, refutes: 0, syncs: 0 };
 
   constructor(
     readonly selfId: string,
@@ -68,7 +90,8 @@ export class Membership {
   ) {
     this.table = new MemberTable(selfId, incarnation, clock);
     this.table.onChange((member, previous) => {
-      if (member.state !== 'suspect') this.clearSuspicion(member.id);
+      const suspicion = this.suspicions.get(member.id);
+      if (suspicion && (member.state !== 'suspect' || member.incarnation !== suspicion.incarnation)) this.clearSuspicion(member.id);
       if (member.id !== selfId && member.state !== previous?.state) {
         this.logger.info(`member ${member.id} is ${member.state} (incarnation ${member.incarnation})`);
       }
@@ -95,8 +118,8 @@ export class Membership {
     this.stopped = true;
     this.lag.stop();
     for (const timer of [this.probeTimer, this.syncTimer, this.joinTimer]) if (timer) clearTimeout(timer);
-    for (const timer of this.suspicionTimers.values()) clearTimeout(timer);
-    this.suspicionTimers.clear();
+    for (const suspicion of this.suspicions.values()) clearTimeout(suspicion.timer);
+    this.suspicions.clear();
   }
 
   /** Answers a membership message from a peer. */
@@ -141,17 +164,18 @@ export class Membership {
    */
   private applyAll(updates: readonly MemberUpdate[], from?: string): void {
     const table = this.table;
+    if (from !== undefined) this.lastHeard.set(from, this.clock());
     const sender = from === undefined ? undefined : table.get(from);
     const senderDead = sender !== undefined && (sender.state === 'dead' || sender.state === 'left');
     const wasCutOff = updates.some((update) => table.isDeathNews(update));
     let refuted = false;
-    const changed: MemberUpdate[] = [];
     for (const update of updates) {
       if (senderDead && update.id !== from && update.id !== this.selfId) continue;
       if (wasCutOff && table.acceptAlive(update)) continue;
-      const result = table.apply(update);
-      if (result === 'refuted') refuted = true;
-      else if (result === 'changed') changed.push(update);
+      // A peer that predates suspectedBy: the sender is the best guess at who suspected.
+      const news = update.state === 'suspect' && update.suspectedBy === undefined && from !== undefined ? { ...update, suspectedBy: from } : update;
+      if (table.apply(news) === 'refuted') refuted = true;
+      if (news.state === 'suspect') this.noteConfirmation(news);
     }
     if (refuted) {
       this.counters.refutes++;
@@ -252,46 +276,92 @@ export class Membership {
     return answers.some(Boolean);
   }
 
+  /**
+   * This node's own probes (direct and indirect) failed: suspect the target, tell everyone, and start the
+   * verdict timer. Telling everyone also when the target was already suspect (news from a peer) is what lets the
+   * first suspecter count this node as an independent confirmation.
+   */
   private suspect(target: string): void {
     const member = this.table.get(target);
-    if (!member || member.state !== 'alive' && member.state !== 'suspect') return;
+    if (!member || (member.state !== 'alive' && member.state !== 'suspect')) return;
     if (member.state === 'alive') {
       if (!this.table.markSuspect(target)) return;
       this.counters.suspicions++;
-      void this.broadcast([this.table.get(target)!]);
     }
-    if (this.suspicionTimers.has(target)) return;
-    const incarnation = this.table.get(target)!.incarnation;
-    this.armSuspicion(target, incarnation);
+    if (this.suspicions.has(target)) return;
+    const current = this.table.get(target)!;
+    const suspicion: Suspicion = { incarnation: current.incarnation, startedAt: this.clock(), confirmedBy: new Set(), timer: undefined };
+    if (current.suspectedBy !== undefined && current.suspectedBy !== this.selfId) suspicion.confirmedBy.add(current.suspectedBy);
+    this.suspicions.set(target, suspicion);
+    this.scheduleVerdict(target, suspicion);
+    void this.broadcast([{ id: target, state: 'suspect', incarnation: current.incarnation, suspectedBy: this.selfId }]);
+  }
+
+  /** Another member suspects what this node suspects, at the same incarnation: the verdict may come sooner. */
+  private noteConfirmation(update: MemberUpdate): void {
+    const suspicion = this.suspicions.get(update.id);
+    const by = update.suspectedBy;
+    if (!suspicion || update.incarnation !== suspicion.incarnation || by === undefined) return;
+    if (by === this.selfId || by === update.id || suspicion.confirmedBy.has(by)) return;
+    suspicion.confirmedBy.add(by);
+    this.counters.confirmations++;
+    this.scheduleVerdict(update.id, suspicion);
+  }
+
+  /** Lifeguard's suspicion timeout: from max (no confirmation) down to min (the expected confirmations). */
+  suspicionTimeoutMs(confirmations: number): number {
+    const min = this.options.suspicionTimeoutMs;
+    const max = min * SUSPICION_MAX_MULTIPLIER;
+    // The members that could confirm: everyone alive but this node (the suspect is not alive).
+    const expected = Math.min(MAX_EXPECTED_CONFIRMATIONS, this.table.others('alive').length);
+    if (expected < 1 || confirmations >= expected) return min;
+    return Math.max(min, Math.round(max - ((max - min) * Math.log(confirmations + 1)) / Math.log(expected + 1)));
+  }
+
+  private scheduleVerdict(target: string, suspicion: Suspicion): void {
+    clearTimeout(suspicion.timer);
+    const dueAt = suspicion.startedAt + this.suspicionTimeoutMs(suspicion.confirmedBy.size) + this.lag.lagMs;
+    suspicion.timer = setTimeout(() => this.verdict(target, suspicion), Math.max(0, dueAt - this.clock()));
+    suspicion.timer.unref();
   }
 
   /**
-   * A suspect that has not refuted when the timer fires is declared dead, but only by a node that sees a
-   * majority alive: on the small side of a cut every peer looks dead, and those verdicts would spread as
-   * false deaths once the cut heals. Without a majority the suspicion simply waits.
+   * A suspect that has not refuted when the timer fires is declared dead, but only by a node that heard from a
+   * majority since it suspected: on the small side of a cut every peer looks dead (and some still look alive in
+   * the table, not yet probed), and those verdicts would spread as false deaths once the cut heals. Without a
+   * majority the suspicion starts over.
    */
-  private armSuspicion(target: string, incarnation: number): void {
-    const timer = setTimeout(() => {
-      this.suspicionTimers.delete(target);
-      const current = this.table.get(target);
-      if (!current || current.state !== 'suspect' || current.incarnation !== incarnation || this.stopped) return;
-      if (!this.table.hasQuorum()) {
-        this.armSuspicion(target, incarnation);
-        return;
-      }
-      if (this.table.markDead(target)) {
-        this.counters.deaths++;
-        void this.broadcast([this.table.get(target)!]);
-      }
-    }, this.options.suspicionTimeoutMs + this.lag.lagMs);
-    timer.unref();
-    this.suspicionTimers.set(target, timer);
+  private verdict(target: string, suspicion: Suspicion): void {
+    if (this.suspicions.get(target) !== suspicion || this.stopped) return;
+    const current = this.table.get(target);
+    if (!current || current.state !== 'suspect' || current.incarnation !== suspicion.incarnation) {
+      this.suspicions.delete(target);
+      return;
+    }
+    if (!this.heardFromMajoritySince(suspicion.startedAt)) {
+      this.counters.verdictsDeferred++;
+      suspicion.startedAt = this.clock();
+      this.scheduleVerdict(target, suspicion);
+      return;
+    }
+    this.suspicions.delete(target);
+    if (this.table.markDead(target)) {
+      this.counters.deaths++;
+      void this.broadcast([this.table.get(target)!]);
+    }
+  }
+
+  /** True when this node and the alive members it heard from since `since` are a majority of the non-left. */
+  private heardFromMajoritySince(since: number): boolean {
+    let reachable = 1;
+    for (const member of this.table.others('alive')) if ((this.lastHeard.get(member.id) ?? -Infinity) >= since) reachable++;
+    return reachable * 2 > this.table.votingMembers;
   }
 
   private clearSuspicion(id: string): void {
-    const timer = this.suspicionTimers.get(id);
-    if (timer) clearTimeout(timer);
-    this.suspicionTimers.delete(id);
+    const suspicion = this.suspicions.get(id);
+    if (suspicion) clearTimeout(suspicion.timer);
+    this.suspicions.delete(id);
   }
 
   /** Pushes updates to every alive or suspect member; resolves when all answered or failed. */
@@ -327,7 +397,7 @@ export class Membership {
   /** Full state exchange with one random member, dead ones included, so a healed partition converges. */
   private async syncWithRandomMember(): Promise<void> {
     if (this.stopped) return;
-    this.table.forget(this.options.forgetAfterMs);
+    for (const id of this.table.forget(this.options.forgetAfterMs)) this.lastHeard.delete(id);
     const candidates = this.table.others('alive', 'suspect', 'dead');
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(Math.random() * candidates.length)]!;

@@ -75,7 +75,9 @@ export class Cluster implements ClusterView {
     if (now === this.quorum) return;
     this.quorum = now;
     if (!now) {
-      this.logger.warn(`cut off: this node sees ${this.ring.size} of ${this.membership.table.votingMembers} members; refusing key requests`);
+      const table = this.membership.table;
+      const alive = table.all().filter((member) => member.state === 'alive').length;
+      this.logger.warn(`cut off: this node sees ${alive} of ${table.votingMembers} members alive; refusing key requests`);
     } else {
       this.forgetEverything('it had been cut off from the majority');
     }

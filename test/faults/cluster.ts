@@ -87,7 +87,7 @@ export class FaultCluster {
   }
 
   private spawnNode(host: string, extra: string[]): MemberNode {
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', MAIN, '--addr', `${host}:${this.port}`, '--log-level', 'warn', ...extra], {
+    const child = spawn(process.execPath, ['-r', 'tsx/cjs', MAIN, '--addr', `${host}:${this.port}`, '--log-level', process.env['DCACHE_FAULTS_LOG_LEVEL'] ?? 'warn', ...extra], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

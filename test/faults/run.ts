@@ -22,6 +22,8 @@ interface Row {
 }
 
 const IN_NAMESPACE = process.env['DCACHE_FAULTS_NETNS'] === '1';
+/** `DCACHE_FAULTS_ONLY=loss` runs only the cases whose name contains it (to repeat one case while debugging). */
+const ONLY = process.env['DCACHE_FAULTS_ONLY'];
 
 function reexecInNamespace(): never {
   const probe = spawnSync('unshare', ['-r', '-n', 'true']);
@@ -136,6 +138,9 @@ async function runCase(
   /** Under packet loss a request may outlive its deadline; there only false deaths and stale reads fail. */
   failuresAllowed = false,
 ): Promise<Row> {
+  if (ONLY !== undefined && !fault.includes(ONLY)) {
+    return { fault, detectionMs: '-', falsePositives: 0, failedOnHealthy: 0, staleReads: 0, result: 'skipped', note: `not selected (DCACHE_FAULTS_ONLY=${ONLY})` };
+  }
   const client = new Client({ nodes: cluster.nodes.map((node) => node.address), timeoutMs: 1000 });
   const checker = new LoadChecker(client, 200, victim ? (key) => cluster.ownerBeforeFault(key) === victim.address : () => false);
   const watch = cluster.watchFalsePositives(healthy);
