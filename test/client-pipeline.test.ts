@@ -3,6 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../src/client/client';
+import { LARGE_VALUE_BYTES } from '../src/client/outgoing';
 import { Pending, PendingTable } from '../src/client/pending';
 import { ClientClosedError, QueueFullError } from '../src/errors';
 import { Opcode } from '../src/protocol/constants';
@@ -49,6 +50,28 @@ pipeline('requests issued in one tick leave in one write', async () => {
   const before = server.reads;
   await Promise.all(Array.from({ length: 200 }, (_, i) => client.set(`k${i}`, 'v')));
   assert.ok(server.reads - before <= 3, `${server.reads - before} reads for one tick of requests`);
+});
+
+pipeline('large values (sent by reference) interleave with small frames in order, also when queued before connecting', async () => {
+  const server = await FakeServer.start({ reorder: true });
+  const client = clientFor(server, { timeoutMs: 10_000 });
+  const sizes = [LARGE_VALUE_BYTES - 1, LARGE_VALUE_BYTES, 3, 200_000, 0, LARGE_VALUE_BYTES + 7, 64 * 1024, 10];
+  const values = sizes.map((size, i) => {
+    const value = Buffer.allocUnsafe(size);
+    for (let j = 0; j < size; j++) value[j] = (i * 31 + j * 7) & 0xff;
+    return value;
+  });
+  // The first batch goes out while the connection is still being made.
+  await Promise.all(values.map((value, i) => client.set(`big:${i}`, value)));
+  await Promise.all(values.map((value, i) => client.set(`again:${i}`, value)));
+  const got = await Promise.all(values.flatMap((_, i) => [client.get(`big:${i}`), client.get(`again:${i}`)]));
+  for (let i = 0; i < values.length; i++) {
+    assert.ok(got[2 * i]?.equals(values[i]!), `big:${i} (${sizes[i]} bytes)`);
+    assert.ok(got[2 * i + 1]?.equals(values[i]!), `again:${i} (${sizes[i]} bytes)`);
+  }
+  // Requests leave in the order they were issued: the small SET issued last wins.
+  await Promise.all([client.set('order', values[3]!), client.set('order', 'small')]);
+  assert.is((await client.get('order'))?.toString(), 'small');
 });
 
 pipeline('past maxPending a request fails fast with QueueFullError and is not sent', async () => {

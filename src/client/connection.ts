@@ -27,9 +27,9 @@ import * as net from 'node:net';
 import { AuthError, ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
 import { DEFAULT_MAX_VALUE_BYTES, HEADER_SIZE, Opcode, Status, closesConnection, opcodeName, statusName } from '../protocol/constants';
 import { type Frame, FrameDecoder } from '../protocol/decoder';
-import { writeRequest, writeRequestHeader } from '../protocol/encoder';
+import { writeRequest, writeRequestHead, writeRequestHeader } from '../protocol/encoder';
 import { type MsetEntry, writeMgetBody, writeMsetBody } from '../protocol/multi';
-import { OutputBatch } from '../protocol/output-batch';
+import { LARGE_VALUE_BYTES, OutgoingQueue } from './outgoing';
 import type { NodeAddress } from './address';
 import { type Bytes, roomFor } from './args';
 import { MGET_KEYS_PER_FRAME } from './multi-plan';
@@ -75,7 +75,7 @@ export interface NodeConnectionOptions {
  * Module-local aliases for what the per-request path calls. tsx (the test and bench runner) compiles each
  * `import { x }` use into getter calls, which cost several percent of the client's CPU; tsc output does not.
  */
-const hot = { HEADER_SIZE, Pending, closesConnection, promiseFor, rawResponseOf, resultOf, roomFor, writeRequest };
+const hot = { HEADER_SIZE, LARGE_VALUE_BYTES, Pending, closesConnection, promiseFor, rawResponseOf, resultOf, roomFor, writeRequest, writeRequestHead };
 const SHUTTING_DOWN = Status.SHUTTING_DOWN;
 
 /** Room for an MGET frame's worst case against a node with the default value limit, plus slack. */
@@ -109,7 +109,8 @@ export class NodeConnection {
   private readonly sweepIntervalMs: number;
   private readonly hooks: NodeConnectionOptions;
   private readonly table: PendingTable;
-  private readonly out = new OutputBatch(16 * 1024);
+  private readonly outgoing = new OutgoingQueue();
+  private readonly out = this.outgoing.batch;
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   private socket: net.Socket | null = null;
   private decoder: FrameDecoder | null = null;
@@ -221,7 +222,7 @@ export class NodeConnection {
     if (this.state !== 'closed') {
       this.state = 'closed';
       this.clearTimers();
-      this.out.discard();
+      this.outgoing.discard();
       this.failAll(error);
       if (this.decoder !== null) this.decoder.destroy();
       if (this.socket !== null) this.socket.destroy();
@@ -237,12 +238,20 @@ export class NodeConnection {
     }
     if (this.table.size >= this.maxPending || this.congested) return this.queueFull();
     const out = this.out;
-    const at = out.reserve(hot.HEADER_SIZE + (key === null ? 0 : hot.roomFor(key)) + (value === null ? 0 : hot.roomFor(value)));
+    // A caller's own large value leaves by reference (outgoing.ts). Not for raw requests: a node relays views
+    // of its read buffers there, which are not its to hold on to.
+    const byReference = !raw && value !== null && typeof value !== 'string' && value.length >= hot.LARGE_VALUE_BYTES;
+    const at = out.reserve(hot.HEADER_SIZE + (key === null ? 0 : hot.roomFor(key)) + (value === null || byReference ? 0 : hot.roomFor(value)));
     const p = new hot.Pending();
     p.opcode = opcode;
     p.raw = raw;
     const id = this.table.add(p);
-    out.commit(hot.writeRequest(out.buffer, at, opcode, flags, id, key, value, extras));
+    if (byReference) {
+      out.commit(hot.writeRequestHead(out.buffer, at, opcode, flags, id, key, value as Uint8Array, extras));
+      this.outgoing.appendByReference(value as Uint8Array);
+    } else {
+      out.commit(hot.writeRequest(out.buffer, at, opcode, flags, id, key, value, extras));
+    }
     return this.track(p);
   }
 
@@ -293,11 +302,11 @@ export class NodeConnection {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.state === 'ready' && this.out.length > 0) this.write(this.socket!);
+    if (this.state === 'ready' && this.outgoing.length > 0) this.write(this.socket!);
   }
 
   private write(socket: net.Socket): void {
-    if (!socket.write(this.out.take()) && socket.writableLength > this.maxQueuedBytes) this.congested = true;
+    if (!this.outgoing.writeTo(socket) && socket.writableLength > this.maxQueuedBytes) this.congested = true;
   }
 
   private sweep(): void {
@@ -340,7 +349,7 @@ export class NodeConnection {
         // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
         if (this.authToken !== null) this.sendAuth(socket, this.authToken);
         this.hooks.onConnect?.(this);
-        if (this.state === 'ready' && this.out.length > 0) this.write(socket);
+        if (this.state === 'ready' && this.outgoing.length > 0) this.write(socket);
       },
       onChunk: (chunk) => {
         try {
@@ -438,7 +447,7 @@ export class NodeConnection {
       error = new ConnectionError(`cannot connect to ${this.address.id}: ${cause ? cause.message : 'connection closed'}`);
     }
     this.lastError = error;
-    this.out.discard();
+    this.outgoing.discard();
     this.failAll(error);
     if (wasReady) this.hooks.onDisconnect?.(this, error);
     if ((this.state as ConnectionState) === 'closed') return; // closed from the hook

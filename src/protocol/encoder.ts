@@ -155,6 +155,28 @@ export function writeRequest(
 }
 
 /**
+ * Writes a request's header and key for a value the caller sends separately (by reference, right after);
+ * returns the offset after the key.
+ */
+export function writeRequestHead(
+  buf: Buffer,
+  off: number,
+  opcode: number,
+  flags: number,
+  requestId: number,
+  key: Bytes | null | undefined,
+  value: Uint8Array,
+  extras: number | bigint = 0,
+): number {
+  const p = off + HEADER_SIZE;
+  const keyLength = key == null ? 0 : writeBytes(buf, p, key);
+  if (keyLength > MAX_WIRE_KEY_BYTES) throw new KeyTooLargeError(keyLength, MAX_WIRE_KEY_BYTES);
+  if (value.length > MAX_WIRE_VALUE_BYTES) throw new ValueTooLargeError(value.length, MAX_WIRE_VALUE_BYTES);
+  writeRequestHeader(buf, off, opcode, flags, requestId, keyLength, value.length, extras);
+  return p + keyLength;
+}
+
+/**
  * Writes a whole response frame at off; returns the offset after it. The value is `value[valueOffset,
  * valueOffset + valueLength)` (a slab page, a chunk…), or nothing when value is null. Reserve
  * HEADER_SIZE + valueLength bytes first.
