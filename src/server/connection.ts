@@ -1,6 +1,6 @@
 /**
  * One client connection: decode every complete frame of a read, run each, and answer the whole read with one
- * socket write. Backpressure: once queued output (the batch being built plus what the socket holds) passes the
+ * socket write (and the reads of one event-loop turn with one writev). Backpressure: once queued output (the batch being built plus what the socket holds) passes the
  * high-water mark, decoding pauses mid-read (the rest of the read is held, at most one chunk) and the socket
  * stops being read until it drains; past the hard limit the connection is closed. So a client that never reads
  * holds at most about high-water + one response + one read of server memory. A framing error (bad magic,
@@ -77,6 +77,15 @@ export class ServerConnection implements AsyncReplies {
   /** The decoder was paused by the fairness cap: resume on the next turn, not on 'drain'. */
   private yieldRequested = false;
   private resumeScheduled = false;
+  /** A write went out in this event-loop turn; later ones in the same turn are corked (see flush). */
+  private wroteThisTurn = false;
+  private corked = false;
+  private readonly endTurnFn = (): void => {
+    this.wroteThisTurn = false;
+    if (!this.corked) return;
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  };
   private authenticated: boolean;
   private authFailures = 0;
   /** Pre-auth header guard: bytes of the current frame's body still to pass, and a header cut by a read. */
@@ -327,6 +336,18 @@ export class ServerConnection implements AsyncReplies {
     if (this.socket.destroyed) return;
     if (out.length > 0) {
       this.stats.bytesOut += out.length;
+      // libuv delivers up to 32 reads of a busy socket in one turn, each answered here. The first answer of a
+      // turn leaves at once (a lone request waits for nothing); later ones are corked until the turn ends
+      // (setImmediate) and leave in one writev: with large values (one frame per read) that is one write
+      // syscall, and one trip through the loopback TCP stack, instead of one per read. writableLength counts
+      // corked bytes, so the limits below see them.
+      if (!this.wroteThisTurn) {
+        this.wroteThisTurn = true;
+        setImmediate(this.endTurnFn);
+      } else if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+      }
       this.socket.write(out);
     }
     const queued = this.socket.writableLength;
