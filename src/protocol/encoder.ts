@@ -134,6 +134,13 @@ export function requestLength(key: Bytes | null | undefined, value: Bytes | null
  * Writes a whole request frame (header, key, value) at off; returns the offset after it. Reserve
  * `requestLength(key, value)` bytes first. Throws KeyTooLargeError when the key does not fit the u16 field.
  */
+/** Writes a request's key at off (nothing for null); returns its length in bytes, checked against the wire limit. */
+function writeKey(buf: Buffer, off: number, key: Bytes | null | undefined): number {
+  const keyLength = key == null ? 0 : writeBytes(buf, off, key);
+  if (keyLength > MAX_WIRE_KEY_BYTES) throw new KeyTooLargeError(keyLength, MAX_WIRE_KEY_BYTES);
+  return keyLength;
+}
+
 export function writeRequest(
   buf: Buffer,
   off: number,
@@ -145,8 +152,7 @@ export function writeRequest(
   extras: number | bigint = 0,
 ): number {
   let p = off + HEADER_SIZE;
-  const keyLength = key == null ? 0 : writeBytes(buf, p, key);
-  if (keyLength > MAX_WIRE_KEY_BYTES) throw new KeyTooLargeError(keyLength, MAX_WIRE_KEY_BYTES);
+  const keyLength = writeKey(buf, p, key);
   p += keyLength;
   const valueLength = value == null ? 0 : writeBytes(buf, p, value);
   if (valueLength > MAX_WIRE_VALUE_BYTES) throw new ValueTooLargeError(valueLength, MAX_WIRE_VALUE_BYTES);
@@ -169,8 +175,7 @@ export function writeRequestHead(
   extras: number | bigint = 0,
 ): number {
   const p = off + HEADER_SIZE;
-  const keyLength = key == null ? 0 : writeBytes(buf, p, key);
-  if (keyLength > MAX_WIRE_KEY_BYTES) throw new KeyTooLargeError(keyLength, MAX_WIRE_KEY_BYTES);
+  const keyLength = writeKey(buf, p, key);
   if (value.length > MAX_WIRE_VALUE_BYTES) throw new ValueTooLargeError(value.length, MAX_WIRE_VALUE_BYTES);
   writeRequestHeader(buf, off, opcode, flags, requestId, keyLength, value.length, extras);
   return p + keyLength;
