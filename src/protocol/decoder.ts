@@ -2,7 +2,8 @@
  * A resumable frame decoder. push(chunk) decodes every complete frame in the chunk and hands each to onFrame as
  * one reused Frame whose offsets point into the chunk: no allocation and no copy per frame. Only a frame that
  * spans chunks is copied: its header into a fixed 24-byte buffer, its body into a buffer of exactly the body
- * size, allocated after that size was checked against maxBodyBytes.
+ * size, allocated after that size was checked against maxBodyBytes (or, with a bodyPool, taken from the pool
+ * and given back once onFrame returns).
  *
  * Framing errors (bad magic, version, reserved bits; body over the limit) are detected as soon as the bytes that
  * show them arrive (the magic at the first byte), before anything is allocated or awaited. The decoder then
@@ -11,6 +12,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { FrameTooLargeError, ProtocolError } from '../errors';
+import { POOLED_BODY_MIN_BYTES, type BodyBufferPool } from './body-pool';
 import {
   ALLOWED_REQUEST_FLAGS,
   DEFAULT_MAX_BODY_BYTES,
@@ -58,7 +60,7 @@ export class Frame {
   buffer: Buffer = EMPTY;
   /**
    * True when `buffer` was allocated for this frame alone (its body spanned reads) and the decoder has let go
-   * of it: a consumer may keep a view of it instead of copying the value once more.
+   * of it: a consumer may keep a view of it instead of copying the value once more. Never true with a bodyPool.
    */
   ownsBuffer = false;
   keyOffset = 0;
@@ -122,6 +124,11 @@ export interface FrameDecoderOptions {
   onFrame: (frame: Frame) => void;
   /** Called once on a framing error; without it push() throws the error instead. */
   onError?: (error: ProtocolError | FrameTooLargeError, failure: DecodeFailure) => void;
+  /**
+   * Where bodies that span reads get their buffer (a server shares one among its connections). The buffer goes
+   * back to the pool when onFrame returns, so onFrame must copy what it keeps, even of such a frame.
+   */
+  bodyPool?: BodyBufferPool;
 }
 
 const RUNNING = 0;
@@ -147,6 +154,9 @@ export class FrameDecoder {
   /** The body of a frame cut by a chunk boundary (its header is already in `frame`), and how much arrived. */
   private body: Buffer | null = null;
   private bodyFill = 0;
+  private readonly bodyPool: BodyBufferPool | undefined;
+  /** `body` came from bodyPool and goes back to it. */
+  private bodyPooled = false;
   private state = RUNNING;
   private failureInfo: DecodeFailure | null = null;
   /** pause() was called: stop after the current frame and hold the rest of the input until resume(). */
@@ -156,7 +166,7 @@ export class FrameDecoder {
 
   constructor(options: FrameDecoderOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('FrameDecoder options must be an object');
-    const { kind, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, onFrame, onError } = options;
+    const { kind, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, onFrame, onError, bodyPool } = options;
     if (kind !== 'request' && kind !== 'response') {
       throw new TypeError(`FrameDecoder kind must be 'request' or 'response', got ${String(kind)}`);
     }
@@ -174,6 +184,7 @@ export class FrameDecoder {
     this.maxBodyBytes = maxBodyBytes;
     this.onFrame = onFrame;
     this.onError = onError;
+    this.bodyPool = bodyPool;
   }
 
   /** Bytes of an unfinished frame held by the decoder (header and body so far). */
@@ -226,7 +237,7 @@ export class FrameDecoder {
   /** Stops decoding (also from inside onFrame: no further frame of the current chunk is delivered). */
   destroy(): void {
     if (this.state === RUNNING) this.state = DESTROYED;
-    this.body = null;
+    this.dropBody();
     this.held = null;
     this.headerFill = 0;
     this.frame.buffer = EMPTY;
@@ -330,9 +341,20 @@ export class FrameDecoder {
 
   /** Copies the start of a body cut by the end of chunk into a buffer of exactly bodyLength (already checked). */
   private startBody(chunk: Buffer, from: number, bodyLength: number): void {
-    const body = Buffer.allocUnsafe(bodyLength);
+    const pool = this.bodyPool;
+    this.bodyPooled = pool !== undefined && bodyLength >= POOLED_BODY_MIN_BYTES;
+    const body = this.bodyPooled ? pool!.take(bodyLength) : Buffer.allocUnsafe(bodyLength);
     this.bodyFill = chunk.copy(body, 0, from, chunk.length);
     this.body = body;
+  }
+
+  /** Forgets an unfinished body, giving its buffer back to the pool if it came from there. */
+  private dropBody(): void {
+    const body = this.body;
+    this.body = null;
+    this.bodyFill = 0;
+    if (body !== null && this.bodyPooled) this.bodyPool!.give(body);
+    this.bodyPooled = false;
   }
 
   private resumeBody(chunk: Buffer, off: number): number {
@@ -343,15 +365,21 @@ export class FrameDecoder {
     if (this.bodyFill < body.length) return -1;
     this.body = null;
     this.bodyFill = 0;
+    const pooled = this.bodyPooled;
+    this.bodyPooled = false;
     const frame = this.frame;
     frame.buffer = body;
     frame.keyOffset = 0;
     frame.valueOffset = frame.keyLength;
-    frame.ownsBuffer = true;
+    frame.ownsBuffer = !pooled;
     try {
       this.onFrame(frame);
     } finally {
       frame.ownsBuffer = false;
+      if (pooled) {
+        frame.buffer = EMPTY;
+        this.bodyPool!.give(body);
+      }
     }
     return this.state === RUNNING ? off + n : -1;
   }
@@ -434,7 +462,7 @@ export class FrameDecoder {
     };
     this.failureInfo = failure;
     this.state = FAILED;
-    this.body = null;
+    this.dropBody();
     this.headerFill = 0;
     if (this.onError === undefined) throw error;
     this.onError(error, failure);

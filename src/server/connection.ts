@@ -18,6 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status } from '../protocol/constants';
+import type { BodyBufferPool } from '../protocol/body-pool';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
@@ -104,6 +105,7 @@ export class ServerConnection implements AsyncReplies {
     private readonly limits: ConnectionLimits,
     private readonly clock: () => number,
     private readonly auth?: Authenticator,
+    bodyPool?: BodyBufferPool,
   ) {
     this.maxInflight = limits.maxInflight ?? Number.MAX_SAFE_INTEGER;
     this.maxRequestsPerRead = limits.maxRequestsPerRead ?? Number.MAX_SAFE_INTEGER;
@@ -114,12 +116,15 @@ export class ServerConnection implements AsyncReplies {
       maxBodyBytes: limits.maxBodyBytes,
       onFrame: (frame) => this.onFrame(frame),
       onError: (_error, failure) => this.onDecodeFailure(failure),
+      bodyPool,
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.tryResume());
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
     socket.on('error', () => undefined);
+    // A body half received when the peer went away goes back to the shared pool.
+    socket.once('close', () => this.decoder.destroy());
   }
 
   /** True while reading is stopped because the client is not reading its responses. */

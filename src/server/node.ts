@@ -53,12 +53,14 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const stats = new ServerStats();
   let cluster: Cluster | undefined;
   let router: ClusterRouter | undefined;
+  let server: CacheServer | undefined;
   const local = new LocalCommandHandler(store, stats, resolved, () => ({
     cluster: cluster?.stats(),
     routing: router?.counters,
+    bodyPool: server?.bodyPool.stats(),
   }));
   // The router needs the node's id, known only once the port is bound: it is created right after listen().
-  const server = new CacheServer(
+  server = new CacheServer(
     resolved,
     { handle: (frame, out, replies) => (router ? router.handle(frame, out, replies) : local.handle(frame, out)) },
     stats,

@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
+import { BodyBufferPool } from '../protocol/body-pool';
 import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, type HostPort } from './address';
@@ -29,6 +30,8 @@ export class CacheServer {
   private readonly connections = new Set<ServerConnection>();
   /** One batch serves every connection: each read is decoded, answered and taken without yielding. */
   private readonly batch = new OutputBatch();
+  /** Buffers for request bodies that span reads, reused across connections (body-pool.ts). */
+  readonly bodyPool = new BodyBufferPool();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private boundAddress: HostPort | undefined;
@@ -118,6 +121,7 @@ export class CacheServer {
       },
       this.clock,
       this.auth,
+      this.bodyPool,
     );
     this.connections.add(connection);
     this.stats.connections = this.connections.size;

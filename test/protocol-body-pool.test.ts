@@ -1,0 +1,130 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BodyBufferPool } from '../src/protocol/body-pool';
+import { Opcode, Status } from '../src/protocol/constants';
+import { FrameDecoder, type Frame } from '../src/protocol/decoder';
+import { encodeRequest } from '../src/protocol/encoder';
+import { closeAllNodes, startTestNode } from './helpers/node';
+import { seededRandom } from './helpers/random';
+import { RawPeer } from './helpers/raw-socket';
+
+const Pool = suite('body pool');
+Pool.after.each(closeAllNodes);
+
+Pool('take gives exactly the length asked; a block given back is reused, and only once', () => {
+  const pool = new BodyBufferPool(1 << 20);
+  const a = pool.take(70_000);
+  assert.is(a.length, 70_000);
+  assert.ok(a.buffer.byteLength >= 70_000 && a.buffer.byteLength <= 70_000 * 1.5, `block of ${a.buffer.byteLength} bytes`);
+  pool.give(a);
+  pool.give(a); // a second give of the same block must not put it in the free list twice
+  const b = pool.take(65_600);
+  const c = pool.take(65_600);
+  assert.is(b.buffer, a.buffer, 'the free block of the same class was reused');
+  assert.is.not(c.buffer, b.buffer, 'two bodies in progress never share a block');
+  assert.equal(pool.stats(), { reused: 1, allocated: 2, freeBytes: 0 });
+});
+
+Pool('free blocks are kept up to maxFreeBytes; a block over a quarter of it, or a foreign buffer, is not kept', () => {
+  const pool = new BodyBufferPool(256 * 1024);
+  const blocks = [pool.take(60_000), pool.take(60_000), pool.take(60_000), pool.take(60_000), pool.take(60_000)];
+  for (const block of blocks) pool.give(block);
+  assert.is(pool.stats().freeBytes, 4 * blocks[0]!.buffer.byteLength, 'the fifth 64 KiB block is over the bound');
+  const huge = new BodyBufferPool(256 * 1024);
+  huge.give(huge.take(100_000));
+  assert.is(huge.stats().freeBytes, 0);
+  const foreign = new BodyBufferPool(1 << 20);
+  foreign.give(Buffer.alloc(9000)); // not a class size
+  foreign.give(Buffer.alloc(20_000).subarray(10));
+  assert.is(foreign.stats().freeBytes, 0);
+  assert.throws(() => new BodyBufferPool(-1), /non-negative/);
+});
+
+/** Frames of random sizes around the read size, cut into random pieces. */
+function spanningFrames(random: () => number, count: number, firstId: number): { bytes: Buffer; values: Map<number, Buffer> } {
+  const values = new Map<number, Buffer>();
+  const frames: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const value = Buffer.alloc(1 + Math.floor(random() * 150_000));
+    for (let j = 0; j < value.length; j += 97) value[j] = Math.floor(random() * 256);
+    values.set(firstId + i, value);
+    frames.push(encodeRequest({ opcode: Opcode.SET, requestId: firstId + i, key: `k${firstId + i}`, value }));
+  }
+  return { bytes: Buffer.concat(frames), values };
+}
+
+Pool('decoders sharing a pool deliver interleaved spanning bodies intact and give every block back', () => {
+  const seed = 20261124;
+  const random = seededRandom(seed);
+  const pool = new BodyBufferPool();
+  const streams = [spanningFrames(random, 40, 0), spanningFrames(random, 40, 1000), spanningFrames(random, 40, 2000)];
+  let delivered = 0;
+  const check = (frame: Frame, values: Map<number, Buffer>): void => {
+    assert.not.ok(frame.ownsBuffer, `seed ${seed}: a pooled body is not the consumer's to keep`);
+    assert.ok(frame.value().equals(values.get(frame.requestId)!), `seed ${seed}: value of frame ${frame.requestId}`);
+    delivered++;
+  };
+  const decoders = streams.map(({ values }) => new FrameDecoder({ kind: 'request', bodyPool: pool, onFrame: (frame) => check(frame, values) }));
+  const offsets = streams.map(() => 0);
+  // Round robin in random piece sizes: many bodies are half received in several decoders at once.
+  while (offsets.some((offset, i) => offset < streams[i]!.bytes.length)) {
+    for (let i = 0; i < streams.length; i++) {
+      const bytes = streams[i]!.bytes;
+      if (offsets[i]! >= bytes.length) continue;
+      const end = Math.min(bytes.length, offsets[i]! + 1 + Math.floor(random() * 40_000));
+      decoders[i]!.push(bytes.subarray(offsets[i], end));
+      offsets[i] = end;
+    }
+  }
+  assert.is(delivered, 120);
+  const stats = pool.stats();
+  assert.ok(stats.reused > 0, `seed ${seed}: blocks were reused (${JSON.stringify(stats)})`);
+  assert.ok(stats.freeBytes > 0, 'every block came back');
+  for (const decoder of decoders) assert.not.ok(decoder.hasPartialFrame);
+});
+
+Pool('a decoder destroyed halfway through a body gives its block back', () => {
+  const pool = new BodyBufferPool();
+  const decoder = new FrameDecoder({ kind: 'request', bodyPool: pool, onFrame: () => assert.unreachable('no frame is whole') });
+  const frame = encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'k', value: Buffer.alloc(100_000, 1) });
+  decoder.push(frame.subarray(0, 50_000));
+  assert.is(pool.stats().freeBytes, 0);
+  decoder.destroy();
+  assert.ok(pool.stats().freeBytes >= 100_000);
+});
+
+Pool('a node stores large values sent in pieces over several connections at once, through its body pool', async () => {
+  const node = await startTestNode({ maxValueBytes: 1 << 20 });
+  const random = seededRandom(7);
+  const peers = await Promise.all([0, 1, 2, 3].map(() => RawPeer.connect(node.port)));
+  try {
+    const values = peers.map((_, i) => {
+      const value = Buffer.alloc(150_000 + i * 30_000);
+      for (let j = 0; j < value.length; j++) value[j] = Math.floor(random() * 256);
+      return value;
+    });
+    const frames = values.map((value, i) => encodeRequest({ opcode: Opcode.SET, requestId: 1, key: `big${i}`, value }));
+    for (let piece = 0; piece < 4; piece++) {
+      for (let i = 0; i < peers.length; i++) {
+        const size = Math.ceil(frames[i]!.length / 4);
+        peers[i]!.write(frames[i]!.subarray(piece * size, (piece + 1) * size));
+      }
+      // Let the node read this round of pieces before the next one arrives.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const peer of peers) assert.is((await peer.waitForResponses(1))[0]!.status, Status.OK);
+    for (let i = 0; i < peers.length; i++) peers[i]!.write(encodeRequest({ opcode: Opcode.GET, requestId: 2, key: `big${(i + 1) % peers.length}` }));
+    for (let i = 0; i < peers.length; i++) {
+      const [, get] = await peers[i]!.waitForResponses(2);
+      assert.is(get!.status, Status.OK);
+      assert.ok(get!.value.equals(values[(i + 1) % peers.length]!), `value big${(i + 1) % peers.length} came back intact`);
+    }
+    peers[0]!.write(encodeRequest({ opcode: Opcode.STATS, requestId: 3, key: null }));
+    const stats = JSON.parse((await peers[0]!.waitForResponses(3))[2]!.value.toString()) as { bodyPool: { reused: number; allocated: number } };
+    assert.ok(stats.bodyPool.allocated + stats.bodyPool.reused >= 4, `every spanning body came from the pool: ${JSON.stringify(stats.bodyPool)}`);
+  } finally {
+    for (const peer of peers) peer.socket.destroy();
+  }
+});
+
+Pool.run();
