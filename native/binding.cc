@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "allocator.h"
 #include "hash.h"
 #include "ring.h"
 
@@ -106,10 +107,23 @@ Napi::Value LookupRing(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, gRings[id]->Lookup(buffer.Data() + offset, length, 0));
 }
 
+// tuneAllocator(trimThresholdBytes, mmapThresholdBytes) -> whether the C allocator took them (allocator.h)
+Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int32_t trim = info[0].As<Napi::Number>().Int32Value();
+  const int32_t mmap = info[1].As<Napi::Number>().Int32Value();
+  if (trim <= 0 || mmap <= 0) {
+    Napi::RangeError::New(env, "allocator thresholds must be positive").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, dcache::TuneAllocator(trim, mmap));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hash32", Napi::Function::New<Hash32>(env, "hash32"));
   exports.Set("NativeRing", NativeRing::Define(env));
   exports.Set("lookupRing", Napi::Function::New<LookupRing>(env, "lookupRing"));
+  exports.Set("tuneAllocator", Napi::Function::New<TuneAllocator>(env, "tuneAllocator"));
   return exports;
 }
 

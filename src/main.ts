@@ -12,6 +12,7 @@ import { parseSize } from './server/size';
 import { startNode } from './server/node';
 import { printStatus } from './cli/status';
 import { AUTH_TOKEN_ENV } from './server/auth';
+import { tuneAllocatorForServer } from './server/allocator';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../package.json') as { version: string };
@@ -169,6 +170,7 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const logger = createLogger(parsed.logLevel);
+  if (!tuneAllocatorForServer()) logger.debug('allocator settings not applied (no native addon, or not glibc): large values run slower');
   // Signal handlers go in before the node starts, so a signal that arrives as soon as it listens still drains.
   let stopRequested: NodeJS.Signals | undefined;
   let requestStop: (signal: NodeJS.Signals) => void = (signal) => (stopRequested = signal);

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
+import { isNativeAccelerationEnabled } from '../src/consistent/native';
 import { killAllChildren, runCli, startCliNode, waitForLog } from './helpers/cli';
 import { RawPeer } from './helpers/raw-socket';
 
@@ -25,6 +26,21 @@ Cli('starts, serves SET/GET, and exits 0 on SIGTERM', async () => {
   process.kill(node.pid, 'SIGTERM');
   assert.is(await node.exited, 0);
   assert.match(node.stderr(), /SIGTERM/);
+});
+
+Cli('the command tunes the C allocator when the native addon is loaded on glibc, and STATS says so', async () => {
+  const node = await startCliNode(['--log-level', 'debug']);
+  const peer = await RawPeer.connect(node.port);
+  try {
+    peer.write(encodeRequest({ opcode: Opcode.STATS, requestId: 1, key: null }));
+    const [stats] = await peer.waitForResponses(1);
+    const { allocator } = JSON.parse(stats!.value.toString()) as { allocator: { tuned: boolean } };
+    const glibc = typeof (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
+    assert.is(allocator.tuned, isNativeAccelerationEnabled && glibc);
+    if (!allocator.tuned) assert.match(node.stderr(), /allocator settings not applied/);
+  } finally {
+    peer.destroy();
+  }
 });
 
 Cli('SIGINT also drains and exits 0; the Go-style single-dash flag works', async () => {

@@ -75,6 +75,12 @@ test('native and TS hashes agree on random buffers of every length 0-64 and some
   }
 });
 
+test('the native allocator setting refuses thresholds that are not positive', () => {
+  if (!nativeBinding) return;
+  assert.throws(() => nativeBinding!.tuneAllocator(0, 512 * 1024), /must be positive/);
+  assert.throws(() => nativeBinding!.tuneAllocator(32 * 2 ** 20, -1), /must be positive/);
+});
+
 test('the native hash rejects a span outside its buffer instead of reading past it', () => {
   if (!nativeBinding) return;
   assert.throws(() => nativeBinding!.hash32(Buffer.alloc(4), 2, 3, 0), RangeError);

@@ -16,6 +16,8 @@ export interface NativeBinding {
   hash32(buffer: Uint8Array, offset: number, length: number, seed: number): number;
   NativeRing: new () => NativeRingHandle;
   lookupRing(ringId: number, buffer: Uint8Array, offset: number, length: number): number;
+  /** glibc mallopt of the trim and mmap thresholds (native/allocator.h); false where not applied. */
+  tuneAllocator(trimThresholdBytes: number, mmapThresholdBytes: number): boolean;
 }
 
 function loadBinding(): NativeBinding | undefined {

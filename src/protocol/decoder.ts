@@ -12,7 +12,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { FrameTooLargeError, ProtocolError } from '../errors';
-import { POOLED_BODY_MIN_BYTES, type BodyBufferPool } from './body-pool';
+import { POOLED_BODY_MIN_BYTES, type BufferPool } from './buffer-pool';
 import {
   ALLOWED_REQUEST_FLAGS,
   DEFAULT_MAX_BODY_BYTES,
@@ -128,7 +128,7 @@ export interface FrameDecoderOptions {
    * Where bodies that span reads get their buffer (a server shares one among its connections). The buffer goes
    * back to the pool when onFrame returns, so onFrame must copy what it keeps, even of such a frame.
    */
-  bodyPool?: BodyBufferPool;
+  bodyPool?: BufferPool;
 }
 
 const RUNNING = 0;
@@ -154,7 +154,7 @@ export class FrameDecoder {
   /** The body of a frame cut by a chunk boundary (its header is already in `frame`), and how much arrived. */
   private body: Buffer | null = null;
   private bodyFill = 0;
-  private readonly bodyPool: BodyBufferPool | undefined;
+  private readonly bodyPool: BufferPool | undefined;
   /** `body` came from bodyPool and goes back to it. */
   private bodyPooled = false;
   private state = RUNNING;

@@ -11,7 +11,13 @@
  * Storage grows by doubling from the size of the last batch taken (at least initialCapacity, at most 8 MiB as a
  * hint), so a steady stream of large batches does not regrow from scratch every tick, while one huge batch
  * does not pin a huge buffer.
+ *
+ * With a pool (a server's), storage comes from the pool and goes back to it once the batch has moved on and
+ * every write from it has completed: writeTo() passes a completion callback with each write. A large value's
+ * response fills most of a storage by itself, so without the pool every 64 KiB GET allocated 64 KiB afresh.
+ * take() hands bytes out with no such report, so storage that take() used is never given back.
  */
+import type { BufferPool } from './buffer-pool';
 
 import { HEADER_SIZE } from './constants';
 import {
@@ -25,6 +31,44 @@ import {
 } from './encoder';
 
 const EMPTY = Buffer.alloc(0);
+
+/** Where writeTo() sends bytes: a socket. The callback runs once the bytes are written (or failed to be). */
+export interface WriteSink {
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+}
+
+/** Storage from a pool and what decides when it may go back. */
+class PooledStorage {
+  /** Writes from this storage not yet completed. */
+  private writes = 0;
+  /** The batch has moved on to other storage. */
+  private retired = false;
+  /** take() handed out a view whose end nobody reports: never give this storage back. */
+  escaped = false;
+  /** The callback for every write of a view of this storage (one function, so Node can batch the calls). */
+  readonly written = (): void => {
+    this.writes--;
+    this.giveBackIfDone();
+  };
+
+  constructor(
+    readonly buf: Buffer,
+    private readonly pool: BufferPool,
+  ) {}
+
+  writing(): void {
+    this.writes++;
+  }
+
+  retire(): void {
+    this.retired = true;
+    this.giveBackIfDone();
+  }
+
+  private giveBackIfDone(): void {
+    if (this.writes === 0 && this.retired && !this.escaped) this.pool.give(this.buf);
+  }
+}
 
 export const DEFAULT_BATCH_CAPACITY = 64 * 1024;
 /** The last batch's size guides the next storage only up to this, so one huge batch pins little memory. */
@@ -40,8 +84,13 @@ export class OutputBatch {
   /** Size of the last batch taken: fresh storage starts there, so a steady stream of large batches does not
    *  regrow from initialCapacity (allocating and copying at every doubling) on every tick. */
   private lastTaken = 0;
+  /** The current storage's record when it came from the pool. */
+  private storage: PooledStorage | null = null;
 
-  constructor(initialCapacity = DEFAULT_BATCH_CAPACITY) {
+  constructor(
+    initialCapacity = DEFAULT_BATCH_CAPACITY,
+    private readonly pool?: BufferPool,
+  ) {
     if (!Number.isSafeInteger(initialCapacity) || initialCapacity < HEADER_SIZE) {
       throw new RangeError(`OutputBatch initialCapacity must be an integer ≥ ${HEADER_SIZE}, got ${initialCapacity}`);
     }
@@ -153,6 +202,28 @@ export class OutputBatch {
    */
   take(): Buffer {
     if (this.end === this.start) return EMPTY;
+    if (this.storage !== null) this.storage.escaped = true;
+    return this.takeView();
+  }
+
+  /**
+   * Writes the pending bytes to `sink` with one write() and returns how many (0: nothing was pending). Unlike
+   * take() + write, this lets pooled storage go back to the pool once the write has completed.
+   */
+  writeTo(sink: WriteSink): number {
+    if (this.end === this.start) return 0;
+    const storage = this.storage;
+    const out = this.takeView();
+    if (storage === null) {
+      sink.write(out);
+    } else {
+      storage.writing();
+      sink.write(out, storage.written);
+    }
+    return out.length;
+  }
+
+  private takeView(): Buffer {
     const out = this.buf.subarray(this.start, this.end);
     this.start = this.end;
     this.lastTaken = out.length;
@@ -167,6 +238,7 @@ export class OutputBatch {
   /** Lets go of the storage when nothing is pending (an idle connection); the next append allocates anew. */
   release(): void {
     if (this.end === this.start) {
+      this.retireStorage();
       this.buf = EMPTY;
       this.start = this.end = 0;
     }
@@ -179,10 +251,19 @@ export class OutputBatch {
     while (capacity < need) capacity *= 2;
     // Growing a batch that is still being filled: at least double, so appends stay amortised O(1).
     if (pending > 0 && capacity < 2 * pending) capacity = 2 * pending;
-    const next = Buffer.allocUnsafe(capacity);
+    const pool = this.pool;
+    const next = pool === undefined ? Buffer.allocUnsafe(capacity) : pool.takeAtLeast(capacity);
     if (pending > 0) this.buf.copy(next, 0, this.start, this.end);
+    this.retireStorage();
+    if (pool !== undefined) this.storage = new PooledStorage(next, pool);
     this.buf = next;
     this.start = 0;
     this.end = pending;
+  }
+
+  private retireStorage(): void {
+    const storage = this.storage;
+    this.storage = null;
+    if (storage !== null) storage.retire();
   }
 }

@@ -18,7 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status } from '../protocol/constants';
-import type { BodyBufferPool } from '../protocol/body-pool';
+import type { BufferPool } from '../protocol/buffer-pool';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
@@ -105,7 +105,7 @@ export class ServerConnection implements AsyncReplies {
     private readonly limits: ConnectionLimits,
     private readonly clock: () => number,
     private readonly auth?: Authenticator,
-    bodyPool?: BodyBufferPool,
+    bufferPool?: BufferPool,
   ) {
     this.maxInflight = limits.maxInflight ?? Number.MAX_SAFE_INTEGER;
     this.maxRequestsPerRead = limits.maxRequestsPerRead ?? Number.MAX_SAFE_INTEGER;
@@ -116,7 +116,7 @@ export class ServerConnection implements AsyncReplies {
       maxBodyBytes: limits.maxBodyBytes,
       onFrame: (frame) => this.onFrame(frame),
       onError: (_error, failure) => this.onDecodeFailure(failure),
-      bodyPool,
+      bodyPool: bufferPool,
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -337,10 +337,11 @@ export class ServerConnection implements AsyncReplies {
   }
 
   private flush(): void {
-    const out = this.batch.take();
-    if (this.socket.destroyed) return;
-    if (out.length > 0) {
-      this.stats.bytesOut += out.length;
+    if (this.socket.destroyed) {
+      this.batch.discard();
+      return;
+    }
+    if (this.batch.length > 0) {
       // libuv delivers up to 32 reads of a busy socket in one turn, each answered here. The first answer of a
       // turn leaves at once (a lone request waits for nothing); later ones are corked until the turn ends
       // (setImmediate) and leave in one writev: with large values (one frame per read) that is one write
@@ -353,7 +354,7 @@ export class ServerConnection implements AsyncReplies {
         this.corked = true;
         this.socket.cork();
       }
-      this.socket.write(out);
+      this.stats.bytesOut += this.batch.writeTo(this.socket);
     }
     const queued = this.socket.writableLength;
     if (queued > this.limits.outputHardLimitBytes) {

@@ -10,6 +10,7 @@ import { LocalRespBackend } from '../resp/local-backend';
 import type { RespServer } from '../resp/server';
 import { ConfigError } from '../errors';
 import { formatHostPort } from './address';
+import { isAllocatorTuned } from './allocator';
 import { Cluster } from './cluster';
 import { LocalCommandHandler } from './commands';
 import { createLogger } from './logger';
@@ -57,7 +58,8 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const local = new LocalCommandHandler(store, stats, resolved, () => ({
     cluster: cluster?.stats(),
     routing: router?.counters,
-    bodyPool: server?.bodyPool.stats(),
+    bufferPool: server?.bufferPool.stats(),
+    allocator: { tuned: isAllocatorTuned() },
   }));
   // The router needs the node's id, known only once the port is bound: it is created right after listen().
   server = new CacheServer(

@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { BodyBufferPool } from '../protocol/body-pool';
+import { BufferPool } from '../protocol/buffer-pool';
 import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, type HostPort } from './address';
@@ -28,10 +28,10 @@ export function sweepIntervalFor(...timeoutsMs: number[]): number {
 export class CacheServer {
   private readonly server: net.Server;
   private readonly connections = new Set<ServerConnection>();
-  /** One batch serves every connection: each read is decoded, answered and taken without yielding. */
-  private readonly batch = new OutputBatch();
-  /** Buffers for request bodies that span reads, reused across connections (body-pool.ts). */
-  readonly bodyPool = new BodyBufferPool();
+  /** Request bodies that span reads and output storage are reused across connections (buffer-pool.ts). */
+  readonly bufferPool = new BufferPool();
+  /** One batch serves every connection: each read is decoded, answered and written without yielding. */
+  private readonly batch = new OutputBatch(undefined, this.bufferPool);
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private boundAddress: HostPort | undefined;
@@ -121,7 +121,7 @@ export class CacheServer {
       },
       this.clock,
       this.auth,
-      this.bodyPool,
+      this.bufferPool,
     );
     this.connections.add(connection);
     this.stats.connections = this.connections.size;

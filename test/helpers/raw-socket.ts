@@ -43,7 +43,9 @@ export class RawPeer {
         });
       },
       onError: () => {
+        // Garbage from the server: end the connection, so whoever waits for responses fails instead of hanging.
         this.decodeFailed = true;
+        socket.destroy();
       },
     });
     socket.on('data', (chunk: Buffer) => decoder.push(chunk));

@@ -1,18 +1,19 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BodyBufferPool } from '../src/protocol/body-pool';
+import { BufferPool } from '../src/protocol/buffer-pool';
 import { Opcode, Status } from '../src/protocol/constants';
 import { FrameDecoder, type Frame } from '../src/protocol/decoder';
+import { OutputBatch } from '../src/protocol/output-batch';
 import { encodeRequest } from '../src/protocol/encoder';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { seededRandom } from './helpers/random';
 import { RawPeer } from './helpers/raw-socket';
 
-const Pool = suite('body pool');
+const Pool = suite('buffer pool');
 Pool.after.each(closeAllNodes);
 
 Pool('take gives exactly the length asked; a block given back is reused, and only once', () => {
-  const pool = new BodyBufferPool(1 << 20);
+  const pool = new BufferPool(1 << 20);
   const a = pool.take(70_000);
   assert.is(a.length, 70_000);
   assert.ok(a.buffer.byteLength >= 70_000 && a.buffer.byteLength <= 70_000 * 1.5, `block of ${a.buffer.byteLength} bytes`);
@@ -26,18 +27,18 @@ Pool('take gives exactly the length asked; a block given back is reused, and onl
 });
 
 Pool('free blocks are kept up to maxFreeBytes; a block over a quarter of it, or a foreign buffer, is not kept', () => {
-  const pool = new BodyBufferPool(256 * 1024);
+  const pool = new BufferPool(256 * 1024);
   const blocks = [pool.take(60_000), pool.take(60_000), pool.take(60_000), pool.take(60_000), pool.take(60_000)];
   for (const block of blocks) pool.give(block);
   assert.is(pool.stats().freeBytes, 4 * blocks[0]!.buffer.byteLength, 'the fifth 64 KiB block is over the bound');
-  const huge = new BodyBufferPool(256 * 1024);
+  const huge = new BufferPool(256 * 1024);
   huge.give(huge.take(100_000));
   assert.is(huge.stats().freeBytes, 0);
-  const foreign = new BodyBufferPool(1 << 20);
+  const foreign = new BufferPool(1 << 20);
   foreign.give(Buffer.alloc(9000)); // not a class size
   foreign.give(Buffer.alloc(20_000).subarray(10));
   assert.is(foreign.stats().freeBytes, 0);
-  assert.throws(() => new BodyBufferPool(-1), /non-negative/);
+  assert.throws(() => new BufferPool(-1), /non-negative/);
 });
 
 /** Frames of random sizes around the read size, cut into random pieces. */
@@ -56,7 +57,7 @@ function spanningFrames(random: () => number, count: number, firstId: number): {
 Pool('decoders sharing a pool deliver interleaved spanning bodies intact and give every block back', () => {
   const seed = 20261124;
   const random = seededRandom(seed);
-  const pool = new BodyBufferPool();
+  const pool = new BufferPool();
   const streams = [spanningFrames(random, 40, 0), spanningFrames(random, 40, 1000), spanningFrames(random, 40, 2000)];
   let delivered = 0;
   const check = (frame: Frame, values: Map<number, Buffer>): void => {
@@ -84,7 +85,7 @@ Pool('decoders sharing a pool deliver interleaved spanning bodies intact and giv
 });
 
 Pool('a decoder destroyed halfway through a body gives its block back', () => {
-  const pool = new BodyBufferPool();
+  const pool = new BufferPool();
   const decoder = new FrameDecoder({ kind: 'request', bodyPool: pool, onFrame: () => assert.unreachable('no frame is whole') });
   const frame = encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'k', value: Buffer.alloc(100_000, 1) });
   decoder.push(frame.subarray(0, 50_000));
@@ -120,10 +121,97 @@ Pool('a node stores large values sent in pieces over several connections at once
       assert.ok(get!.value.equals(values[(i + 1) % peers.length]!), `value big${(i + 1) % peers.length} came back intact`);
     }
     peers[0]!.write(encodeRequest({ opcode: Opcode.STATS, requestId: 3, key: null }));
-    const stats = JSON.parse((await peers[0]!.waitForResponses(3))[2]!.value.toString()) as { bodyPool: { reused: number; allocated: number } };
-    assert.ok(stats.bodyPool.allocated + stats.bodyPool.reused >= 4, `every spanning body came from the pool: ${JSON.stringify(stats.bodyPool)}`);
+    const stats = JSON.parse((await peers[0]!.waitForResponses(3))[2]!.value.toString()) as { bufferPool: { reused: number; allocated: number } };
+    assert.ok(stats.bufferPool.allocated + stats.bufferPool.reused >= 4, `every spanning body came from the pool: ${JSON.stringify(stats.bufferPool)}`);
   } finally {
     for (const peer of peers) peer.socket.destroy();
+  }
+});
+
+/** A socket stand-in that keeps every write and its completion callback until complete() is called. */
+class HeldWrites {
+  readonly chunks: Buffer[] = [];
+  private readonly callbacks: Array<() => void> = [];
+  write(chunk: Buffer, callback?: () => void): boolean {
+    this.chunks.push(chunk);
+    if (callback !== undefined) this.callbacks.push(callback);
+    return true;
+  }
+  complete(): void {
+    for (const callback of this.callbacks.splice(0)) callback();
+  }
+}
+
+Pool('output storage goes back to the pool only after every write from it completed', () => {
+  const pool = new BufferPool();
+  const batch = new OutputBatch(undefined, pool);
+  const sink = new HeldWrites();
+  const expected: Buffer[] = [];
+  const respond = (i: number): void => {
+    const value = Buffer.alloc(40_000, i);
+    batch.appendResponse(Opcode.GET, Status.OK, i, 0, 0, value);
+    expected.push(Buffer.concat([Buffer.alloc(24), value]).subarray(24));
+    batch.writeTo(sink);
+  };
+  for (let i = 0; i < 10; i++) respond(i); // several storages, all still being written
+  assert.is(pool.stats().freeBytes, 0, 'nothing goes back while its writes are pending');
+  for (let i = 10; i < 20; i++) respond(i);
+  sink.chunks.forEach((chunk, i) => assert.ok(chunk.subarray(24).equals(expected[i]!), `write ${i} intact while held`));
+  sink.complete();
+  assert.ok(pool.stats().freeBytes > 0, 'retired storage went back once its writes completed');
+  const before = pool.stats().reused;
+  for (let i = 20; i < 40; i++) {
+    respond(i);
+    respond(i + 100);
+    // Both writes are still pending: the storage they came from (possibly reused) must not have moved on.
+    assert.is(sink.chunks.at(-2)!.readUInt32BE(4), i);
+    assert.ok(sink.chunks.at(-2)!.subarray(24).equals(Buffer.alloc(40_000, i)), `pending write ${i} intact`);
+    assert.is(sink.chunks.at(-1)!.readUInt32BE(4), i + 100);
+    sink.complete();
+  }
+  assert.ok(pool.stats().reused > before, 'storage was reused');
+});
+
+Pool('storage that take() handed out is never given back', () => {
+  const pool = new BufferPool();
+  const batch = new OutputBatch(undefined, pool);
+  batch.appendResponse(Opcode.GET, Status.OK, 1, 0, 0, Buffer.alloc(50_000, 1));
+  const taken = batch.take();
+  batch.appendResponse(Opcode.GET, Status.OK, 2, 0, 0, Buffer.alloc(50_000, 2)); // moves to new storage
+  batch.release();
+  batch.take();
+  batch.release();
+  assert.is(pool.stats().freeBytes, 0);
+  assert.is(taken.readUInt32BE(4), 1);
+});
+
+Pool('a node answers large GETs to a fast client while a stalled client\'s answers wait intact', async () => {
+  const node = await startTestNode({ maxValueBytes: 1 << 20 });
+  const writer = await RawPeer.connect(node.port);
+  const stalled = await RawPeer.connect(node.port);
+  const fast = await RawPeer.connect(node.port);
+  try {
+    const values = Array.from({ length: 8 }, (_, i) => Buffer.alloc(200_000 + i, 0x41 + i));
+    writer.write(Buffer.concat(values.map((value, i) => encodeRequest({ opcode: Opcode.SET, requestId: i, key: `v${i}`, value }))));
+    await writer.waitForResponses(values.length);
+    // The stalled client stops reading: its answers queue in the node (socket writes pending in libuv).
+    stalled.socket.pause();
+    const stalledGets = 24;
+    stalled.write(Buffer.concat(Array.from({ length: stalledGets }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i, key: `v${i % 8}` }))));
+    // Meanwhile the fast client reads many large answers, so output storage cycles through the pool.
+    for (let round = 0; round < 5; round++) {
+      fast.write(Buffer.concat(Array.from({ length: 16 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: round * 16 + i, key: `v${(i + round) % 8}` }))));
+      await fast.waitForResponses((round + 1) * 16);
+    }
+    for (const response of fast.responses) assert.ok(response.value.equals(values[((response.requestId % 16) + Math.floor(response.requestId / 16)) % 8]!));
+    stalled.socket.resume();
+    const answers = await stalled.waitForResponses(stalledGets);
+    for (const answer of answers) {
+      assert.is(answer.status, Status.OK);
+      assert.ok(answer.value.equals(values[answer.requestId % 8]!), `stalled answer ${answer.requestId} is intact`);
+    }
+  } finally {
+    for (const peer of [writer, stalled, fast]) peer.socket.destroy();
   }
 });
 
