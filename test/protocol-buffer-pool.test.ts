@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BufferPool } from '../src/protocol/buffer-pool';
+import { BufferPool, classBytes, classIndex } from '../src/protocol/buffer-pool';
 import { Opcode, Status } from '../src/protocol/constants';
 import { FrameDecoder, type Frame } from '../src/protocol/decoder';
 import { OutputBatch } from '../src/protocol/output-batch';
@@ -24,6 +24,17 @@ Pool('take gives exactly the length asked; a block given back is reused, and onl
   assert.is(b.buffer, a.buffer, 'the free block of the same class was reused');
   assert.is.not(c.buffer, b.buffer, 'two bodies in progress never share a block');
   assert.equal(pool.stats(), { reused: 1, allocated: 2, freeBytes: 0 });
+});
+
+Pool('every length gets the smallest size class that holds it', () => {
+  const lengths = [1, 8191, 8192, 8193, 12_288, 12_289, 16_384, 65_552, 98_304, 98_305, 1 << 20, (1 << 20) + 1, 3 * 2 ** 20, 2 ** 31 - 1];
+  const random = seededRandom(11);
+  for (let i = 0; i < 2000; i++) lengths.push(1 + Math.floor(random() * 4 * 2 ** 20));
+  for (const length of lengths) {
+    const index = classIndex(length);
+    assert.ok(classBytes(index) >= length, `class ${index} (${classBytes(index)} B) holds ${length}`);
+    assert.ok(index === 0 || classBytes(index - 1) < length, `class ${index - 1} would have held ${length}`);
+  }
 });
 
 Pool('free blocks are kept up to maxFreeBytes; a block over a quarter of it, or a foreign buffer, is not kept', () => {

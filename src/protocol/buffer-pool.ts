@@ -15,7 +15,8 @@
 
 /** Bodies up to this size come from Node's own pool (Buffer.allocUnsafe), which is cheap below 4 KiB. */
 export const POOLED_BODY_MIN_BYTES = 4097;
-const MIN_BLOCK_BYTES = 8192;
+const MIN_BLOCK_BITS = 13;
+const MIN_BLOCK_BYTES = 2 ** MIN_BLOCK_BITS;
 /** Default bound on the free blocks kept. */
 export const DEFAULT_BUFFER_POOL_BYTES = 16 * 2 ** 20;
 
@@ -92,14 +93,17 @@ export class BufferPool {
   }
 }
 
-/** Size class for `length`: even indexes are 8 KiB × 2^(i/2), odd ones 1.5 times the even one below. */
-function classIndex(length: number): number {
-  let index = 0;
-  while (classBytes(index) < length) index++;
-  return index;
+/**
+ * Size class for `length`: even indexes are 8 KiB × 2^(i/2), odd ones 1.5 times the even one below. Computed
+ * from the bit length (this runs for every large body and every output storage).
+ */
+export function classIndex(length: number): number {
+  if (length <= MIN_BLOCK_BYTES) return 0;
+  const e = 31 - Math.clz32(length - 1); // 2^e < length ≤ 2^(e+1)
+  return length <= 1.5 * 2 ** e ? 2 * (e - MIN_BLOCK_BITS) + 1 : 2 * (e + 1 - MIN_BLOCK_BITS);
 }
 
-function classBytes(index: number): number {
+export function classBytes(index: number): number {
   const base = MIN_BLOCK_BYTES * 2 ** (index >> 1);
   return (index & 1) === 0 ? base : base + base / 2;
 }
