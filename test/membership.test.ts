@@ -4,6 +4,7 @@ import { supersedes, type MemberUpdate } from '../src/discovery/member';
 import { MemberTable } from '../src/discovery/member-table';
 import { Membership, type MembershipOptions, type MembershipTransport } from '../src/discovery/membership';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../src/discovery/messages';
+import { Opcode } from '../src/protocol/constants';
 import { silentLogger } from '../src/server/logger';
 
 const Rules = suite('member precedence');
@@ -219,6 +220,25 @@ Comeback('news of its own death is acted on once per death, even after a refute 
   assert.is(deaths, 1, 'but the death is still news');
   table.apply({ id: 'me:1', state: 'dead', incarnation: 1000 });
   assert.is(deaths, 1, 'once per death');
+});
+
+Comeback('a member held dead that speaks again as alive is told of its death, so it empties its store', async () => {
+  const network = new FakeNetwork();
+  const a = new Membership('a:1', FAST, network.transportFor('a:1'), silentLogger);
+  a.table.apply({ id: 'c:1', state: 'alive', incarnation: 5 });
+  a.table.apply({ id: 'c:1', state: 'dead', incarnation: 5 });
+  // C was frozen: it heard only the suspicion queued before its death, refuted it, and now says so.
+  const c = new MemberTable('c:1', 5, () => 1000);
+  let deaths = 0;
+  c.onDeclaredDead(() => deaths++);
+  assert.is(c.apply({ id: 'c:1', state: 'suspect', incarnation: 5 }), 'refuted');
+  const reply = await a.handle(Opcode.PROBE, { from: 'c:1', updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }] });
+  assert.is(stateOf(a, 'c:1'), 'alive', 'the refute is accepted');
+  for (const update of reply.updates) c.apply(update);
+  assert.is(deaths, 1, 'the returning member learns it had been declared dead');
+  // A member that was never dead is told nothing of the kind.
+  const again = await a.handle(Opcode.PROBE, { from: 'c:1', updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }] });
+  assert.not.ok(again.updates.some((update) => update.id === 'c:1' && update.state === 'dead'));
 });
 
 Comeback('quorum: a strict majority of the non-left members must own keys', () => {

@@ -124,7 +124,20 @@ export class Membership {
 
   /** Answers a membership message from a peer. */
   async handle(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
+    const before = this.table.get(message.from);
+    const heldDeadAt = before !== undefined && before.state === 'dead' && before.id !== this.selfId ? before.incarnation : -1;
     this.applyAll(message.updates, message.from);
+    const reply = await this.answer(opcode, message);
+    // A member this node held dead speaks again as alive: it refuted a suspicion (heard first, from messages
+    // queued while it was frozen) and may never hear of the death that gave its ranges away. Tell it, so it
+    // empties its store before serving them again.
+    if (heldDeadAt >= 0 && this.table.get(message.from)?.state === 'alive') {
+      reply.updates = [{ id: message.from, state: 'dead', incarnation: heldDeadAt }, ...reply.updates];
+    }
+    return reply;
+  }
+
+  private async answer(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
     switch (opcode) {
       case Opcode.PROBE:
         return this.reply(this.piggyback(message.from));
