@@ -17,8 +17,8 @@
  * response fills most of a storage by itself, so without the pool every 64 KiB GET allocated 64 KiB afresh.
  * take() hands bytes out with no such report, so storage that take() used is never given back.
  */
-import type { BufferPool } from './buffer-pool';
 
+import type { BufferPool } from './buffer-pool';
 import { HEADER_SIZE } from './constants';
 import {
   type Bytes,
