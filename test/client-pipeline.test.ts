@@ -74,6 +74,20 @@ pipeline('large values (sent by reference) interleave with small frames in order
   assert.is((await client.get('order'))?.toString(), 'small');
 });
 
+pipeline('a second flush in one event-loop turn is corked until the turn ends, then sent in order', async () => {
+  const server = await FakeServer.start({ record: true });
+  const client = clientFor(server, { timeoutMs: 2000 });
+  await client.ping(); // connected: flushes now write to the socket
+  const first = client.set('turn:a', '1'); // flushed on the next tick: written at once
+  await new Promise((resolve) => process.nextTick(resolve)); // still the same event-loop turn
+  const second = client.set('turn:b', '2'); // a second flush in this turn: corked
+  const third = client.set('turn:c', '3'); // same batch as the second
+  // A cork that is never undone would leave these two unsent until their deadline.
+  assert.equal(await Promise.all([first, second, third]), [true, true, true]);
+  const keys = server.requests.filter((r) => r.opcode === Opcode.SET).map((r) => r.key.toString());
+  assert.equal(keys, ['turn:a', 'turn:b', 'turn:c']);
+});
+
 pipeline('past maxPending a request fails fast with QueueFullError and is not sent', async () => {
   const server = await FakeServer.start({ behavior: 'silent' });
   const client = clientFor(server, { maxPending: 100, timeoutMs: 10_000 });

@@ -5,7 +5,10 @@
  * Hot path, per request: encode into the connection's OutputBatch, add a Pending to the id table, return a
  * promise. No timer, no closure, no clock read per request:
  *  - Every request issued in one tick leaves in ONE socket.write, flushed from process.nextTick (after the
- *    microtasks of that tick have run, so the continuations resolved by one read chunk share a write).
+ *    microtasks of that tick have run, so the continuations resolved by one read chunk share a write). The first
+ *    flush of an event-loop turn writes at once; later ones in the same turn (libuv delivers up to 32 reads of
+ *    a busy socket per turn, and with large values each read completes about one request) are corked until the
+ *    turn ends (setImmediate) and leave in one writev, as the node does with its answers.
  *  - The clock is read once per batch; deadline = batch time + timeoutMs. One interval timer per connection
  *    (every min(timeoutMs / 4, 50) ms, only while requests are in flight) expires requests from the oldest,
  *    stopping at the first that has time left: send order is deadline order.
@@ -120,6 +123,15 @@ export class NodeConnection {
   /** Failed attempts in a row (drives the backoff). */
   private failures = 0;
   private flushScheduled = false;
+  /** A flush wrote in this event-loop turn; `corkedSocket` is the socket corked since (see write). */
+  private wroteThisTurn = false;
+  private corkedSocket: net.Socket | null = null;
+  private readonly endTurnFn = (): void => {
+    this.wroteThisTurn = false;
+    const socket = this.corkedSocket;
+    this.corkedSocket = null;
+    if (socket !== null && !socket.destroyed) socket.uncork();
+  };
   /** The socket holds more than maxQueuedBytes: refuse new requests until 'drain'. */
   private congested = false;
   /** performance.now() read once for the batch being filled. */
@@ -306,6 +318,13 @@ export class NodeConnection {
   }
 
   private write(socket: net.Socket): void {
+    if (!this.wroteThisTurn) {
+      this.wroteThisTurn = true;
+      setImmediate(this.endTurnFn);
+    } else if (this.corkedSocket === null) {
+      this.corkedSocket = socket;
+      socket.cork();
+    }
     if (!this.outgoing.writeTo(socket) && socket.writableLength > this.maxQueuedBytes) this.congested = true;
   }
 
