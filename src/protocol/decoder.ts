@@ -60,7 +60,8 @@ export class Frame {
   buffer: Buffer = EMPTY;
   /**
    * True when `buffer` was allocated for this frame alone (its body spanned reads) and the decoder has let go
-   * of it: a consumer may keep a view of it instead of copying the value once more. Never true with a bodyPool.
+   * of it: a consumer may keep a view of it instead of copying the value once more. False for a body that came
+   * from the bodyPool (it goes back to the pool when onFrame returns).
    */
   ownsBuffer = false;
   keyOffset = 0;
