@@ -33,6 +33,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'output-limit', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that closes it (a client that never reads)', defaultText: '64mb' },
   { name: 'output-high-water', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that pauses reading until it drains', defaultText: '1mb' },
   { name: 'slow-reader-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose output stays above the high-water mark this long (0: off)', defaultText: String(NODE_DEFAULTS.slowReaderTimeoutMs) },
+  { name: 'read-buffer', kind: 'string', placeholder: 'SIZE', help: 'the one buffer all connections read into (0: Node allocates per read)', defaultText: '1mb' },
   { name: 'resp-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1', defaultText: 'off' },
   { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
   { name: 'advertise', kind: 'string', placeholder: 'HOST:PORT', help: 'the address members and clients reach this node at', defaultText: 'the bound address' },
@@ -70,6 +71,8 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   if (outputLimit !== undefined) options.outputHardLimitBytes = parseSize(outputLimit, '--output-limit');
   const outputHighWater = one('output-high-water');
   if (outputHighWater !== undefined) options.outputHighWaterBytes = parseSize(outputHighWater, '--output-high-water');
+  const readBuffer = one('read-buffer');
+  if (readBuffer !== undefined) options.readBufferBytes = parseSize(readBuffer, '--read-buffer');
   const addr = one('addr');
   if (addr !== undefined) options.addr = addr;
   const maxMemory = one('max-memory');

@@ -119,7 +119,6 @@ export class ServerConnection implements AsyncReplies {
       bodyPool: bufferPool,
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.tryResume());
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
     socket.on('error', () => undefined);
@@ -176,7 +175,11 @@ export class ServerConnection implements AsyncReplies {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
+  /**
+   * One read from the socket (the server wires its reads here). The chunk may be a view of a buffer the next
+   * read overwrites (shared-reads.ts): nothing here keeps it past this call.
+   */
+  receive(chunk: Buffer): void {
     this.stats.bytesIn += chunk.length;
     this.lastActivity = this.clock();
     this.requestsThisTurn = 0;

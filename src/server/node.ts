@@ -59,6 +59,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     cluster: cluster?.stats(),
     routing: router?.counters,
     bufferPool: server?.bufferPool.stats(),
+    reads: { shared: server?.sharedReads ?? false, bufferBytes: resolved.readBufferBytes },
     allocator: { tuned: isAllocatorTuned() },
   }));
   // The router needs the node's id, known only once the port is bound: it is created right after listen().

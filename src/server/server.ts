@@ -13,6 +13,7 @@ import { Authenticator } from './auth';
 import { ServerConnection, writeTooManyConnections, type RequestHandler } from './connection';
 import type { Logger } from './logger';
 import type { ResolvedNodeOptions } from './options';
+import { installSharedReads } from './shared-reads';
 import type { ServerStats } from './stats';
 
 /** How often half-sent frames (and idle connections, slow readers) are looked for; a stalled frame closes within frameTimeoutMs + this. */
@@ -36,6 +37,10 @@ export class CacheServer {
   private closed = false;
   private boundAddress: HostPort | undefined;
   private readonly auth: Authenticator;
+  /** Every connection's reads land here when sharedReads is on (readBufferBytes > 0 and this Node allows it). */
+  private readonly readBuffer: Buffer | null;
+  /** Reads go into readBuffer instead of a Node allocation per read (STATS reports it). */
+  sharedReads = false;
 
   constructor(
     private readonly options: ResolvedNodeOptions,
@@ -45,7 +50,12 @@ export class CacheServer {
     private readonly clock: () => number = Date.now,
   ) {
     this.auth = new Authenticator(options.authToken);
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.readBuffer = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
+    // Node's own accept path: used until listening, and for good where shared reads are off or unavailable.
+    this.server = net.createServer({ noDelay: true }, (socket) => {
+      const connection = this.onConnection(socket);
+      if (connection !== undefined) socket.on('data', (chunk: Buffer) => connection.receive(chunk));
+    });
     this.server.on('error', (error) => this.logger.error(`listener error: ${error.message}`));
   }
 
@@ -69,6 +79,13 @@ export class CacheServer {
     await Promise.race([listening, failed]);
     const bound = this.server.address() as net.AddressInfo;
     this.boundAddress = { host, port: bound.port };
+    if (this.readBuffer !== null) {
+      this.sharedReads = installSharedReads(this.server, this.readBuffer, (socket) => {
+        const connection = this.onConnection(socket);
+        return connection === undefined ? undefined : (chunk) => connection.receive(chunk);
+      });
+      if (!this.sharedReads) this.logger.debug('shared read buffer unavailable on this Node: each read allocates');
+    }
     const { frameTimeoutMs, idleTimeoutMs, slowReaderTimeoutMs } = this.options;
     this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalFor(frameTimeoutMs, idleTimeoutMs, slowReaderTimeoutMs)).unref();
     this.logger.info(`listening on ${formatHostPort(this.boundAddress)}`);
@@ -95,17 +112,18 @@ export class CacheServer {
     await stopped;
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** Takes an accepted socket on as a connection; undefined when it was refused (closing, over the limit). */
+  private onConnection(socket: net.Socket): ServerConnection | undefined {
     if (this.closed) {
       socket.destroy();
-      return;
+      return undefined;
     }
     if (this.connections.size >= this.options.maxConnections) {
       this.stats.rejectedConnections++;
       socket.on('error', () => undefined);
       socket.end(writeTooManyConnections(this.batch, this.options.maxConnections));
       setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+      return undefined;
     }
     const connection = new ServerConnection(
       socket,
@@ -130,6 +148,7 @@ export class CacheServer {
       this.connections.delete(connection);
       this.stats.connections = this.connections.size;
     });
+    return connection;
   }
 
   private sweep(): void {
