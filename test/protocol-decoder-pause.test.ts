@@ -37,6 +37,26 @@ test('pause() inside onFrame holds the rest of the chunk until resume(), which m
   assert.not.ok(decoder.hasPartialFrame);
 });
 
+test('pausing after every frame of a reused read buffer: each held rest survives the buffer being overwritten', () => {
+  const seen: number[] = [];
+  const decoder = new FrameDecoder({
+    kind: 'request',
+    onFrame: (frame) => {
+      assert.is(frame.value().toString(), `value-${frame.requestId}`, `frame ${frame.requestId} intact`);
+      seen.push(frame.requestId);
+      decoder.pause();
+    },
+  });
+  const input = frames(50);
+  const readBuffer = Buffer.alloc(input.length + 100);
+  input.copy(readBuffer);
+  decoder.push(readBuffer.subarray(0, input.length));
+  readBuffer.fill(0xee); // the next read of a shared buffer (server/shared-reads.ts) overwrites it
+  while (decoder.isPaused) decoder.resume();
+  assert.equal(seen, Array.from({ length: 50 }, (_, i) => i));
+  assert.is(decoder.heldBytes, 0);
+});
+
 test('a pause on the last frame of a chunk holds nothing and resume() is a no-op for input', () => {
   const seen: number[] = [];
   const decoder = new FrameDecoder({ kind: 'request', onFrame: (frame) => { seen.push(frame.requestId); decoder.pause(); } });

@@ -164,6 +164,8 @@ export class FrameDecoder {
   private pauseRequested = false;
   /** Input received while paused (a copy: at most what was left of one chunk plus any chunk pushed since). */
   private held: Buffer | null = null;
+  /** The held copy being decoded by resume(): when it pauses again, its rest is kept as a view, not copied again. */
+  private resuming: Buffer | null = null;
 
   constructor(options: FrameDecoderOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('FrameDecoder options must be an object');
@@ -232,7 +234,13 @@ export class FrameDecoder {
     this.pauseRequested = false;
     const held = this.held;
     this.held = null;
-    if (held !== null) this.push(held);
+    if (held === null) return;
+    this.resuming = held;
+    try {
+      this.push(held);
+    } finally {
+      this.resuming = null;
+    }
   }
 
   /** Stops decoding (also from inside onFrame: no further frame of the current chunk is delivered). */
@@ -305,10 +313,14 @@ export class FrameDecoder {
     }
   }
 
-  /** Keeps chunk[from…] (copied: the caller may reuse the chunk) for resume(). */
+  /**
+   * Keeps chunk[from…] for resume(): copied, since the caller may reuse the chunk, unless the chunk is the
+   * decoder's own held copy (a read of many small requests yields every maxRequestsPerRead requests, and
+   * copying the rest each time would copy a 1 MiB read several times over).
+   */
   private hold(chunk: Buffer, from: number): void {
     if (from >= chunk.length) return;
-    const rest = Buffer.from(chunk.subarray(from));
+    const rest = chunk === this.resuming && this.held === null ? chunk.subarray(from) : Buffer.from(chunk.subarray(from));
     this.held = this.held === null ? rest : Buffer.concat([this.held, rest]);
   }
 
