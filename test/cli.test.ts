@@ -28,13 +28,14 @@ Cli('starts, serves SET/GET, and exits 0 on SIGTERM', async () => {
   assert.match(node.stderr(), /SIGTERM/);
 });
 
-Cli('the command tunes the C allocator when the native addon is loaded on glibc, and STATS says so', async () => {
-  const node = await startCliNode(['--log-level', 'debug']);
+Cli('the command tunes the C allocator when the native addon is loaded on glibc, and STATS says so (and how reads are buffered)', async () => {
+  const node = await startCliNode(['--log-level', 'debug', '--read-buffer', '64kb']);
   const peer = await RawPeer.connect(node.port);
   try {
     peer.write(encodeRequest({ opcode: Opcode.STATS, requestId: 1, key: null }));
     const [stats] = await peer.waitForResponses(1);
-    const { allocator } = JSON.parse(stats!.value.toString()) as { allocator: { tuned: boolean } };
+    const { allocator, reads } = JSON.parse(stats!.value.toString()) as { allocator: { tuned: boolean }; reads: unknown };
+    assert.equal(reads, { shared: true, bufferBytes: 64 * 1024 });
     const glibc = typeof (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
     assert.is(allocator.tuned, isNativeAccelerationEnabled && glibc);
     if (!allocator.tuned) assert.match(node.stderr(), /allocator settings not applied/);
