@@ -9,9 +9,11 @@
  *
  * Every system gets the same keys (16-byte strings), the same value Buffers and the same loop, so the only
  * thing that differs is client + server. Each system has its own process so no client's garbage or JIT state
- * colours another's figures.
+ * colours another's figures, and the conductor starts fresh ones for every workload (value size × mode) so no
+ * earlier workload's garbage colours a later one's (see bench/compare.ts).
  */
 import * as path from 'node:path';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { build } from 'hdr-histogram-js';
 import Redis from 'ioredis';
 import type { Client as DcacheClient, ClientOptions } from '../../src/client';
@@ -197,6 +199,32 @@ async function prepare(d: Driver, r: PrepareRequest): Promise<null> {
   return null;
 }
 
+/**
+ * Counts this process's garbage collections from now until stop(). A client's garbage shows up in its latency
+ * (a full mark-compact pauses the loop and its concurrent marking competes for the pinned CPU), so the samples
+ * carry it to explain a row, never to score it.
+ */
+function gcCounter(): { stop(): RunResult['gc'] } {
+  const counts = { minor: 0, major: 0, pauseMs: 0 };
+  const tally = (entries: PerformanceEntry[]): void => {
+    for (const entry of entries) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) counts.minor++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) counts.major++;
+      counts.pauseMs += entry.duration;
+    }
+  };
+  const observer = new PerformanceObserver((list) => tally(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      tally(observer.takeRecords());
+      observer.disconnect();
+      return { ...counts, pauseMs: Math.round(counts.pauseMs * 10) / 10 };
+    },
+  };
+}
+
 async function run(d: Driver, r: RunRequest): Promise<RunResult> {
   const ks = keysFor(r.keyCount);
   const values = valuesFor(r.valueBytes);
@@ -209,6 +237,7 @@ async function run(d: Driver, r: RunRequest): Promise<RunResult> {
   let wrong = 0;
   const maxOps = r.maxOps;
   const isSet = r.phase === 'set';
+  const gc = gcCounter();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const deadline = t0 + r.maxMs;
@@ -249,6 +278,7 @@ async function run(d: Driver, r: RunRequest): Promise<RunResult> {
     p999: histogram.getValueAtPercentile(99.9),
     max: histogram.maxValue,
     cpu: (cpu.user + cpu.system) / 1000 / elapsedMs,
+    gc: gc.stop(),
   };
   histogram.destroy();
   return result;

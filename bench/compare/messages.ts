@@ -70,6 +70,8 @@ export interface RunResult {
   max: number;
   /** CPU time of the load generator over the phase, as a share of one CPU (1 = 100%). */
   cpu: number;
+  /** The load generator's garbage collections during the phase: how many of each kind, and their pause time. */
+  gc: { minor: number; major: number; pauseMs: number };
 }
 
 export interface ConnectResult {

@@ -42,6 +42,9 @@ export interface Row {
   /** Medians of the load generator's and the server's CPU use (1 = one CPU busy all the time). */
   loadgenCpu: number;
   serverCpu: number;
+  /** Medians of the load generator's full (mark-compact) collections per second and GC pause per second of phase. */
+  loadgenMajorGcPerSec: number;
+  loadgenGcMsPerSec: number;
   /** Largest share of a CPU other processes used during one of this row's phases. */
   otherCpuMax: number;
   errors: number;
@@ -101,6 +104,8 @@ export function aggregate(samples: Sample[], order: SystemId[]): Row[] {
       p999: median(list.map((s) => s.p999)),
       loadgenCpu: median(list.map((s) => s.cpu)),
       serverCpu: median(list.map((s) => s.serverCpu)),
+      loadgenMajorGcPerSec: median(list.map((s) => (s.gc.major * 1000) / s.elapsedMs)),
+      loadgenGcMsPerSec: median(list.map((s) => (s.gc.pauseMs * 1000) / s.elapsedMs)),
       otherCpuMax: Math.max(...list.map((s) => s.otherCpu)),
       errors: list.reduce((n, s) => n + s.errors, 0),
       wrong: list.reduce((n, s) => n + s.wrong, 0),
@@ -164,12 +169,12 @@ export function consoleRows(rows: Row[]): Array<Record<string, string>> {
 
 export function markdownTable(rows: Row[]): string {
   const lines = [
-    '| workload | system | ops/s | ops/s vs redis | p50 | p99 | p99.9 | p99 vs redis | CPU load gen / server |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | system | ops/s | ops/s vs redis | p50 | p99 | p99.9 | p99 vs redis | CPU load gen / server | load gen GC: full/s, pause ms/s |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)} | ${r.label} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.opsRatio)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ${fmtUs(r.p999)} | ${fmtRatio(r.p99Ratio)} | ${Math.round(r.loadgenCpu * 100)}% / ${Math.round(r.serverCpu * 100)}% |`,
+      `| ${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)} | ${r.label} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.opsRatio)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ${fmtUs(r.p999)} | ${fmtRatio(r.p99Ratio)} | ${Math.round(r.loadgenCpu * 100)}% / ${Math.round(r.serverCpu * 100)}% | ${r.loadgenMajorGcPerSec.toFixed(1)}, ${r.loadgenGcMsPerSec.toFixed(1)} |`,
     );
   }
   return lines.join('\n');
