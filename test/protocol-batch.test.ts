@@ -129,4 +129,57 @@ test('release drops idle storage; commit outside the reservation throws', () => 
   assert.throws(() => new OutputBatch(0), RangeError);
 });
 
+test('external pieces: writeTo sends own bytes and views in order in one corked write; done runs per view', () => {
+  const b = new OutputBatch(64, undefined, true);
+  const released: string[] = [];
+  const view = (text: string): Buffer => Buffer.from(text.repeat(100));
+  b.appendResponse(Opcode.SET, Status.OK, 1, 0, 0, null);
+  b.appendResponseHeader(Opcode.GET, Status.OK, 2, 0, 200);
+  b.appendExternal(view('ab'), () => released.push('ab'));
+  b.appendResponseHeader(Opcode.GET, Status.OK, 3, 0, 200);
+  b.appendExternal(view('cd'), () => released.push('cd'));
+  b.appendResponse(Opcode.GET, Status.OK, 4, 0, 0, Buffer.from('tail'));
+  assert.is(b.length, 4 * HEADER_SIZE + 404, 'length counts the external bytes');
+  const calls: string[] = [];
+  const chunks: Buffer[] = [];
+  const pending: Array<() => void> = [];
+  const sink = {
+    cork: () => calls.push('cork'),
+    uncork: () => calls.push('uncork'),
+    write: (chunk: Buffer, callback?: (error?: Error | null) => void): boolean => {
+      calls.push('write');
+      chunks.push(chunk);
+      if (callback) pending.push(() => callback(null));
+      return true;
+    },
+  };
+  assert.is(b.writeTo(sink), 4 * HEADER_SIZE + 404);
+  assert.is(calls[0], 'cork');
+  assert.is(calls[calls.length - 1], 'uncork');
+  assert.is(b.length, 0);
+  assert.equal(released, [], 'views are released only when their writes complete');
+  for (const done of pending) done();
+  assert.equal(released, ['ab', 'cd']);
+  assert.equal(
+    decodeResponses(Buffer.concat(chunks)).map((r) => [r.id, r.value]),
+    [[1, ''], [2, 'ab'.repeat(100)], [3, 'cd'.repeat(100)], [4, 'tail']],
+  );
+});
+
+test('external pieces: take() joins them (and releases), discard() releases, a plain batch refuses them', () => {
+  const b = new OutputBatch(64, undefined, true);
+  const released: number[] = [];
+  b.appendResponseHeader(Opcode.GET, Status.OK, 7, 0, 3);
+  b.appendExternal(Buffer.from('xyz'), () => released.push(1));
+  const joined = b.take();
+  assert.equal(released, [1]);
+  assert.equal(decodeResponses(joined).map((r) => [r.id, r.value]), [[7, 'xyz']]);
+  b.appendResponseHeader(Opcode.GET, Status.OK, 8, 0, 3);
+  b.appendExternal(Buffer.from('xyz'), () => released.push(2));
+  b.discard();
+  assert.equal(released, [1, 2]);
+  assert.is(b.length, 0);
+  assert.throws(() => new OutputBatch(64).appendExternal(Buffer.from('x'), () => undefined), /acceptsExternal/);
+});
+
 test.run();

@@ -13,7 +13,7 @@
  * earlier workload's garbage colours a later one's (see bench/compare.ts).
  */
 import * as path from 'node:path';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { build } from 'hdr-histogram-js';
 import Redis from 'ioredis';
 import type { Client as DcacheClient, ClientOptions } from '../../src/client';

@@ -7,7 +7,7 @@
  * Pages are allocated lazily (Buffer.allocUnsafeSlow: uninitialised, outside the pool, so untouched memory costs
  * no RSS) and carved lazily: a class hands out the next never-used chunk of its newest page, or a freed chunk
  * from its free list. The free list is intrusive: a freed chunk's first 4 bytes hold the ref of the next free
- * chunk, so free chunks cost no metadata. (That write is why no caller may keep a view into a chunk: see store.ts.)
+ * chunk, so free chunks cost no metadata. (That write is why a view into a chunk must be pinned: see chunk-pins.ts.)
  *
  * This file does no accounting against the memory limit and no eviction: the store decides when a page may be
  * added, moved or released.
@@ -106,6 +106,15 @@ export class Slab {
     this.pages[id]!.writeUInt32LE(this.freeHead[c]!, this.offsetOf(ref));
     this.freeHead[c] = ref;
     if (--this.pageLive[id]! === 0) this.emptyPages++;
+  }
+
+  /**
+   * `n` live chunks of page `id` will never be freed one by one (the page is being dropped while socket writes
+   * still read them, see chunk-pins.ts): stop counting them so the page can be detached.
+   */
+  forgetChunks(id: number, n: number): void {
+    this.pageLive[id]! -= n;
+    if (this.pageLive[id] === 0) this.emptyPages++;
   }
 
   /** Whether another page can get an id (the byte limit is the store's business). */

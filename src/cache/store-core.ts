@@ -28,6 +28,7 @@
  */
 
 import { OutOfMemoryError } from '../errors';
+import { ChunkPins } from './chunk-pins';
 import { ExpiryHeap, HEAP_ENTRY_BYTES, MIN_ENTRIES } from './expiry-heap';
 import { KeyHash, LITTLE_ENDIAN, randomSeed } from './hash';
 import { IndexTable } from './index-table';
@@ -62,6 +63,8 @@ export class StoreCore {
   protected readonly lru: LruLists;
   /** Hashes keys and keeps the current key's bytes and words (string keys need no allocation). */
   protected readonly keyHash: KeyHash;
+  /** Chunks a socket write still reads: their reuse waits (chunk-pins.ts). */
+  protected readonly pins = new ChunkPins((ref) => this.slab.free(ref));
   private readonly fixedBytes: number;
   private readonly metaLimit: number;
   /** Largest page an item may need: what is left when metadata takes its full share. */
@@ -127,6 +130,7 @@ export class StoreCore {
 
   /** Drop everything; keep the counters. */
   protected resetAll(slotCapacity: number): void {
+    this.pins.dropAll();
     this.slab.releaseAll();
     this.slots.reset(slotCapacity);
     this.index.reset(slotCapacity);
@@ -161,7 +165,8 @@ export class StoreCore {
     if (s >= 0) {
       const b = s * STRIDE;
       const ref = this.slots.meta[b + REF]! >>> 0;
-      if (this.slab.classOf(ref) === c) {
+      // In place, unless a socket write still reads the old value: then the item moves to a new chunk.
+      if (this.slab.classOf(ref) === c && !this.pins.isPinned(ref)) {
         this.slots.meta[b + VLEN] = vl;
         this.heap.set(s, expireAt);
         this.lru.mark(s);
@@ -196,7 +201,7 @@ export class StoreCore {
     this.index.remove(s);
     this.lru.unlink(this.slab.classOf(ref), s);
     this.heap.remove(s);
-    this.slab.free(ref);
+    if (!this.pins.deferFree(ref)) this.slab.free(ref);
     this.slots.free(s);
     this.epoch = (this.epoch + 1) | 0;
   }
@@ -343,8 +348,11 @@ export class StoreCore {
       const b = s * STRIDE;
       if ((meta[b + KEY]! & KEY_MASK) !== 0 && meta[b + REF]! >>> bits === id) this.evict(s);
     }
+    // Chunks a socket write still reads stay live after their items went: the page is dropped, not reused.
+    const pinned = this.pins.dropPage(id, bits);
+    if (pinned > 0) slab.forgetChunks(id, pinned);
     const buf = slab.detachPage(id);
-    if (buf.length === this.classes.pageBytes[c]! && !slab.hasFreeChunk(c)) slab.addPage(c, buf);
+    if (pinned === 0 && buf.length === this.classes.pageBytes[c]! && !slab.hasFreeChunk(c)) slab.addPage(c, buf);
     this.pageMoves++;
     this.evictWindow.fill(0);
     this.epoch = (this.epoch + 1) | 0;

@@ -61,6 +61,12 @@ export interface StoreStats {
   dropped: number;
   /** Pages moved from one size class to another. */
   pageMoves: number;
+  /** Chunks a socket write reads in place now (GET of a large value), pins taken so far, and frees that waited. */
+  pinnedChunks: number;
+  pinsTaken: number;
+  deferredFrees: number;
+  /** Pages dropped instead of moved to another class because a socket write still read one of their chunks. */
+  pinnedPageDrops: number;
 }
 
 export interface ResolvedOptions {

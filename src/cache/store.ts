@@ -5,7 +5,10 @@
  * VALUES HANDED OUT — the rule that keeps bytes on the wire correct:
  *   - get() returns a COPY (a fresh Buffer); it stays valid forever.
  *   - copyValue() / getInto() write the value into the CALLER's buffer, synchronously.
- *   - No method hands out a view into slab memory. A handle from lookup() is a slot number, valid only until the
+ *   - pinValue() is the one view into slab memory: the chunk is pinned, and the store writes nothing into it (no
+ *     free-list link, no overwrite in place, no page reuse) until the pin is released (chunk-pins.ts). The server
+ *     answers GETs of large values with it: the socket reads the value straight from the page.
+ *   - No other method hands out a view into slab memory. A handle from lookup() is a slot number, valid only until the
  *     next call that changes the store (set*, delete*, incr*, touch*, flush, expireDue, eviction inside a set):
  *     a chunk freed or overwritten by such a call may be reused at once, and freeing writes into it. So the
  *     server must copy the value into its output batch right after lookup(), before any other store call, and
@@ -50,6 +53,12 @@ import {
   type StoreOptions,
   type StoreStats,
 } from './store-options';
+
+/** A value's bytes in place and the release of its pin (Store.pinValue). */
+export interface PinnedValue {
+  view: Buffer;
+  release: () => void;
+}
 
 export { SetMode, type SetModeName, type SetModeValue, type SetOptions, type StoreOptions, type StoreStats };
 
@@ -115,6 +124,21 @@ export class Store extends StoreCore {
     }
     this.copyOut(meta[b + REF]! >>> 0, meta[b + KEY]! & KEY_MASK, target, targetOffset, vl);
     return vl;
+  }
+
+  /**
+   * The value behind a handle as a view of its chunk, with the chunk pinned until `release` is called: call it
+   * exactly once, when nothing reads the view any more (a socket write's completion callback). Meanwhile the item
+   * may be overwritten, deleted or evicted as usual; only the chunk's reuse waits.
+   */
+  pinValue(handle: number): PinnedValue {
+    this.checkHandle(handle);
+    const meta = this.slots.meta;
+    const b = handle * STRIDE;
+    const ref = meta[b + REF]! >>> 0;
+    const start = this.slab.offsetOf(ref) + (meta[b + KEY]! & KEY_MASK);
+    const view = this.slab.pageOf(ref).subarray(start, start + meta[b + VLEN]!);
+    return { view, release: this.pins.pin(ref).release };
   }
 
   /** lookup + a copy of the value into a fresh Buffer (null when absent): get() for a key given as a range. */
@@ -332,6 +356,10 @@ export class Store extends StoreCore {
       evicted: this.evicted,
       dropped: this.dropped,
       pageMoves: this.pageMoves,
+      pinnedChunks: this.pins.size,
+      pinsTaken: this.pins.taken,
+      deferredFrees: this.pins.deferredFrees,
+      pinnedPageDrops: this.pins.pageDrops,
     };
   }
 

@@ -16,6 +16,12 @@
  * every write from it has completed: writeTo() passes a completion callback with each write. A large value's
  * response fills most of a storage by itself, so without the pool every 64 KiB GET allocated 64 KiB afresh.
  * take() hands bytes out with no such report, so storage that take() used is never given back.
+ *
+ * External pieces (a batch built with acceptsExternal): appendExternal() puts bytes the batch does not own, a view
+ * of a pinned store chunk, between the bytes appended before and after it, with no copy. writeTo() writes the
+ * runs of batch bytes and the views in order, corked into one writev, and passes each view's `done` as its write
+ * callback, so the store keeps the chunk until the socket has the bytes. take() and discard() call `done` at once
+ * (take() copies the views into the Buffer it returns).
  */
 
 import type { BufferPool } from './buffer-pool';
@@ -35,6 +41,16 @@ const EMPTY = Buffer.alloc(0);
 /** Where writeTo() sends bytes: a socket. The callback runs once the bytes are written (or failed to be). */
 export interface WriteSink {
   write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+  /** Several writes between cork() and uncork() leave in one writev (net.Socket has both). */
+  cork?(): void;
+  uncork?(): void;
+}
+
+/** Bytes the batch does not own, sent after the first `at` pending bytes; done() once they are sent. */
+interface ExternalPiece {
+  at: number;
+  view: Buffer;
+  done: () => void;
 }
 
 /** Storage from a pool and what decides when it may go back. */
@@ -86,10 +102,18 @@ export class OutputBatch {
   private lastTaken = 0;
   /** The current storage's record when it came from the pool. */
   private storage: PooledStorage | null = null;
+  /** External pieces among the pending bytes, in order. */
+  private externals: ExternalPiece[] = [];
+  private externalBytes = 0;
 
+  /**
+   * @param acceptsExternal whether appendExternal() may be used: true only where every batch is sent with
+   *   writeTo() (a server's), so the views' `done` runs when the socket is done with them.
+   */
   constructor(
     initialCapacity = DEFAULT_BATCH_CAPACITY,
     private readonly pool?: BufferPool,
+    readonly acceptsExternal = false,
   ) {
     if (!Number.isSafeInteger(initialCapacity) || initialCapacity < HEADER_SIZE) {
       throw new RangeError(`OutputBatch initialCapacity must be an integer ≥ ${HEADER_SIZE}, got ${initialCapacity}`);
@@ -97,9 +121,9 @@ export class OutputBatch {
     this.initialCapacity = initialCapacity;
   }
 
-  /** Pending bytes (appended, not yet taken). */
+  /** Pending bytes (appended, not yet taken), external pieces included. */
   get length(): number {
-    return this.end - this.start;
+    return this.end - this.start + this.externalBytes;
   }
 
   /** The current storage, for writing in place after reserve(). */
@@ -189,6 +213,16 @@ export class OutputBatch {
     this.end = writeRequest(this.buf, off, opcode, flags, requestId, key, value, extras);
   }
 
+  /**
+   * Appends `view` without copying it; `done` runs once it is no longer read (see the file comment). The caller
+   * must not change the bytes of `view` before then. Only for a batch built with acceptsExternal.
+   */
+  appendExternal(view: Buffer, done: () => void): void {
+    if (!this.acceptsExternal) throw new Error('appendExternal on an OutputBatch built without acceptsExternal');
+    this.externals.push({ at: this.end - this.start, view, done });
+    this.externalBytes += view.length;
+  }
+
   /** Appends src[srcOffset, srcOffset + length). */
   appendBytes(src: Uint8Array, srcOffset = 0, length: number = src.length - srcOffset): void {
     const off = this.reserve(length);
@@ -201,9 +235,33 @@ export class OutputBatch {
    * again, so the result may be queued on a socket for as long as needed.
    */
   take(): Buffer {
+    if (this.externals.length > 0) return this.takeJoined();
     if (this.end === this.start) return EMPTY;
     if (this.storage !== null) this.storage.escaped = true;
     return this.takeView();
+  }
+
+  /** take() with external pieces: one Buffer with everything in order; the pieces are released. */
+  private takeJoined(): Buffer {
+    const own = this.takeView();
+    const out = Buffer.allocUnsafe(own.length + this.externalBytes);
+    let from = 0;
+    let at = 0;
+    for (const piece of this.takeExternals()) {
+      at += own.copy(out, at, from, piece.at);
+      from = piece.at;
+      at += piece.view.copy(out, at);
+      piece.done();
+    }
+    own.copy(out, at, from);
+    return out;
+  }
+
+  private takeExternals(): ExternalPiece[] {
+    const pieces = this.externals;
+    this.externals = [];
+    this.externalBytes = 0;
+    return pieces;
   }
 
   /**
@@ -211,16 +269,37 @@ export class OutputBatch {
    * take() + write, this lets pooled storage go back to the pool once the write has completed.
    */
   writeTo(sink: WriteSink): number {
+    if (this.externals.length > 0) return this.writePiecesTo(sink);
     if (this.end === this.start) return 0;
-    const storage = this.storage;
     const out = this.takeView();
+    this.writeOwn(sink, out);
+    return out.length;
+  }
+
+  private writeOwn(sink: WriteSink, bytes: Buffer): void {
+    const storage = this.storage;
     if (storage === null) {
-      sink.write(out);
+      sink.write(bytes);
     } else {
       storage.writing();
-      sink.write(out, storage.written);
+      sink.write(bytes, storage.written);
     }
-    return out.length;
+  }
+
+  /** writeTo() with external pieces: the runs of own bytes and the views in order, in one corked writev. */
+  private writePiecesTo(sink: WriteSink): number {
+    const total = this.length;
+    const own = this.takeView();
+    sink.cork?.();
+    let from = 0;
+    for (const piece of this.takeExternals()) {
+      if (piece.at > from) this.writeOwn(sink, own.subarray(from, piece.at));
+      sink.write(piece.view, piece.done);
+      from = piece.at;
+    }
+    if (from < own.length) this.writeOwn(sink, own.subarray(from));
+    sink.uncork?.();
+    return total;
   }
 
   private takeView(): Buffer {
@@ -233,11 +312,12 @@ export class OutputBatch {
   /** Drops the pending bytes (never handed out, so their room is reused). */
   discard(): void {
     this.end = this.start;
+    for (const piece of this.takeExternals()) piece.done();
   }
 
   /** Lets go of the storage when nothing is pending (an idle connection); the next append allocates anew. */
   release(): void {
-    if (this.end === this.start) {
+    if (this.end === this.start && this.externals.length === 0) {
       this.retireStorage();
       this.buf = EMPTY;
       this.start = this.end = 0;

@@ -31,8 +31,11 @@ export class CacheServer {
   private readonly connections = new Set<ServerConnection>();
   /** Request bodies that span reads and output storage are reused across connections (buffer-pool.ts). */
   readonly bufferPool = new BufferPool();
-  /** One batch serves every connection: each read is decoded, answered and written without yielding. */
-  private readonly batch = new OutputBatch(undefined, this.bufferPool);
+  /**
+   * One batch serves every connection: each read is decoded, answered and written without yielding. It is
+   * always sent with writeTo(), so large GET values go out as pinned views of the store (commands.ts).
+   */
+  private readonly batch = new OutputBatch(undefined, this.bufferPool, true);
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private boundAddress: HostPort | undefined;
