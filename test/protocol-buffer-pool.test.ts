@@ -183,6 +183,45 @@ Pool('output storage goes back to the pool only after every write from it comple
   assert.ok(pool.stats().reused > before, 'storage was reused');
 });
 
+Pool('with external pieces, storage goes back only after every run of it written around them completed', () => {
+  const pool = new BufferPool();
+  const batch = new OutputBatch(undefined, pool, true);
+  const sink = new HeldWrites();
+  let released = 0;
+  // A storage whose only pending write is the header before a piece: it must not go back when the batch moves on.
+  batch.appendResponseHeader(Opcode.GET, Status.OK, 999, 0, 3);
+  batch.appendExternal(Buffer.from('abc'), () => released++);
+  batch.writeTo(sink);
+  batch.appendResponse(Opcode.GET, Status.OK, 998, 0, 0, Buffer.alloc(200_000, 1)); // new storage
+  assert.is(pool.stats().freeBytes, 0, 'the storage holding only a pending header stays out of the pool');
+  sink.complete();
+  batch.discard();
+  released = 0;
+  sink.chunks.length = 0;
+  for (let i = 0; i < 30; i++) {
+    batch.appendResponseHeader(Opcode.GET, Status.OK, i, 0, 20_000);
+    batch.appendExternal(Buffer.alloc(20_000, i), () => released++);
+    batch.appendResponse(Opcode.GET, Status.OK, 1000 + i, 0, 0, Buffer.alloc(30_000, i));
+    batch.writeTo(sink);
+  }
+  assert.is(released, 0, 'no piece is released before its write completes');
+  const frames: Array<[number, number, number]> = [];
+  new FrameDecoder({
+    kind: 'response',
+    maxBodyBytes: 1 << 20,
+    onFrame: (f) => frames.push([f.requestId, f.valueLength, f.valueLength === 0 ? -1 : f.buffer[f.valueOffset + f.valueLength - 1]!]),
+  }).push(Buffer.concat(sink.chunks));
+  assert.equal(
+    frames,
+    Array.from({ length: 30 }, (_, i) => [[i, 20_000, i], [1000 + i, 30_000, i]]).flat(),
+    'every frame intact and in order while the writes are held',
+  );
+  const freeBefore = pool.stats().freeBytes;
+  sink.complete();
+  assert.is(released, 30);
+  assert.ok(pool.stats().freeBytes > freeBefore, 'retired storage went back once its writes completed');
+});
+
 Pool('storage that take() handed out is never given back', () => {
   const pool = new BufferPool();
   const batch = new OutputBatch(undefined, pool);

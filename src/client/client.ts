@@ -19,6 +19,7 @@
 import { EventEmitter } from 'node:events';
 import { AuthError, ClientClosedError, ConnectionError, type DCacheError } from '../errors';
 import { Opcode, setModeFlags, type SetMode } from '../protocol/constants';
+import { BufferPool } from '../protocol/buffer-pool';
 import type { MsetEntry } from '../protocol/multi';
 import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
 import { type ConnectionState, NodeConnection } from './connection';
@@ -28,6 +29,9 @@ import { parseNodeAddress } from './address';
 import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
 import type { HashRing } from '../consistent/ring';
 import { Status, statusName } from '../protocol/constants';
+
+/** Free output storage a client keeps for reuse, for all its connections together. */
+const CLIENT_POOL_BYTES = 4 * 1024 * 1024;
 
 const TOPOLOGY_REFRESH_MS = 5000;
 
@@ -90,6 +94,8 @@ export class Client extends EventEmitter {
       connectTimeoutMs: o.connectTimeoutMs,
       maxPending: o.maxPending,
       maxResponseBytes: o.maxResponseBytes,
+      // The connections' outgoing batch storage, reused once written (outgoing.ts).
+      bufferPool: new BufferPool(CLIENT_POOL_BYTES),
       ...(o.authToken === undefined ? {} : { authToken: o.authToken }),
       onConnect: (c: NodeConnection) => this.emit('connect', c.address.id),
       onDisconnect: (c: NodeConnection, error: Error) => {

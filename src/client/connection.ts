@@ -29,10 +29,12 @@
 import * as net from 'node:net';
 import { AuthError, ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
 import { DEFAULT_MAX_VALUE_BYTES, HEADER_SIZE, Opcode, Status, closesConnection, opcodeName, statusName } from '../protocol/constants';
+import type { BufferPool } from '../protocol/buffer-pool';
 import { type Frame, FrameDecoder } from '../protocol/decoder';
 import { writeRequest, writeRequestHead, writeRequestHeader } from '../protocol/encoder';
 import { type MsetEntry, writeMgetBody, writeMsetBody } from '../protocol/multi';
-import { LARGE_VALUE_BYTES, OutgoingQueue } from './outgoing';
+import type { OutputBatch } from '../protocol/output-batch';
+import { LARGE_VALUE_BYTES, callerKeepsValue, outgoingBatch } from './outgoing';
 import type { NodeAddress } from './address';
 import { type Bytes, roomFor } from './args';
 import { MGET_KEYS_PER_FRAME } from './multi-plan';
@@ -63,6 +65,8 @@ export interface NodeConnectionOptions {
   lookup?: net.LookupFunction;
   /** Source address for the connection (a node's peer connections leave from the node's own address). */
   localAddress?: string;
+  /** Where the outgoing batch's storage comes from and goes back to (a client shares one among its connections). */
+  bufferPool?: BufferPool;
   onConnect?: (connection: NodeConnection) => void;
   onDisconnect?: (connection: NodeConnection, error: Error) => void;
   /** Called when the node is marked down and a reconnect is scheduled in delayMs. */
@@ -112,8 +116,8 @@ export class NodeConnection {
   private readonly sweepIntervalMs: number;
   private readonly hooks: NodeConnectionOptions;
   private readonly table: PendingTable;
-  private readonly outgoing = new OutgoingQueue();
-  private readonly out = this.outgoing.batch;
+  /** Requests not yet written (outgoing.ts). */
+  private readonly out: OutputBatch;
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   private socket: net.Socket | null = null;
   private decoder: FrameDecoder | null = null;
@@ -155,6 +159,7 @@ export class NodeConnection {
     this.maxPending = options.maxPending;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+    this.out = outgoingBatch(options.bufferPool);
     this.backoffBaseMs = options.backoffBaseMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 2000;
     this.sweepIntervalMs = Math.max(1, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(options.timeoutMs / 4)));
@@ -234,7 +239,7 @@ export class NodeConnection {
     if (this.state !== 'closed') {
       this.state = 'closed';
       this.clearTimers();
-      this.outgoing.discard();
+      this.out.discard();
       this.failAll(error);
       if (this.decoder !== null) this.decoder.destroy();
       if (this.socket !== null) this.socket.destroy();
@@ -260,7 +265,7 @@ export class NodeConnection {
     const id = this.table.add(p);
     if (byReference) {
       out.commit(hot.writeRequestHead(out.buffer, at, opcode, flags, id, key, value as Uint8Array, extras));
-      this.outgoing.appendByReference(value as Uint8Array);
+      out.appendExternal(value as Uint8Array, callerKeepsValue);
     } else {
       out.commit(hot.writeRequest(out.buffer, at, opcode, flags, id, key, value, extras));
     }
@@ -314,7 +319,7 @@ export class NodeConnection {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.state === 'ready' && this.outgoing.length > 0) this.write(this.socket!);
+    if (this.state === 'ready' && this.out.length > 0) this.write(this.socket!);
   }
 
   private write(socket: net.Socket): void {
@@ -325,7 +330,8 @@ export class NodeConnection {
       this.corkedSocket = socket;
       socket.cork();
     }
-    if (!this.outgoing.writeTo(socket) && socket.writableLength > this.maxQueuedBytes) this.congested = true;
+    this.out.writeTo(socket);
+    if (socket.writableLength > this.maxQueuedBytes) this.congested = true;
   }
 
   private sweep(): void {
@@ -368,7 +374,7 @@ export class NodeConnection {
         // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
         if (this.authToken !== null) this.sendAuth(socket, this.authToken);
         this.hooks.onConnect?.(this);
-        if (this.state === 'ready' && this.outgoing.length > 0) this.write(socket);
+        if (this.state === 'ready' && this.out.length > 0) this.write(socket);
       },
       onChunk: (chunk) => {
         try {
@@ -466,7 +472,7 @@ export class NodeConnection {
       error = new ConnectionError(`cannot connect to ${this.address.id}: ${cause ? cause.message : 'connection closed'}`);
     }
     this.lastError = error;
-    this.outgoing.discard();
+    this.out.discard();
     this.failAll(error);
     if (wasReady) this.hooks.onDisconnect?.(this, error);
     if ((this.state as ConnectionState) === 'closed') return; // closed from the hook

@@ -40,7 +40,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** Where writeTo() sends bytes: a socket. The callback runs once the bytes are written (or failed to be). */
 export interface WriteSink {
-  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
   /** Several writes between cork() and uncork() leave in one writev (net.Socket has both). */
   cork?(): void;
   uncork?(): void;
@@ -49,7 +49,7 @@ export interface WriteSink {
 /** Bytes the batch does not own, sent after the first `at` pending bytes; done() once they are sent. */
 interface ExternalPiece {
   at: number;
-  view: Buffer;
+  view: Uint8Array;
   done: () => void;
 }
 
@@ -217,7 +217,7 @@ export class OutputBatch {
    * Appends `view` without copying it; `done` runs once it is no longer read (see the file comment). The caller
    * must not change the bytes of `view` before then. Only for a batch built with acceptsExternal.
    */
-  appendExternal(view: Buffer, done: () => void): void {
+  appendExternal(view: Uint8Array, done: () => void): void {
     if (!this.acceptsExternal) throw new Error('appendExternal on an OutputBatch built without acceptsExternal');
     this.externals.push({ at: this.end - this.start, view, done });
     this.externalBytes += view.length;
@@ -250,7 +250,8 @@ export class OutputBatch {
     for (const piece of this.takeExternals()) {
       at += own.copy(out, at, from, piece.at);
       from = piece.at;
-      at += piece.view.copy(out, at);
+      out.set(piece.view, at);
+      at += piece.view.length;
       piece.done();
     }
     own.copy(out, at, from);
