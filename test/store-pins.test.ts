@@ -19,7 +19,9 @@ function pin(store: Store, key: string): PinnedValue {
   const k = Buffer.from(key);
   const handle = store.lookup(k, 0, k.length);
   if (handle < 0) throw new Error(`${key} is not stored`);
-  return store.pinValue(handle);
+  const pinned = store.pinValue(handle);
+  if (pinned === null) throw new Error(`${key} could not be pinned`);
+  return pinned;
 }
 
 const Pins = suite('pinned values');
@@ -78,6 +80,34 @@ Pins('two pins on one chunk: it is reused only after both are released', () => {
   store.close();
 });
 
+Pins('pinned chunks take at most an eighth of the memory limit; past it pinValue says copy (null)', () => {
+  const store = open({ maxMemoryBytes: 8 * MiB });
+  const pinned: PinnedValue[] = [];
+  let refused = 0;
+  for (let i = 0; i < 40; i++) {
+    store.set(`k${i}`, Buffer.alloc(60_000, i));
+    const k = Buffer.from(`k${i}`);
+    const p = store.pinValue(store.lookup(k, 0, k.length));
+    if (p === null) refused++;
+    else pinned.push(p);
+  }
+  const s = store.stats();
+  assert.ok(refused > 0, 'some pins were refused');
+  assert.ok(s.pinnedBytes <= MiB && s.pinnedBytes > MiB - 100_000, `pinned bytes ${s.pinnedBytes}`);
+  assert.is(s.pinnedChunks, pinned.length);
+  // A chunk already pinned can always take another pin (its bytes are counted once).
+  const k0 = Buffer.from('k0');
+  const again = store.pinValue(store.lookup(k0, 0, 2));
+  assert.ok(again !== null);
+  assert.is(store.stats().pinnedBytes, s.pinnedBytes);
+  again.release();
+  for (const p of pinned) p.release();
+  assert.is(store.stats().pinnedBytes, 0);
+  const k = Buffer.from('k39');
+  assert.ok(store.pinValue(store.lookup(k, 0, k.length)) !== null, 'room again once released');
+  store.close();
+});
+
 Pins('flush drops the pages; a pinned view still reads its bytes, and releasing it afterwards is harmless', () => {
   const store = open();
   const value = Buffer.alloc(50_000, 9);
@@ -93,29 +123,29 @@ Pins('flush drops the pages; a pinned view still reads its bytes, and releasing 
 });
 
 Pins('a page whose chunks are pinned is dropped, not handed to another class; its views keep their bytes', () => {
-  const store = open({ maxMemoryBytes: 4 * MiB });
-  // Class A takes every page the limit allows, and each of its values is pinned.
+  const store = open({ maxMemoryBytes: 16 * MiB });
+  // Class A takes every page the limit allows, and every tenth of its values (a couple in each page) is pinned.
   const a = (i: number): Buffer => Buffer.alloc(40_000, i & 0xff);
   const pinned: PinnedValue[] = [];
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 400; i++) {
     store.set(`a${i}`, a(i));
   }
   const live: number[] = [];
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 400; i += 10) {
     if (store.get(`a${i}`) === undefined) continue;
     pinned.push(pin(store, `a${i}`));
     live.push(i);
   }
-  assert.ok(live.length > 20, `A holds ${live.length} values`);
+  assert.ok(live.length > 20, `A holds ${live.length} pinned values`);
   // Class B has no page and nothing to evict of its own: it must take pages from A.
   const b = Buffer.alloc(3_000, 0xbb);
-  for (let i = 0; i < 600; i++) assert.ok(store.set(`b${i}`, b), `b${i}`);
+  for (let i = 0; i < 3000; i++) assert.ok(store.set(`b${i}`, b), `b${i}`);
   const s = store.stats();
   assert.ok(s.pageMoves > 0, 'pages moved');
   assert.ok(s.pinnedPageDrops > 0, `pages dropped because pinned: ${s.pinnedPageDrops}`);
   assert.ok(s.bytesUsed <= s.maxMemoryBytes);
   live.forEach((i, n) => assert.ok(pinned[n]!.view.equals(a(i)), `a${i} kept its bytes`));
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 3000; i++) {
     const got = store.get(`b${i}`);
     if (got !== undefined) assert.ok(got.equals(b), `b${i}`);
   }
@@ -169,10 +199,8 @@ Pins('under eviction, expiry and page moves, every pinned view keeps its bytes a
     } else if (r < 0.7) {
       const k = Buffer.from(key);
       const handle = store.lookup(k, 0, k.length);
-      if (handle >= 0 && pins.length < 12) {
-        const pinned = store.pinValue(handle);
-        pins.push({ pinned, expected: Buffer.from(pinned.view), key });
-      }
+      const pinned = handle >= 0 && pins.length < 12 ? store.pinValue(handle) : null;
+      if (pinned !== null) pins.push({ pinned, expected: Buffer.from(pinned.view), key });
     } else if (r < 0.8) {
       // A pinned key changes: same size (the in-place case), another size, or it goes.
       if (pins.length > 0) {
@@ -207,6 +235,7 @@ Pins('under eviction, expiry and page moves, every pinned view keeps its bytes a
     if (got === undefined) last.delete(key); // evicted or expired: gone for good
     const s = store.stats();
     if (s.bytesUsed > s.maxMemoryBytes) assert.unreachable(`seed ${seed}, op ${op}: bytesUsed over the limit`);
+    if (s.pinnedBytes > s.maxMemoryBytes / 8) assert.unreachable(`seed ${seed}, op ${op}: pinned bytes over an eighth of the limit`);
     if (pins.length > 0) deferredWhilePinned = s.deferredFrees;
     if (op % 25 === 0) checkPins(`op ${op}`);
   }

@@ -14,11 +14,19 @@
  *
  * A deferred chunk stays counted as live in its page, so the store's accounting still includes it; a dropped page
  * no longer counts, and its memory stays with the socket until the write completes (as a copy would).
+ *
+ * Pinned chunks are bounded (maxBytes, an eighth of the store's limit): a client that never reads could otherwise
+ * pin a large part of the store through its queued answers, and a class whose chunks were all pinned could not
+ * take a new item. Past the bound the server copies, as it does for small values. Since evicting an item frees
+ * its chunk unless it is pinned, and pinned chunks are a minority of any class that fills the store, a set always
+ * finds a chunk.
  */
 
 /** One pinned chunk: how many writes still read it, and what to do when the last one is done. */
 export class ChunkPin {
   count = 0;
+  /** The chunk's size, counted in ChunkPins.pinnedBytes while this record is in the table. */
+  bytes = 0;
   /** The item is gone; the chunk is freed when the last pin is released. */
   deferred = false;
   /** Its page was dropped (page move, flush): releasing it must not touch the slab. */
@@ -36,24 +44,39 @@ export class ChunkPin {
 
 export class ChunkPins {
   private readonly byRef = new Map<number, ChunkPin>();
+  /** Bytes of the chunks in the table (pinned, or deferred and waiting for their last release). */
+  pinnedBytes = 0;
   /** Pins taken and released over the store's life (STATS). */
   taken = 0;
   deferredFrees = 0;
   /** Pages dropped rather than moved to another class because a write still read one of their chunks. */
   pageDrops = 0;
 
-  /** @param freeChunk frees a chunk whose free was deferred, once its last pin is released. */
-  constructor(private readonly freeChunk: (ref: number) => void) {}
+  /**
+   * @param freeChunk frees a chunk whose free was deferred, once its last pin is released.
+   * @param maxBytes the most chunk bytes pinned at once; canPin() says whether one more chunk fits.
+   */
+  constructor(
+    private readonly freeChunk: (ref: number) => void,
+    readonly maxBytes: number,
+  ) {}
+
+  /** Whether chunk `ref` of `bytes` bytes may be pinned now (already pinned, or room under maxBytes). */
+  canPin(ref: number, bytes: number): boolean {
+    return this.pinnedBytes + bytes <= this.maxBytes || this.byRef.has(ref);
+  }
 
   /** Chunks pinned now. */
   get size(): number {
     return this.byRef.size;
   }
 
-  pin(ref: number): ChunkPin {
+  pin(ref: number, bytes: number): ChunkPin {
     let pin = this.byRef.get(ref);
     if (pin === undefined) {
       pin = new ChunkPin(ref, this);
+      pin.bytes = bytes;
+      this.pinnedBytes += bytes;
       this.byRef.set(ref, pin);
     }
     pin.count++;
@@ -78,7 +101,7 @@ export class ChunkPins {
   release(pin: ChunkPin): void {
     if (pin.count <= 0) return;
     if (--pin.count > 0 || pin.dropped) return;
-    this.byRef.delete(pin.ref);
+    this.forget(pin);
     if (pin.deferred) this.freeChunk(pin.ref);
   }
 
@@ -92,7 +115,7 @@ export class ChunkPins {
     for (const [ref, pin] of this.byRef) {
       if (ref >>> chunkBits !== id) continue;
       pin.dropped = true;
-      this.byRef.delete(ref);
+      this.forget(pin);
       if (pin.deferred) kept++;
     }
     if (kept > 0) this.pageDrops++;
@@ -103,5 +126,11 @@ export class ChunkPins {
   dropAll(): void {
     for (const pin of this.byRef.values()) pin.dropped = true;
     this.byRef.clear();
+    this.pinnedBytes = 0;
+  }
+
+  private forget(pin: ChunkPin): void {
+    this.byRef.delete(pin.ref);
+    this.pinnedBytes -= pin.bytes;
   }
 }

@@ -44,6 +44,8 @@ const LE: boolean = LITTLE_ENDIAN;
 const { STRIDE, HASH, REF, KEY, VLEN, HEAP, KEY_MASK } = SLOT;
 
 export const INITIAL_SLOTS = 1024;
+/** At most 1/8 of the memory limit is in pinned chunks at once (chunk-pins.ts). */
+const MAX_PINNED_SHARE = 8;
 const MIN_SLOT_GROWTH = 256;
 /** Items expired per clock read when reclaiming inside a set or sweeping. */
 export const EXPIRE_BATCH = 64;
@@ -64,7 +66,7 @@ export class StoreCore {
   /** Hashes keys and keeps the current key's bytes and words (string keys need no allocation). */
   protected readonly keyHash: KeyHash;
   /** Chunks a socket write still reads: their reuse waits (chunk-pins.ts). */
-  protected readonly pins = new ChunkPins((ref) => this.slab.free(ref));
+  protected readonly pins: ChunkPins;
   private readonly fixedBytes: number;
   private readonly metaLimit: number;
   /** Largest page an item may need: what is left when metadata takes its full share. */
@@ -104,6 +106,7 @@ export class StoreCore {
       MIN_ENTRIES * HEAP_ENTRY_BYTES;
     this.metaLimit = Math.floor(o.maxMemoryBytes / 2);
     this.maxPageBytes = o.maxMemoryBytes - this.metaLimit;
+    this.pins = new ChunkPins((ref) => this.slab.free(ref), Math.floor(o.maxMemoryBytes / MAX_PINNED_SHARE));
     this.resizeSlots(INITIAL_SLOTS);
   }
 

@@ -63,6 +63,8 @@ export interface StoreStats {
   pageMoves: number;
   /** Chunks a socket write reads in place now (GET of a large value), pins taken so far, and frees that waited. */
   pinnedChunks: number;
+  /** Bytes of those chunks (at most an eighth of maxMemoryBytes; past it GET copies). */
+  pinnedBytes: number;
   pinsTaken: number;
   deferredFrees: number;
   /** Pages dropped instead of moved to another class because a socket write still read one of their chunks. */

@@ -129,16 +129,19 @@ export class Store extends StoreCore {
   /**
    * The value behind a handle as a view of its chunk, with the chunk pinned until `release` is called: call it
    * exactly once, when nothing reads the view any more (a socket write's completion callback). Meanwhile the item
-   * may be overwritten, deleted or evicted as usual; only the chunk's reuse waits.
+   * may be overwritten, deleted or evicted as usual; only the chunk's reuse waits. Null when pinned chunks
+   * already take their share of the memory limit (an eighth): copy the value instead.
    */
-  pinValue(handle: number): PinnedValue {
+  pinValue(handle: number): PinnedValue | null {
     this.checkHandle(handle);
     const meta = this.slots.meta;
     const b = handle * STRIDE;
     const ref = meta[b + REF]! >>> 0;
+    const chunkBytes = this.slab.pageChunkSize[ref >>> this.slab.chunkBits]!;
+    if (!this.pins.canPin(ref, chunkBytes)) return null;
     const start = this.slab.offsetOf(ref) + (meta[b + KEY]! & KEY_MASK);
     const view = this.slab.pageOf(ref).subarray(start, start + meta[b + VLEN]!);
-    return { view, release: this.pins.pin(ref).release };
+    return { view, release: this.pins.pin(ref, chunkBytes).release };
   }
 
   /** lookup + a copy of the value into a fresh Buffer (null when absent): get() for a key given as a range. */
@@ -357,6 +360,7 @@ export class Store extends StoreCore {
       dropped: this.dropped,
       pageMoves: this.pageMoves,
       pinnedChunks: this.pins.size,
+      pinnedBytes: this.pins.pinnedBytes,
       pinsTaken: this.pins.taken,
       deferredFrees: this.pins.deferredFrees,
       pinnedPageDrops: this.pins.pageDrops,

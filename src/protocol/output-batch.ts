@@ -17,10 +17,10 @@
  * response fills most of a storage by itself, so without the pool every 64 KiB GET allocated 64 KiB afresh.
  * take() hands bytes out with no such report, so storage that take() used is never given back.
  *
- * External pieces (a batch built with acceptsExternal): appendExternal() puts bytes the batch does not own, a view
- * of a pinned store chunk, between the bytes appended before and after it, with no copy. writeTo() writes the
- * runs of batch bytes and the views in order, corked into one writev, and passes each view's `done` as its write
- * callback, so the store keeps the chunk until the socket has the bytes. take() and discard() call `done` at once
+ * External pieces (a batch built with acceptsExternal): appendExternal() puts bytes the batch does not own (a
+ * node's view of a pinned store chunk, a client's large value) between the bytes appended before and after it,
+ * with no copy. writeTo() writes the runs of batch bytes and the views in order, corked into one writev, and
+ * passes each view's `done` as its write callback, so the store keeps the chunk until the socket has the bytes. take() and discard() call `done` at once
  * (take() copies the views into the Buffer it returns).
  */
 
@@ -108,7 +108,7 @@ export class OutputBatch {
 
   /**
    * @param acceptsExternal whether appendExternal() may be used: true only where every batch is sent with
-   *   writeTo() (a server's), so the views' `done` runs when the socket is done with them.
+   *   writeTo() (a server's, a client connection's), so the views' `done` runs when the socket is done with them.
    */
   constructor(
     initialCapacity = DEFAULT_BATCH_CAPACITY,

@@ -129,9 +129,9 @@ export class LocalCommandHandler implements RequestHandler {
       return;
     }
     const length = store.valueLength(item);
-    if (length >= PINNED_VALUE_MIN_BYTES && out.acceptsExternal) {
+    const pinned = length >= PINNED_VALUE_MIN_BYTES && out.acceptsExternal ? store.pinValue(item) : null;
+    if (pinned !== null) {
       out.appendResponseHeader(frame.opcode, Status.OK, frame.requestId, this.epoch, length);
-      const pinned = store.pinValue(item);
       out.appendExternal(pinned.view, pinned.release);
       return;
     }
