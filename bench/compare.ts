@@ -468,6 +468,10 @@ async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
   console.log(`distributed-cache comparison${quick ? ' (--quick)' : ''}: ${new Date().toISOString()}`);
 
+  // The code measured, read when dist/ is built from it: the commit, and whether src/ had uncommitted changes
+  // (the checkout is shared, and src/ may change while the comparison runs; dist/ does not).
+  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const code = { commit: git(['rev-parse', '--short', 'HEAD']), srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length };
   log('building dist/ (npx tsc -p tsconfig.json) so servers and our client run compiled, as users run them…');
   const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
   if (tsc.status !== 0) {
@@ -537,9 +541,6 @@ async function main(): Promise<void> {
   }
 
   const cpuModel = os.cpus()[0]?.model ?? '?';
-  // The code measured: the commit, and whether src/ had uncommitted changes (the checkout is shared).
-  const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
-  const code = { commit: git(['rev-parse', '--short', 'HEAD']), srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length };
   const meta = {
     date: new Date().toISOString(),
     quick,
