@@ -24,7 +24,9 @@ export type ErrorCode =
   | 'ERR_SERVER'
   | 'ERR_UNAVAILABLE'
   | 'ERR_CONFIG'
-  | 'ERR_AUTH';
+  | 'ERR_AUTH'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_RESPONSE_TOO_LARGE';
 
 export class DCacheError extends Error {
   readonly code: ErrorCode;
@@ -173,5 +175,19 @@ export class ConfigError extends DCacheError {
 export class AuthError extends DCacheError {
   constructor(message: string) {
     super('ERR_AUTH', message);
+  }
+}
+
+/** A member-only request from a connection that is not an authenticated member (a client speaking for the cluster). */
+export class ForbiddenError extends DCacheError {
+  constructor(message: string) {
+    super('ERR_FORBIDDEN', message);
+  }
+}
+
+/** The response would exceed what the node sends for one request; nothing was allocated for it. */
+export class ResponseTooLargeError extends DCacheError {
+  constructor(message: string) {
+    super('ERR_RESPONSE_TOO_LARGE', message);
   }
 }

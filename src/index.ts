@@ -29,4 +29,6 @@ export {
   UnavailableError,
   ConfigError,
   AuthError,
+  ForbiddenError,
+  ResponseTooLargeError,
 } from './errors';

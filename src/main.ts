@@ -11,7 +11,7 @@ import { NODE_DEFAULTS, type NodeOptions } from './server/options';
 import { parseSize } from './server/size';
 import { startNode } from './server/node';
 import { printStatus } from './cli/status';
-import { AUTH_TOKEN_ENV } from './server/auth';
+import { AUTH_TOKEN_ENV, CLUSTER_TOKEN_ENV } from './server/auth';
 import { tuneAllocatorForServer } from './server/allocator';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,7 +25,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-connections', kind: 'string', placeholder: 'N', help: 'open connections allowed', defaultText: String(NODE_DEFAULTS.maxConnections) },
   { name: 'frame-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose frame stays half-sent this long', defaultText: String(NODE_DEFAULTS.frameTimeoutMs) },
   { name: 'drain-timeout', kind: 'string', placeholder: 'MS', help: 'on SIGINT/SIGTERM, how long in-flight responses may drain', defaultText: String(NODE_DEFAULTS.drainTimeoutMs) },
-  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `shared secret clients and members must send first (AUTH); also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
+  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `the clients' secret, sent first (AUTH); also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
+  { name: 'cluster-token', kind: 'string', placeholder: 'TOKEN', help: `the members' secret (member handshake), distinct from --auth-token; also ${CLUSTER_TOKEN_ENV}`, defaultText: '--auth-token' },
   { name: 'insecure-no-auth', kind: 'boolean', help: 'allow a non-loopback --addr/--resp-addr without --auth-token (anyone who reaches it can use it)' },
   { name: 'idle-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection with no traffic for this long (0: never)', defaultText: String(NODE_DEFAULTS.idleTimeoutMs) },
   { name: 'max-inflight', kind: 'string', placeholder: 'N', help: 'per connection: unanswered (forwarded) requests before reading pauses', defaultText: String(NODE_DEFAULTS.maxInflightPerConnection) },
@@ -33,6 +34,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'output-limit', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that closes it (a client that never reads)', defaultText: '64mb' },
   { name: 'output-high-water', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that pauses reading until it drains', defaultText: '1mb' },
   { name: 'slow-reader-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose output stays above the high-water mark this long (0: off)', defaultText: String(NODE_DEFAULTS.slowReaderTimeoutMs) },
+  { name: 'input-total-limit', kind: 'string', placeholder: 'SIZE', help: 'node-wide: bytes held in unfinished requests; past it the connections holding the most close', defaultText: 'max(64mb, max-memory/4)' },
+  { name: 'output-total-limit', kind: 'string', placeholder: 'SIZE', help: 'node-wide: unread responses; past it reading pauses and non-readers close', defaultText: 'max(2 x output-limit, max-memory/2)' },
   { name: 'read-buffer', kind: 'string', placeholder: 'SIZE', help: 'the one buffer all connections read into (0: Node allocates per read)', defaultText: '1mb' },
   { name: 'resp-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1', defaultText: 'off' },
   { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
@@ -66,7 +69,13 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   const options: NodeOptions = {};
   const authToken = one('auth-token') ?? (env[AUTH_TOKEN_ENV] || undefined);
   if (authToken !== undefined) options.authToken = authToken;
+  const clusterToken = one('cluster-token') ?? (env[CLUSTER_TOKEN_ENV] || undefined);
+  if (clusterToken !== undefined) options.clusterToken = clusterToken;
   if (values.has('insecure-no-auth')) options.insecureNoAuth = true;
+  const inputTotal = one('input-total-limit');
+  if (inputTotal !== undefined) options.inputTotalLimitBytes = parseSize(inputTotal, '--input-total-limit');
+  const outputTotal = one('output-total-limit');
+  if (outputTotal !== undefined) options.outputTotalLimitBytes = parseSize(outputTotal, '--output-total-limit');
   const outputLimit = one('output-limit');
   if (outputLimit !== undefined) options.outputHardLimitBytes = parseSize(outputLimit, '--output-limit');
   const outputHighWater = one('output-high-water');

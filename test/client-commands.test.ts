@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../src/client/client';
-import { MGET_KEYS_PER_FRAME } from '../src/client/multi-plan';
+import { DEFAULT_NODE_LIMITS, mgetKeysPerFrame } from '../src/client/multi-plan';
 import {
   ConfigError,
   DCacheError,
@@ -174,7 +174,10 @@ roundTrip('mset and mget bodies over the multi-key limit are split into several 
     const n = decodeMsetBody(r.value, 0, r.value.length)!.length;
     assert.ok(r.value.length <= MULTI_SLACK_BYTES || n === 1, `frame of ${r.value.length} bytes holds ${n} entries`);
   }
-  // MGET: 200 keys of 8000 bytes is ~1.6 MB of keys: two frames by size.
+  // MGET: 200 keys of 8000 bytes is ~1.6 MB of keys; frames hold at most as many keys as a node with the
+  // default limits can answer whatever their values (62 of up to 1 MiB in its 63 MiB response cap).
+  const perFrame = mgetKeysPerFrame(DEFAULT_NODE_LIMITS, client.maxResponseBytes);
+  assert.is(perFrame, 62);
   const longKeys = Array.from({ length: 200 }, (_, i) => `${String(i).padStart(6, '0')}${'k'.repeat(7994)}`);
   const values = await client.mget([...longKeys, 'big:3', 'tail']);
   assert.is(values.length, 202);
@@ -182,16 +185,18 @@ roundTrip('mset and mget bodies over the multi-key limit are split into several 
   assert.equal(values[200], Buffer.alloc(chunk.length, 3));
   assert.is(values[201]!.toString(), 't');
   let mgets = server.requests.filter((r) => r.opcode === Opcode.MGET);
-  assert.is(mgets.length, 2);
+  assert.is(mgets.length, Math.ceil(202 / perFrame));
+  for (const r of mgets) assert.ok(r.value.length <= MULTI_SLACK_BYTES && decodeMgetBody(r.value, 0, r.value.length)!.length <= perFrame);
   assert.equal(mgets.flatMap((r) => decodeMgetBody(r.value, 0, r.value.length)!.map((k) => k.toString())), [...longKeys, 'big:3', 'tail']);
-  // 600 short keys: frames of at most MGET_KEYS_PER_FRAME keys, which bounds each response.
+  // 600 short keys: frames of at most perFrame keys, which bounds each response.
   server.requests.length = 0;
   const shortKeys = Array.from({ length: 600 }, (_, i) => (i === 599 ? 'tail' : `short:${i}`));
   const shortValues = await client.mget(shortKeys);
   assert.is(shortValues.length, 600);
   assert.is(shortValues[599]!.toString(), 't');
   mgets = server.requests.filter((r) => r.opcode === Opcode.MGET);
-  assert.equal(mgets.map((r) => decodeMgetBody(r.value, 0, r.value.length)!.length), [MGET_KEYS_PER_FRAME, MGET_KEYS_PER_FRAME, 600 - 2 * MGET_KEYS_PER_FRAME]);
+  const sizes = mgets.map((r) => decodeMgetBody(r.value, 0, r.value.length)!.length);
+  assert.equal(sizes, [...Array<number>(Math.floor(600 / perFrame)).fill(perFrame), 600 % perFrame]);
 });
 
 roundTrip('ping, stats and flush', async () => {

@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { Client } from '../src/client/client';
 import { Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
+import { encodeMgetBody } from '../src/protocol/multi';
 import type { CacheNode } from '../src/server/node';
 import { eventually, startCluster } from './helpers/cluster';
 import { closeAllNodes, startTestNode } from './helpers/node';
@@ -112,8 +113,8 @@ Limits('RESP idle timeout (Redis `timeout`): idle kicked, active kept, CONFIG GE
   assert.is(server.stats.idleKicks, 1);
 });
 
-Limits('slow reader past the hard output cap is closed and counted; other clients still succeed', async () => {
-  const node = await startTestNode({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 64 * 1024, slowReaderTimeoutMs: 0 });
+Limits('a reader that never reads stays under the hard output cap: reading pauses at the high-water mark, and a response that could pass the cap is refused', async () => {
+  const node = await startTestNode({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 1024 * 1024, maxValueBytes: 512 * 1024, slowReaderTimeoutMs: 0 });
   const client = new Client({ nodes: [node.address], routing: 'proxy' });
   clients.push(client);
   const big = Buffer.alloc(256 * 1024, 1);
@@ -121,12 +122,24 @@ Limits('slow reader past the hard output cap is closed and counted; other client
   const reader = await nonReader(node.port);
   const gets = Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i + 1, key: 'big' })));
   reader.write(gets);
-  await eventually(() => serverStats(node).outputLimitDisconnects === 1, 'the slow reader to be cut off');
-  await eventually(() => serverStats(node).connections === 1, 'only the good client left');
+  await eventually(() => serverStats(node).backpressurePauses >= 1, 'the non-reader to be paused');
+  // One response more than the high-water mark at most: never the hard cap (the 1 MiB less 16 KiB response cap sees to it).
+  const peer = await RawPeer.connect(node.port);
+  peers.push(peer);
+  peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 1, value: encodeMgetBody(['big', 'big', 'big', 'big']) }));
+  peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 2, value: encodeMgetBody(['big', 'big', 'big']) }));
+  const responses = await peer.waitForResponses(2);
+  const byId = new Map(responses.map((r) => [r.requestId, r]));
+  assert.is(byId.get(1)!.status, Status.RESPONSE_TOO_LARGE, 'four 256 KiB values are over the 1008 KiB response cap');
+  assert.match(byId.get(1)!.value.toString(), /the limit is 1032192 bytes/);
+  assert.is(byId.get(2)!.status, Status.OK, 'three fit');
+  assert.is(serverStats(node).responseTooLarge, 1);
   for (let i = 0; i < 20; i++) {
     await client.set(`k${i}`, `${i}`);
     assert.is(String(await client.get(`k${i}`)), `${i}`);
   }
+  assert.is(serverStats(node).outputLimitDisconnects, 0, 'the hard cap was never reached');
+  assert.ok(!reader.destroyed);
 });
 
 Limits('slow reader held at the high-water mark is closed after slowReaderTimeoutMs (Redis soft limit)', async () => {

@@ -18,12 +18,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { AuthError, ClientClosedError, ConnectionError, type DCacheError } from '../errors';
-import { Opcode, setModeFlags, type SetMode } from '../protocol/constants';
+import { MULTI_SLACK_BYTES, Opcode, setModeFlags, type SetMode } from '../protocol/constants';
 import { BufferPool } from '../protocol/buffer-pool';
 import type { MsetEntry } from '../protocol/multi';
 import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
 import { type ConnectionState, NodeConnection } from './connection';
-import { type MsetInput, type MultiPart, planMget, planMset } from './multi-plan';
+import { DEFAULT_NODE_LIMITS, type MsetInput, type MultiPart, mgetKeysPerFrame, planMget, planMset } from './multi-plan';
 import { type ClientOptions, resolveClientOptions } from './options';
 import { parseNodeAddress } from './address';
 import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
@@ -69,6 +69,8 @@ export class Client extends EventEmitter {
   readonly timeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxPending: number;
+  /** The largest response body this client accepts; MGETs are split to fit it and the node's own limit. */
+  readonly maxResponseBytes: number;
   readonly routing: 'proxy' | 'smart';
   private readonly connections: NodeConnection[];
   /** Every connection by node id: the seeds from `nodes`, plus members learnt from the topology (smart). */
@@ -89,6 +91,7 @@ export class Client extends EventEmitter {
     this.timeoutMs = o.timeoutMs;
     this.connectTimeoutMs = o.connectTimeoutMs;
     this.maxPending = o.maxPending;
+    this.maxResponseBytes = o.maxResponseBytes;
     const hooks = {
       timeoutMs: o.timeoutMs,
       connectTimeoutMs: o.connectTimeoutMs,
@@ -215,7 +218,7 @@ export class Client extends EventEmitter {
 
   /** The values in key order, null for each missing key. */
   mget(keys: readonly Bytes[]): Promise<Array<Buffer | null>> {
-    const parts = planMget(keys);
+    const parts = planMget(keys, MULTI_SLACK_BYTES, mgetKeysPerFrame(this.topology?.limits ?? DEFAULT_NODE_LIMITS, this.maxResponseBytes));
     if (parts instanceof Error) return Promise.reject(parts);
     if (parts.length === 0) return this.whenOpen([]);
     if (parts.length === 1) return this.sendMulti(MGET, parts[0]!, 0) as Promise<Array<Buffer | null>>;

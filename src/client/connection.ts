@@ -61,6 +61,11 @@ export interface NodeConnectionOptions {
    * token fails the connection's requests with AuthError and backs off like a failed connect.
    */
   authToken?: string;
+  /**
+   * A node's connections to other members: instead of AUTH, the first frame is MEMBER_HELLO with the value this
+   * returns (a fresh hello per connection, src/server/member-auth.ts). A refused hello fails like a wrong token.
+   */
+  memberHello?: () => Buffer;
   /** DNS lookup for hostnames (net.connect's `lookup`); default dns.lookup. */
   lookup?: net.LookupFunction;
   /** Source address for the connection (a node's peer connections leave from the node's own address). */
@@ -143,8 +148,9 @@ export class NodeConnection {
   private sweepTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closedWaiters: Array<() => void> = [];
-  /** Request id of the AUTH sent on the current socket, while its answer is awaited (-1: none). */
+  /** Request id of the AUTH (or MEMBER_HELLO) sent on the current socket, while its answer is awaited (-1: none). */
   private authId = -1;
+  private authOpcode: number = Opcode.AUTH;
   private readonly authToken: Buffer | null;
   private readonly flushFn = (): void => this.flush();
   private readonly sweepFn = (): void => this.sweep();
@@ -372,7 +378,9 @@ export class NodeConnection {
         if (this.socket !== socket) return;
         this.state = 'ready';
         // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
-        if (this.authToken !== null) this.sendAuth(socket, this.authToken);
+        const hello = this.hooks.memberHello;
+        if (hello !== undefined) this.sendAuth(socket, Opcode.MEMBER_HELLO, hello());
+        else if (this.authToken !== null) this.sendAuth(socket, Opcode.AUTH, this.authToken);
         this.hooks.onConnect?.(this);
         if (this.state === 'ready' && this.out.length > 0) this.write(socket);
       },
@@ -392,27 +400,29 @@ export class NodeConnection {
     this.decoder = decoder;
   }
 
-  /** Writes AUTH straight to the socket (not through the batch, which may hold queued requests). */
-  private sendAuth(socket: net.Socket, token: Buffer): void {
+  /** Writes AUTH (or MEMBER_HELLO) straight to the socket (not through the batch, which may hold queued requests). */
+  private sendAuth(socket: net.Socket, opcode: number, token: Buffer): void {
     const p = new Pending();
-    p.opcode = Opcode.AUTH;
+    p.opcode = opcode;
     p.raw = true;
     const id = this.table.add(p);
     this.authId = id;
+    this.authOpcode = opcode;
     const frame = Buffer.allocUnsafe(HEADER_SIZE + token.length);
-    writeRequest(frame, 0, Opcode.AUTH, 0, id, null, token, 0);
+    writeRequest(frame, 0, opcode, 0, id, null, token, 0);
     socket.write(frame);
     // The answer is handled in onFrame; the promise only carries a timeout or a lost connection.
     this.track(p).catch(() => undefined);
   }
 
   private onFrame(frame: Frame): void {
-    if (frame.requestId === this.authId && frame.opcode === Opcode.AUTH) {
+    if (frame.requestId === this.authId && frame.opcode === this.authOpcode) {
       this.authId = -1;
       this.table.take(frame.requestId)?.resolve(null);
       if (frame.status !== Status.OK) {
         const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
-        this.abort(new AuthError(`authentication to ${this.address.id} failed: ${message || statusName(frame.status)} (client option authToken)`));
+        const what = this.authOpcode === Opcode.AUTH ? 'client option authToken' : 'member handshake';
+        this.abort(new AuthError(`authentication to ${this.address.id} failed: ${message || statusName(frame.status)} (${what})`));
         return;
       }
     }

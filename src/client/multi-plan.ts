@@ -3,15 +3,31 @@
  * most MULTI_SLACK_BYTES (its frame limit is maxKey + maxValue + that slack), so bigger batches go out as
  * several frames of at most that size, in order, on the same connection; an entry too big to share a frame
  * travels alone. Splitting costs MSET its all-or-nothing look: each frame is applied on its own.
- * An MGET frame also carries at most MGET_KEYS_PER_FRAME keys, which bounds its response: count × (4 +
- * maxValueBytes) stays within the client's response limit for a node with the default value limit.
+ * An MGET frame also carries at most as many keys as the node can answer in one response whatever their values:
+ * count × (4 + the node's maxValueBytes) + 4 ≤ its maxResponseBytes (mgetKeysPerFrame). The node refuses an MGET
+ * whose response would be larger (RESPONSE_TOO_LARGE) rather than build it, so the client never sends one.
  */
-import { MULTI_SLACK_BYTES } from '../protocol/constants';
+import { DEFAULT_MAX_VALUE_BYTES, MULTI_SLACK_BYTES } from '../protocol/constants';
 import type { MsetEntry } from '../protocol/multi';
 import { describe } from './address';
 import { type Bytes, keyError, valueError, wireLength } from './args';
 
 export const MGET_KEYS_PER_FRAME = 256;
+
+/**
+ * The largest response a node with the default limits sends for one request: its 64 MiB output limit less its
+ * 1 MiB high-water mark (src/server/options.ts). Used until a topology names the node's own limits.
+ */
+export const DEFAULT_NODE_MAX_RESPONSE_BYTES = 63 * 1024 * 1024;
+
+/** The limits the client splits by until a node's TOPOLOGY names its own. */
+export const DEFAULT_NODE_LIMITS = { maxValueBytes: DEFAULT_MAX_VALUE_BYTES, maxResponseBytes: DEFAULT_NODE_MAX_RESPONSE_BYTES };
+
+/** Keys per MGET frame such that any values fit in one response of the node (and of the client's own limit). */
+export function mgetKeysPerFrame(limits: { maxValueBytes: number; maxResponseBytes: number }, clientMaxResponseBytes: number): number {
+  const room = Math.min(limits.maxResponseBytes, clientMaxResponseBytes) - 4;
+  return Math.max(1, Math.min(MGET_KEYS_PER_FRAME, Math.floor(room / (4 + limits.maxValueBytes))));
+}
 
 export interface MultiPart<T> {
   items: T[];
@@ -36,7 +52,7 @@ function split<T>(items: readonly T[], sizes: readonly number[], limit: number, 
 }
 
 /** MGET keys → parts (empty for no keys), or the error for the first bad key. */
-export function planMget(keys: unknown, limit = MULTI_SLACK_BYTES): Array<MultiPart<Bytes>> | Error {
+export function planMget(keys: unknown, limit = MULTI_SLACK_BYTES, keysPerFrame = MGET_KEYS_PER_FRAME): Array<MultiPart<Bytes>> | Error {
   if (!Array.isArray(keys)) return new TypeError(`keys must be an array of strings or Buffers, got ${describe(keys)}`);
   const sizes = new Array<number>(keys.length);
   for (let i = 0; i < keys.length; i++) {
@@ -45,7 +61,7 @@ export function planMget(keys: unknown, limit = MULTI_SLACK_BYTES): Array<MultiP
     if (error !== null) return error;
     sizes[i] = 2 + wireLength(key as Bytes);
   }
-  return split(keys as Bytes[], sizes, limit, MGET_KEYS_PER_FRAME);
+  return split(keys as Bytes[], sizes, limit, keysPerFrame);
 }
 
 /** What mset accepts: pairs, a Map, or a plain object of string keys. */

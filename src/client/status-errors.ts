@@ -19,6 +19,8 @@ import {
   UnavailableError,
   UnknownOpcodeError,
   ValueTooLargeError,
+  ForbiddenError,
+  ResponseTooLargeError,
 } from '../errors';
 import { STATUS_ERROR_CODES, opcodeName, statusName } from '../protocol/constants';
 
@@ -69,6 +71,10 @@ function build(code: ErrorCode | undefined, opcode: number, status: number, mess
       return new OutOfMemoryError(message || 'the server is out of memory');
     case 'ERR_SERVER':
       return new ServerError(message || 'internal server error');
+    case 'ERR_FORBIDDEN':
+      return new ForbiddenError(message || 'only an authenticated cluster member may send this');
+    case 'ERR_RESPONSE_TOO_LARGE':
+      return new ResponseTooLargeError(message || 'the response would be larger than the node sends for one request');
     default:
       return new ServerError(`${opcodeName(opcode)} failed with status ${statusName(status)}${message ? `: ${message}` : ''}`);
   }

@@ -14,12 +14,21 @@ export interface ClusterMember {
   incarnation: number;
 }
 
+/** The answering node's request limits (absent from nodes that predate them: the client then assumes the defaults). */
+export interface NodeLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** The largest response the node sends for one request; an MGET that could exceed it is split. */
+  maxResponseBytes: number;
+}
+
 export interface TopologySnapshot {
   self: string;
   vnodes: number;
   epoch: number;
   checksum: number;
   members: ClusterMember[];
+  limits?: NodeLimits;
 }
 
 const STATES = new Set(['alive', 'suspect', 'dead', 'left']);
@@ -49,7 +58,23 @@ export function parseTopology(text: string): TopologySnapshot {
     if (typeof member.incarnation !== 'number' || !Number.isSafeInteger(member.incarnation)) throw bad('incarnation');
     return { id: member.id, address: typeof member.address === 'string' ? member.address : member.id, state: member.state as ClusterMember['state'], incarnation: member.incarnation };
   });
-  return { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members };
+  const snapshot: TopologySnapshot = { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members };
+  if (t.limits !== undefined) snapshot.limits = parseLimits(t.limits, bad);
+  return snapshot;
+}
+
+function parseLimits(raw: unknown, bad: (what: string) => Error): NodeLimits {
+  if (raw === null || typeof raw !== 'object') throw bad('limits');
+  const l = raw as Partial<Record<keyof NodeLimits, unknown>>;
+  const positive = (value: unknown, name: string): number => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw bad(`limits.${name}`);
+    return value;
+  };
+  return {
+    maxKeyBytes: positive(l.maxKeyBytes, 'maxKeyBytes'),
+    maxValueBytes: positive(l.maxValueBytes, 'maxValueBytes'),
+    maxResponseBytes: positive(l.maxResponseBytes, 'maxResponseBytes'),
+  };
 }
 
 /** The ring a topology describes, or undefined when it would not match the node's (then: proxy). */

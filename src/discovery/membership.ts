@@ -45,7 +45,20 @@ export const MEMBERSHIP_DEFAULTS: MembershipOptions = {
 /** Sends one membership message and resolves with the reply; rejects on any failure. */
 export interface MembershipTransport {
   send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage>;
+  /** Drops whatever the transport keeps for a peer that turned out not to be a member. */
+  forget?(peerId: string): void;
 }
+
+/**
+ * Incarnations are start times in ms (member.ts): one further ahead of this node's clock than this is a lie or a
+ * badly wrong clock, refused and logged. A refute raises an incarnation by one, so honest ones stay near the clock.
+ */
+export const MAX_INCARNATION_LEAD_MS = 10 * 60_000;
+/** Members heard of but not yet reached, probed at once at most this many; more wait for a later mention. */
+const MAX_PENDING_ADMISSIONS = 32;
+/** A member that did not answer its admission probe is not probed again for this long. */
+const ADMISSION_RETRY_MS = 5000;
+const FUTURE_LOG_INTERVAL_MS = 10_000;
 
 const PIGGYBACK_LIMIT = 16;
 /** An unconfirmed suspicion lasts this many suspicion timeouts (Lifeguard's β; memberlist uses 6). */
@@ -77,8 +90,15 @@ export class Membership {
   private joinTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private probing = false;
+  /** Members another member mentioned and this node is probing before it lets them in. */
+  private readonly admissions = new Map<string, Promise<void>>();
+  private readonly failedAdmissions = new Map<string, number>();
+  private futureLoggedAt = -Infinity;
   /** Counters for STATS and tests. */
-  readonly counters = { probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, confirmations: 0, verdictsDeferred: 0, deaths: 0, refutes: 0, syncs: 0 };
+  readonly counters = {
+    probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, confirmations: 0, verdictsDeferred: 0, deaths: 0, refutes: 0, syncs: 0,
+    admissions: 0, admissionFailures: 0, futureIncarnationsRefused: 0, hearsayIgnored: 0,
+  };
 
   constructor(
     readonly selfId: string,
@@ -122,18 +142,29 @@ export class Membership {
     this.suspicions.clear();
   }
 
-  /** Answers a membership message from a peer. */
-  async handle(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
-    const before = this.table.get(message.from);
+  /**
+   * Answers a membership message from a peer. `senderId` is the member the connection proved to be (the
+   * member handshake); the caller has refused any message whose `from` is another id.
+   */
+  async handle(opcode: number, message: MembershipMessage, senderId: string = message.from): Promise<MembershipMessage> {
+    if (message.from !== senderId) throw new Error(`a message from ${message.from} on ${senderId}'s connection`);
+    const before = this.table.get(senderId);
     const heldDeadAt = before !== undefined && before.state === 'dead' && before.id !== this.selfId ? before.incarnation : -1;
-    this.applyAll(message.updates, message.from);
+    this.applyAll(message.updates, senderId);
     const reply = await this.answer(opcode, message);
     // A member this node held dead speaks again as alive: it refuted a suspicion (heard first, from messages
     // queued while it was frozen) and may never hear of the death that gave its ranges away. Tell it, so it
     // empties its store before serving them again.
-    if (heldDeadAt >= 0 && this.table.get(message.from)?.state === 'alive') {
-      reply.updates = [{ id: message.from, state: 'dead', incarnation: heldDeadAt }, ...reply.updates];
+    if (heldDeadAt >= 0 && this.table.get(senderId)?.state === 'alive') {
+      reply.updates = [{ id: senderId, state: 'dead', incarnation: heldDeadAt }, ...reply.updates];
     }
+    return reply;
+  }
+
+  /** Sends to a member and checks that the answer comes in that member's name. */
+  private async request(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage> {
+    const reply = await this.transport.send(peerId, opcode, message, timeoutMs);
+    if (reply.from !== peerId) throw new Error(`${peerId} answered as ${reply.from}`);
     return reply;
   }
 
@@ -169,7 +200,13 @@ export class Membership {
   }
 
   /**
-   * Applies a peer's updates. Two guards keep a healed partition from declaring healthy members dead:
+   * Applies a peer's updates. `from` is always a member this node reached: the sender of a message on a
+   * connection that completed the member handshake, or the member whose reply this is. Guards:
+   * - a member speaks for itself first: news about members this node never reached does not add them; an
+   *   alive or suspect one is probed and added only once it answers (admitLater), so made-up members never
+   *   enter the table or count toward the majority;
+   * - incarnations further ahead of this node's clock than MAX_INCARNATION_LEAD_MS are refused;
+   * - news about this node (its death, which empties the store) counts only from a member it already knew;
    * - a sender this node holds dead may speak for itself (a refute, a restart) but not about others: its view
    *   of them is the view from the wrong side of the cut;
    * - news that this node itself had been declared dead means it was the one cut off: the sender's word that
@@ -177,13 +214,25 @@ export class Membership {
    */
   private applyAll(updates: readonly MemberUpdate[], from?: string): void {
     const table = this.table;
-    if (from !== undefined) this.lastHeard.set(from, this.clock());
+    const now = this.clock();
+    if (from !== undefined) this.lastHeard.set(from, now);
     const sender = from === undefined ? undefined : table.get(from);
+    const senderKnown = sender !== undefined;
     const senderDead = sender !== undefined && (sender.state === 'dead' || sender.state === 'left');
-    const wasCutOff = updates.some((update) => table.isDeathNews(update));
+    const usable = updates.filter((update) => this.plausible(update, now));
+    const wasCutOff = senderKnown && usable.some((update) => table.isDeathNews(update));
     let refuted = false;
-    for (const update of updates) {
+    for (const update of usable) {
       if (senderDead && update.id !== from && update.id !== this.selfId) continue;
+      if (update.id === this.selfId) {
+        if (!senderKnown) {
+          this.counters.hearsayIgnored++;
+          continue;
+        }
+      } else if (update.id !== from && table.get(update.id) === undefined) {
+        if (update.state === 'alive' || update.state === 'suspect') void this.admitLater(update.id);
+        continue;
+      }
       if (wasCutOff && table.acceptAlive(update)) continue;
       // A peer that predates suspectedBy: the sender is the best guess at who suspected.
       const news = update.state === 'suspect' && update.suspectedBy === undefined && from !== undefined ? { ...update, suspectedBy: from } : update;
@@ -198,12 +247,60 @@ export class Membership {
     }
   }
 
+  /** False (and counted, and logged now and then) for an incarnation too far ahead of this node's clock. */
+  private plausible(update: MemberUpdate, now: number): boolean {
+    if (update.incarnation <= now + MAX_INCARNATION_LEAD_MS) return true;
+    this.counters.futureIncarnationsRefused++;
+    if (now - this.futureLoggedAt >= FUTURE_LOG_INTERVAL_MS) {
+      this.futureLoggedAt = now;
+      this.logger.warn(
+        `refused news about ${update.id} (${update.state}) at incarnation ${update.incarnation}: ${update.incarnation - now} ms ahead of this ` +
+          `node's clock (the limit is ${MAX_INCARNATION_LEAD_MS} ms); check the members' clocks`,
+      );
+    }
+    return false;
+  }
+
+  /**
+   * A member this node has not reached yet was mentioned: probe it, and let it in only when it answers in its
+   * own name (its reply carries its own entry first). Unreachable ids are dropped and not retried for a while.
+   */
+  private admitLater(id: string): Promise<void> {
+    const under = this.admissions.get(id);
+    if (under !== undefined) return under;
+    const now = this.clock();
+    const failedAt = this.failedAdmissions.get(id);
+    if (this.stopped || this.admissions.size >= MAX_PENDING_ADMISSIONS || (failedAt !== undefined && now - failedAt < ADMISSION_RETRY_MS)) {
+      return Promise.resolve();
+    }
+    const attempt = this.request(id, Opcode.PROBE, this.reply(this.piggyback(id)), this.options.probeTimeoutMs * 4)
+      .then(
+        (reply) => {
+          this.failedAdmissions.delete(id);
+          this.counters.admissions++;
+          this.applyAll(reply.updates, id);
+        },
+        () => {
+          if (this.failedAdmissions.size >= 1024) this.failedAdmissions.clear();
+          this.failedAdmissions.set(id, this.clock());
+          this.counters.admissionFailures++;
+          if (this.table.get(id) === undefined) this.transport.forget?.(id);
+        },
+      )
+      .finally(() => this.admissions.delete(id));
+    this.admissions.set(id, attempt);
+    return attempt;
+  }
+
   private async join(seeds: string[], backoffMs: number): Promise<void> {
     for (const seed of seeds) {
       if (this.stopped) return;
       try {
-        const reply = await this.transport.send(seed, Opcode.JOIN, this.reply([this.table.self]), JOIN_TIMEOUT_MS);
+        const reply = await this.request(seed, Opcode.JOIN, this.reply([this.table.self]), JOIN_TIMEOUT_MS);
         this.applyAll(reply.updates, reply.from);
+        // The members the seed named are probed before they count: wait for those probes, so the ring this
+        // node serves with is the cluster's and not just the seed's.
+        await Promise.all([...this.admissions.values()]);
         this.logger.info(`joined the cluster through ${seed}: ${this.table.size} members`);
         await this.broadcast([this.table.self]);
         return;
@@ -258,7 +355,7 @@ export class Membership {
       };
       // The verdict waits one more turn so that an answer already in the socket is read first.
       const timer = setTimeout(() => setImmediate(() => settle(false)), timeoutMs);
-      this.transport.send(target, Opcode.PROBE, this.reply(this.piggyback(target)), timeoutMs * 4).then(
+      this.request(target, Opcode.PROBE, this.reply(this.piggyback(target)), timeoutMs * 4).then(
         (reply) => {
           this.applyAll(reply.updates, reply.from);
           settle(true);
@@ -277,7 +374,7 @@ export class Membership {
     const message: MembershipMessage = { ...this.reply(this.piggyback(target)), target };
     const answers = await Promise.all(
       helpers.map((helper) =>
-        this.transport.send(helper, Opcode.PROBE_REQ, message, timeoutMs).then(
+        this.request(helper, Opcode.PROBE_REQ, message, timeoutMs).then(
           (reply) => {
             this.applyAll(reply.updates, reply.from);
             return reply.ack === true;
@@ -383,7 +480,7 @@ export class Membership {
     const message = this.reply([...updates, ...this.piggyback(undefined).filter((u) => !updates.some((v) => v.id === u.id))]);
     await Promise.all(
       targets.map((target) =>
-        this.transport.send(target, Opcode.PROBE, message, timeoutMs).then(
+        this.request(target, Opcode.PROBE, message, timeoutMs).then(
           (reply) => this.applyAll(reply.updates, reply.from),
           () => undefined,
         ),
@@ -399,7 +496,7 @@ export class Membership {
     const peers = this.table.others('alive', 'suspect', 'dead');
     await Promise.all(
       peers.map((peer) =>
-        this.transport.send(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4).then(
+        this.request(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4).then(
           (reply) => this.applyAll(reply.updates, reply.from),
           () => undefined,
         ),
@@ -415,7 +512,7 @@ export class Membership {
     if (candidates.length === 0) return;
     const peer = candidates[Math.floor(Math.random() * candidates.length)]!;
     try {
-      const reply = await this.transport.send(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4);
+      const reply = await this.request(peer.id, Opcode.SYNC, this.reply(this.table.snapshot()), this.options.probeTimeoutMs * 4);
       this.counters.syncs++;
       this.applyAll(reply.updates, reply.from);
     } catch {

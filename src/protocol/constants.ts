@@ -52,6 +52,14 @@ export const Opcode = {
   TOPOLOGY: 0x10,
   /** Authenticate the connection: the value is the node's token. OK, or AUTH_REQUIRED for a wrong token. */
   AUTH: 0x11,
+  /**
+   * A member introduces itself on a connection it opened to another member: the value is a JSON hello naming
+   * its id (src/server/member-auth.ts). Answered once the receiver has called the id back (MEMBER_VERIFY) and
+   * checked the proof; the connection may then carry member-only traffic.
+   */
+  MEMBER_HELLO: 0x12,
+  /** The receiver of a hello asks the named member whether it sent that hello (its nonce); OK or FORBIDDEN. */
+  MEMBER_VERIFY: 0x13,
   /** Reserved for membership (SWIM) messages between nodes, range 0x40–0x4F. */
   JOIN: 0x40,
   PROBE: 0x41,
@@ -98,6 +106,13 @@ export const Status = {
   /** The connection must authenticate first (AUTH), or AUTH carried a wrong token. */
   AUTH_REQUIRED: 0x8c,
   OUT_OF_MEMORY: 0x8d,
+  /**
+   * A member-only request (membership, forwarded) on a connection that is not an authenticated member, or a
+   * membership message whose sender is not the connection's member; the connection is closed after it.
+   */
+  FORBIDDEN: 0x8e,
+  /** The response would be larger than the node may send for one request: split the request. */
+  RESPONSE_TOO_LARGE: 0x8f,
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
@@ -119,7 +134,7 @@ export function isErrorStatus(status: number): boolean {
 
 /** The server closes the connection after a response with one of these statuses. */
 export function closesConnection(status: number): boolean {
-  return status === Status.MALFORMED || status === Status.FRAME_TOO_LARGE || status === Status.TOO_MANY_CONNECTIONS;
+  return status === Status.MALFORMED || status === Status.FRAME_TOO_LARGE || status === Status.TOO_MANY_CONNECTIONS || status === Status.FORBIDDEN;
 }
 
 /** The stable error code (src/errors.ts) a client raises for an error status. */
@@ -138,6 +153,8 @@ export const STATUS_ERROR_CODES: Readonly<Record<number, ErrorCode>> = {
   [Status.UNAVAILABLE]: 'ERR_UNAVAILABLE',
   [Status.AUTH_REQUIRED]: 'ERR_AUTH',
   [Status.OUT_OF_MEMORY]: 'ERR_OUT_OF_MEMORY',
+  [Status.FORBIDDEN]: 'ERR_FORBIDDEN',
+  [Status.RESPONSE_TOO_LARGE]: 'ERR_RESPONSE_TOO_LARGE',
 };
 
 /** Request flag bits (header byte 3). */

@@ -195,6 +195,14 @@ export class FrameDecoder {
     return this.headerFill + (this.body === null ? 0 : HEADER_SIZE + this.bodyFill);
   }
 
+  /**
+   * Memory this decoder holds for input not yet delivered: the buffer of a body being received (allocated at
+   * its full size), a cut header, and input held while paused. What a node's input budget counts.
+   */
+  get heldInputBytes(): number {
+    return this.headerFill + (this.body === null ? 0 : this.body.length) + (this.held === null ? 0 : this.held.length);
+  }
+
   /** True while a frame has started but not finished: a server times this out. */
   get hasPartialFrame(): boolean {
     return this.headerFill !== 0 || this.body !== null;

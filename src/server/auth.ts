@@ -1,6 +1,6 @@
 /**
- * Authentication (DESIGN decision 9): one shared token per cluster, checked in constant time, and the
- * protected-mode rule that a node reachable beyond loopback must have one.
+ * Authentication of clients: a token checked in constant time, and the protected-mode rule that a node
+ * reachable beyond loopback must have one. Members prove a separate secret (member-auth.ts).
  *
  * Constant time: both sides are hashed with SHA-256 first and the fixed-length digests compared with
  * crypto.timingSafeEqual, so neither the position of the first differing byte nor the token's length leaks
@@ -18,6 +18,8 @@ export const MAX_AUTH_FAILURES = 3;
 export const MAX_TOKEN_BYTES = 1024;
 /** The environment variable the CLI reads the token from when --auth-token is not given. */
 export const AUTH_TOKEN_ENV = 'DCACHE_AUTH_TOKEN';
+/** The environment variable the CLI reads the members' secret from when --cluster-token is not given. */
+export const CLUSTER_TOKEN_ENV = 'DCACHE_CLUSTER_TOKEN';
 
 function digest(token: string | Uint8Array): Buffer {
   return createHash('sha256').update(token).digest();

@@ -7,7 +7,9 @@ import type { Store } from '../cache/store';
 import { HashRing } from '../consistent/ring';
 import { Membership, type MembershipOptions } from '../discovery/membership';
 import type { MembershipMessage } from '../discovery/messages';
+import type { MemberHandshake } from './connection';
 import type { Logger } from './logger';
+import { MemberGate } from './member-auth';
 import { PeerPool } from './peer-pool';
 import type { ClusterView } from './router';
 
@@ -22,12 +24,16 @@ export interface ClusterOptions {
   connectTimeoutMs: number;
   /** Source address for peer connections: the node's own listen host when it is a specific address. */
   localAddress?: string;
+  /** The key member hellos are proven with (member-auth.ts clusterKeyOf); none on a node without tokens. */
+  clusterKey?: Buffer;
 }
 
 export class Cluster implements ClusterView {
   readonly ring: HashRing;
   readonly membership: Membership;
   readonly peers: PeerPool;
+  /** Checks the member hellos this node receives: the proof, then a call-back to the named member. */
+  readonly memberGate: MemberHandshake;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
   /** Cleared while this node sees no majority; a node that lost it empties its store when it returns. */
   private quorum = true;
@@ -43,8 +49,15 @@ export class Cluster implements ClusterView {
       forwardTimeoutMs: options.forwardTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
       maxPendingPerPeer: 100_000,
+      selfId: options.selfId,
+      ...(options.clusterKey === undefined ? {} : { clusterKey: options.clusterKey }),
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
+    const gate = new MemberGate(options.selfId, options.clusterKey, (id, nonce, to) => this.peers.confirmHello(id, nonce, to));
+    this.memberGate = {
+      admit: (value) => gate.admit(value),
+      confirm: (value) => this.peers.sentHellos.confirm(value),
+    };
     this.membership = new Membership(options.selfId, options.membership, this.peers, logger);
     this.ring.setNodes(this.membership.table.ownerIds());
     this.membership.table.onChange((member, previous) => {
@@ -130,8 +143,8 @@ export class Cluster implements ClusterView {
     this.membership.start(this.options.seeds);
   }
 
-  handleMembership(opcode: number, message: MembershipMessage): Promise<MembershipMessage> {
-    return this.membership.handle(opcode, message);
+  handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage> {
+    return this.membership.handle(opcode, message, senderId);
   }
 
   topology(): Record<string, unknown> {

@@ -15,7 +15,7 @@ import {
   OverflowError,
   ValueTooLargeError,
 } from '../errors';
-import { HEADER_SIZE, Opcode, PONG, Status, setModeOf } from '../protocol/constants';
+import { HEADER_SIZE, MGET_MISSING, Opcode, PONG, Status, setModeOf } from '../protocol/constants';
 import { readDelta, readTtlMs, type Frame } from '../protocol/decoder';
 import { writeResponseHeader } from '../protocol/encoder';
 import { MultiKeyCursor, writeMgetResponseCount } from '../protocol/multi';
@@ -34,6 +34,15 @@ export type StatsSource = () => Record<string, unknown>;
  */
 export const PINNED_VALUE_MIN_BYTES = 16 * 1024;
 
+/** Responses up to this size are sent even while the node's output budget is full (they cost little). */
+export const LARGE_RESPONSE_BYTES = 1024 * 1024;
+
+/** What bounds a response: the per-request cap, and the node-wide output budget when there is one. */
+export interface ResponseLimits {
+  maxResponseBytes: number;
+  outputBudget?: { readonly over: boolean; readonly limit: number };
+}
+
 export class LocalCommandHandler implements RequestHandler {
   /** Set while the node drains for shutdown: requests get SHUTTING_DOWN so clients retry elsewhere. */
   draining = false;
@@ -41,14 +50,17 @@ export class LocalCommandHandler implements RequestHandler {
   epoch = 0;
   private readonly cursor = new MultiKeyCursor();
   private readonly limits: RequestLimits;
+  private readonly maxValueBytes: number;
 
   constructor(
     readonly store: Store,
     private readonly stats: ServerStats,
     limits: RequestLimits,
     private readonly extraStats: StatsSource = () => ({}),
+    readonly responseLimits: ResponseLimits = { maxResponseBytes: Number.MAX_SAFE_INTEGER },
   ) {
     this.limits = { maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes };
+    this.maxValueBytes = limits.maxValueBytes;
   }
 
   handle(frame: Frame, out: OutputBatch): void {
@@ -129,6 +141,14 @@ export class LocalCommandHandler implements RequestHandler {
       return;
     }
     const length = store.valueLength(item);
+    if (length > LARGE_RESPONSE_BYTES) {
+      const refusal = this.responseRefusal(length);
+      if (refusal !== null) {
+        this.stats.responseTooLarge++;
+        this.error(out, frame, Status.RESPONSE_TOO_LARGE, refusal);
+        return;
+      }
+    }
     const pinned = length >= PINNED_VALUE_MIN_BYTES && out.acceptsExternal ? store.pinValue(item) : null;
     if (pinned !== null) {
       out.appendResponseHeader(frame.opcode, Status.OK, frame.requestId, this.epoch, length);
@@ -141,32 +161,87 @@ export class LocalCommandHandler implements RequestHandler {
     out.commit(at + HEADER_SIZE + length);
   }
 
+  /**
+   * MGET: the response's size is known before anything is appended when it could pass the cap (count × the
+   * largest value): a response over maxResponseBytes is refused (RESPONSE_TOO_LARGE) instead of built, and so
+   * is a large one while the node already holds more output than its budget. Values of
+   * PINNED_VALUE_MIN_BYTES or more go out as pinned views of their chunks, as GET's do.
+   */
   private mget(out: OutputBatch, frame: Frame): void {
     const store = this.store;
     const cursor = this.cursor;
     // The body was validated: every key is well-formed and within limits.
     const count = cursor.begin(frame.buffer, frame.valueOffset, frame.valueLength);
+    const worst = count * (4 + this.maxValueBytes) + 4;
+    const budget = this.responseLimits.outputBudget;
+    if (worst > this.responseLimits.maxResponseBytes || (worst > LARGE_RESPONSE_BYTES && budget !== undefined && budget.over)) {
+      const size = this.mgetResponseSize(frame);
+      const refusal = this.responseRefusal(size);
+      if (refusal !== null) {
+        this.stats.responseTooLarge++;
+        this.error(out, frame, Status.RESPONSE_TOO_LARGE, refusal);
+        return;
+      }
+      cursor.begin(frame.buffer, frame.valueOffset, frame.valueLength);
+    }
     const headerMark = out.mark();
     let at = out.reserve(HEADER_SIZE + 4);
     out.commit(writeMgetResponseCount(out.buffer, at + HEADER_SIZE, count));
     let bodyLength = 4;
+    const pins = out.acceptsExternal;
     while (cursor.nextKey()) {
       const item = store.lookup(frame.buffer, cursor.keyOffset, cursor.keyLength);
       if (item < 0) {
         at = out.reserve(4);
-        out.commit(writeMgetResponseCount(out.buffer, at, 0xffffffff));
+        out.commit(writeMgetResponseCount(out.buffer, at, MGET_MISSING));
         bodyLength += 4;
         continue;
       }
       const length = store.valueLength(item);
-      at = out.reserve(4 + length);
-      writeMgetResponseCount(out.buffer, at, length);
-      store.copyValue(item, out.buffer, at + 4);
-      out.commit(at + 4 + length);
+      const pinned = pins && length >= PINNED_VALUE_MIN_BYTES ? store.pinValue(item) : null;
+      if (pinned !== null) {
+        at = out.reserve(4);
+        out.commit(writeMgetResponseCount(out.buffer, at, length));
+        out.appendExternal(pinned.view, pinned.release);
+      } else {
+        at = out.reserve(4 + length);
+        writeMgetResponseCount(out.buffer, at, length);
+        store.copyValue(item, out.buffer, at + 4);
+        out.commit(at + 4 + length);
+      }
       bodyLength += 4 + length;
     }
     cursor.release();
     writeResponseHeader(out.buffer, out.offsetOf(headerMark), frame.opcode, Status.OK, frame.requestId, this.epoch, bodyLength, 0);
+  }
+
+  /** The body size an MGET's response would have now (a lookup per key, nothing copied). */
+  private mgetResponseSize(frame: Frame): number {
+    const cursor = this.cursor;
+    const store = this.store;
+    cursor.begin(frame.buffer, frame.valueOffset, frame.valueLength);
+    let size = 4;
+    while (cursor.nextKey()) {
+      const item = store.lookup(frame.buffer, cursor.keyOffset, cursor.keyLength);
+      size += 4 + (item < 0 ? 0 : store.valueLength(item));
+    }
+    return size;
+  }
+
+  /**
+   * Why a response body of `size` bytes may not be sent now (null: it may): over the per-request cap, or a
+   * large one while the node-wide output budget is full (the budget would otherwise grow by one large response
+   * per connection).
+   */
+  responseRefusal(size: number): string | null {
+    const { maxResponseBytes, outputBudget } = this.responseLimits;
+    if (size > maxResponseBytes) {
+      return `the response would be ${size} bytes; the limit is ${maxResponseBytes} bytes (--output-limit less --output-high-water): ask for fewer keys per request`;
+    }
+    if (outputBudget !== undefined && outputBudget.over && size > LARGE_RESPONSE_BYTES) {
+      return `the node holds more unread responses than --output-total-limit (${outputBudget.limit} bytes); retry shortly`;
+    }
+    return null;
   }
 
   private mset(out: OutputBatch, frame: Frame): void {

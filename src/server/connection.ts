@@ -11,18 +11,25 @@
  * decoder pauses and resumes on setImmediate, so other connections are served in between); the server's sweep
  * closes idle connections and slow readers (output above the high-water mark for slowReaderTimeoutMs).
  *
- * Authentication (when the node has a token): only AUTH is served until it succeeds; other requests get
- * AUTH_REQUIRED (membership messages and forwarded requests are also counted: a peer without the token).
- * Until then every frame header is checked before its body is read: a body over 16 KiB closes the connection,
- * so an unauthenticated client cannot make the server allocate; so do more than MAX_AUTH_FAILURES wrong tokens.
+ * Authentication (when the node has a token): only AUTH (and the member handshake) is served until it succeeds;
+ * other requests get AUTH_REQUIRED. Until then every frame header is checked before its body is read: a body
+ * over 16 KiB closes the connection, so an unauthenticated client cannot make the server allocate; so do more
+ * than MAX_AUTH_FAILURES wrong tokens.
+ *
+ * Principals (member-auth.ts): member-only requests (membership opcodes, FORWARDED requests) are served only
+ * once the connection completed the member handshake (MEMBER_HELLO, checked by calling the named member back);
+ * on any other connection, authenticated client or not, they are answered FORBIDDEN, counted, and the
+ * connection is closed. Reading waits while the handshake's call-back runs, so what the member pipelined
+ * behind its hello is read as the member's.
  */
 import type { Socket } from 'node:net';
-import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status } from '../protocol/constants';
+import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status, opcodeName } from '../protocol/constants';
 import type { BufferPool } from '../protocol/buffer-pool';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
 import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from './auth';
+import type { BudgetHolder, NodeBudgets, OutputHolder } from './held-memory';
 import type { ServerStats } from './stats';
 
 /**
@@ -41,6 +48,23 @@ export interface AsyncReply {
 
 export interface AsyncReplies {
   begin(): AsyncReply;
+  /** The member this connection authenticated as (member handshake); undefined for a client. */
+  readonly memberId: string | undefined;
+  /** Answers FORBIDDEN, counts it and closes the connection: a member-only rule was broken. */
+  forbid(opcode: number, requestId: number, message: string): void;
+}
+
+/** The receiver's half of the member handshake (member-auth.ts), as the connection needs it. */
+export interface MemberHandshake {
+  /** Resolves with the member id a MEMBER_HELLO proves; rejects with the reason it does not. */
+  admit(value: Uint8Array): Promise<string>;
+  /** MEMBER_VERIFY: true when this node sent the hello asked about. */
+  confirm(value: Uint8Array): boolean;
+}
+
+/** Membership messages and anything a member forwards: only a connection that is a member may send them. */
+export function isMemberOnly(frame: Frame): boolean {
+  return (frame.opcode >= MEMBERSHIP_OPCODE_FIRST && frame.opcode <= MEMBERSHIP_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0;
 }
 
 export interface ConnectionLimits {
@@ -89,6 +113,23 @@ export class ServerConnection implements AsyncReplies {
   };
   private authenticated: boolean;
   private authFailures = 0;
+  /** Set once the member handshake succeeded: the member id this connection speaks for. */
+  memberId: string | undefined;
+  /** A MEMBER_HELLO's call-back is under way: nothing more is read until it is answered. */
+  private handshaking = false;
+  /** This connection's shares of the node-wide input and output budgets. */
+  private readonly inputShare: BudgetHolder = {
+    held: 0,
+    shed: () => {
+      this.stats.inputLimitDisconnects++;
+      this.destroy();
+    },
+  };
+  private readonly outputShare: OutputHolder = {
+    held: 0,
+    shed: () => this.closeForOutputLimit(),
+    blockedSince: () => this.outputBlockedSince,
+  };
   /** Pre-auth header guard: bytes of the current frame's body still to pass, and a header cut by a read. */
   private guardBodyLeft = 0;
   private guardBodyIsAuth = false;
@@ -106,6 +147,8 @@ export class ServerConnection implements AsyncReplies {
     private readonly clock: () => number,
     private readonly auth?: Authenticator,
     bufferPool?: BufferPool,
+    private readonly members?: MemberHandshake,
+    private readonly budgets?: NodeBudgets,
   ) {
     this.maxInflight = limits.maxInflight ?? Number.MAX_SAFE_INTEGER;
     this.maxRequestsPerRead = limits.maxRequestsPerRead ?? Number.MAX_SAFE_INTEGER;
@@ -119,11 +162,19 @@ export class ServerConnection implements AsyncReplies {
       bodyPool: bufferPool,
     });
     socket.setNoDelay(true);
-    socket.on('drain', () => this.tryResume());
+    socket.on('drain', () => {
+      this.reportOutput();
+      this.tryResume();
+    });
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
     socket.on('error', () => undefined);
     // A body half received when the peer went away goes back to the shared pool.
-    socket.once('close', () => this.decoder.destroy());
+    socket.once('close', () => {
+      this.decoder.destroy();
+      this.guardStash = null;
+      this.budgets?.input.release(this.inputShare);
+      this.budgets?.output.release(this.outputShare);
+    });
   }
 
   /** True while reading is stopped because the client is not reading its responses. */
@@ -187,6 +238,25 @@ export class ServerConnection implements AsyncReplies {
     else this.guardedPush(chunk);
     this.flush();
     this.partialFrameSince = this.decoder.hasPartialFrame ? this.partialFrameSince || this.clock() : 0;
+    this.reportInput();
+  }
+
+  /** Tells the node-wide input budget what this connection holds now (past its cap the largest are closed). */
+  private reportInput(): void {
+    if (this.budgets === undefined) return;
+    const held = this.socket.destroyed ? 0 : this.decoder.heldInputBytes + (this.guardStash === null ? 0 : this.guardStash.length);
+    if (held !== this.inputShare.held) this.budgets.reportInput(this.inputShare, held);
+  }
+
+  /**
+   * Tells the node-wide output budget what this connection's socket holds. Only bytes above the socket's own
+   * high-water mark count: below it Node may not emit 'drain', so a count could go stale; above it, it will.
+   */
+  private reportOutput(): void {
+    if (this.budgets === undefined) return;
+    const queued = this.socket.destroyed ? 0 : this.socket.writableLength;
+    const held = queued > this.socket.writableHighWaterMark ? queued : 0;
+    if (held !== this.outputShare.held) this.budgets.reportOutput(this.outputShare, held);
   }
 
   /**
@@ -225,7 +295,7 @@ export class ServerConnection implements AsyncReplies {
           return;
         }
         this.guardBodyLeft = body;
-        this.guardBodyIsAuth = header[2] === Opcode.AUTH;
+        this.guardBodyIsAuth = header[2] === Opcode.AUTH || header[2] === Opcode.MEMBER_HELLO;
         if (body > 0 || !this.guardBodyIsAuth) continue;
       }
       // An AUTH frame ends at pos: let the decoder run up to here, then look again.
@@ -254,11 +324,18 @@ export class ServerConnection implements AsyncReplies {
   private onFrame(frame: Frame): void {
     this.stats.commands++;
     this.stats.commandsByOpcode[frame.opcode]!++;
-    if (frame.opcode === Opcode.AUTH) this.onAuth(frame);
-    else if (!this.authenticated) this.refuseUnauthenticated(frame);
+    const opcode = frame.opcode;
+    if (opcode === Opcode.AUTH) this.onAuth(frame);
+    else if (opcode === Opcode.MEMBER_HELLO) this.onMemberHello(frame);
+    else if (opcode === Opcode.MEMBER_VERIFY) this.onMemberVerify(frame);
+    else if (this.memberId === undefined && isMemberOnly(frame)) {
+      this.forbid(opcode, frame.requestId, `${opcodeName(opcode)}${(frame.flags & Flag.FORWARDED) !== 0 ? ' (FORWARDED)' : ''} is for cluster members only: this connection did not complete the member handshake`);
+    } else if (!this.authenticated) this.refuseUnauthenticated(frame);
     else this.handler.handle(frame, this.batch, this);
     if (this.closing) return;
-    if (++this.requestsThisTurn >= this.maxRequestsPerRead) {
+    if (this.handshaking) {
+      this.decoder.pause();
+    } else if (++this.requestsThisTurn >= this.maxRequestsPerRead) {
       // Fairness: one pipelining client must not hold the event loop; the others get a turn first.
       this.yieldRequested = true;
       this.decoder.pause();
@@ -266,7 +343,8 @@ export class ServerConnection implements AsyncReplies {
       // Responses of one read accumulate before the write; a read full of GETs for large values must not
       // build an unbounded batch: stop after this frame and continue once the socket drains.
       this.batch.length + this.socket.writableLength > this.limits.outputHighWaterBytes ||
-      this.pendingReplies >= this.maxInflight
+      this.pendingReplies >= this.maxInflight ||
+      (this.budgets !== undefined && this.budgets.output.over)
     ) {
       this.decoder.pause();
     }
@@ -312,14 +390,62 @@ export class ServerConnection implements AsyncReplies {
   private refuseUnauthenticated(frame: Frame): void {
     this.stats.authRequiredRejections++;
     this.stats.errorResponses++;
-    const opcode = frame.opcode;
-    if ((opcode >= MEMBERSHIP_OPCODE_FIRST && opcode <= MEMBERSHIP_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0) {
-      this.stats.unauthenticatedPeerMessages++;
-    }
     this.batch.appendResponseString(
-      opcode, Status.AUTH_REQUIRED, frame.requestId, 0,
+      frame.opcode, Status.AUTH_REQUIRED, frame.requestId, 0,
       'authentication required: send AUTH with the node\'s token first (client option authToken)',
     );
+  }
+
+  forbid(opcode: number, requestId: number, message: string): void {
+    if (this.closing) return;
+    this.stats.memberOnlyRefusals++;
+    this.stats.errorResponses++;
+    this.batch.appendResponseString(opcode, Status.FORBIDDEN, requestId, 0, message);
+    this.flush();
+    this.closeGracefully();
+  }
+
+  /**
+   * The member handshake: the call-back runs asynchronously; until it answers nothing more is read (onFrame
+   * pauses the decoder), so frames the member pipelined behind its hello run as the member's.
+   */
+  private onMemberHello(frame: Frame): void {
+    const { opcode, requestId } = frame;
+    const members = this.members;
+    if (members === undefined || this.memberId !== undefined || frame.keyLength !== 0) {
+      this.stats.memberHandshakeFailures++;
+      this.forbid(opcode, requestId, members === undefined ? 'this node takes no members' : 'a malformed or repeated member hello');
+      return;
+    }
+    this.handshaking = true;
+    this.pendingReplies++;
+    members.admit(Buffer.from(frame.value())).then(
+      (id) => {
+        this.handshaking = false;
+        this.pendingReplies--;
+        if (this.socket.destroyed || this.closing) return;
+        this.memberId = id;
+        this.authenticated = true;
+        this.stats.memberHandshakes++;
+        this.batch.appendResponseHeader(opcode, Status.OK, requestId, 0, 0);
+        this.flush();
+        this.tryResume();
+      },
+      (error: unknown) => {
+        this.handshaking = false;
+        this.pendingReplies--;
+        this.stats.memberHandshakeFailures++;
+        if (this.socket.destroyed || this.closing) return;
+        this.forbid(opcode, requestId, `member handshake refused: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+  }
+
+  /** Another node asks whether this node sent a hello (the call-back of its handshake): no state changes. */
+  private onMemberVerify(frame: Frame): void {
+    const confirmed = this.members !== undefined && frame.keyLength === 0 && this.members.confirm(frame.value());
+    if (confirmed) this.batch.appendResponseHeader(frame.opcode, Status.OK, frame.requestId, 0, 0);
+    else this.batch.appendResponseString(frame.opcode, Status.FORBIDDEN, frame.requestId, 0, 'this node sent no such hello');
   }
 
   private onDecodeFailure(failure: DecodeFailure): void {
@@ -359,6 +485,7 @@ export class ServerConnection implements AsyncReplies {
       }
       this.stats.bytesOut += this.batch.writeTo(this.socket);
     }
+    this.reportOutput();
     const queued = this.socket.writableLength;
     if (queued > this.limits.outputHardLimitBytes) {
       this.closeForOutputLimit();
@@ -371,7 +498,9 @@ export class ServerConnection implements AsyncReplies {
     }
     if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused || this.guardStash !== null) && !this.paused && !this.closing) {
       this.paused = true;
-      if (this.yieldRequested) this.stats.connYields++;
+      if (this.handshaking) {
+        // waiting for the member handshake's call-back, not for the client
+      } else if (this.yieldRequested) this.stats.connYields++;
       else if (this.pendingReplies >= this.maxInflight) this.stats.inflightPauses++;
       else this.stats.backpressurePauses++;
       this.socket.pause();
@@ -390,10 +519,15 @@ export class ServerConnection implements AsyncReplies {
   }
 
   private tryResume(): void {
-    if (!this.paused || this.closing) return;
+    if (!this.paused || this.closing || this.handshaking) return;
     if (this.socket.writableLength > this.limits.outputHighWaterBytes) return; // 'drain' comes
     this.outputBlockedSince = 0;
     if (this.pendingReplies >= this.maxInflight) return; // a reply's send() comes
+    if (this.budgets !== undefined && this.budgets.output.over) {
+      // The node holds too much output for all its clients: everyone waits until some of it is read.
+      this.budgets.output.whenUnder(() => this.tryResume());
+      return;
+    }
     this.paused = false;
     this.yieldRequested = false;
     this.requestsThisTurn = 0;

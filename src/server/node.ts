@@ -13,7 +13,9 @@ import { formatHostPort } from './address';
 import { isAllocatorTuned } from './allocator';
 import { Cluster } from './cluster';
 import { LocalCommandHandler } from './commands';
+import { NodeBudgets } from './held-memory';
 import { createLogger } from './logger';
+import { clusterKeyOf } from './member-auth';
 import { resolveNodeOptions, type NodeOptions } from './options';
 import { ClusterRouter } from './router';
 import { CacheServer } from './server';
@@ -52,6 +54,8 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const stats = new ServerStats();
+  // Memory held for requests, summed over every connection of both ports (held-memory.ts).
+  const budgets = new NodeBudgets(resolved.inputTotalLimitBytes, resolved.outputTotalLimitBytes);
   let cluster: Cluster | undefined;
   let router: ClusterRouter | undefined;
   let server: CacheServer | undefined;
@@ -61,13 +65,16 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     bufferPool: server?.bufferPool.stats(),
     reads: { shared: server?.sharedReads ?? false, bufferBytes: resolved.readBufferBytes },
     allocator: { tuned: isAllocatorTuned() },
-  }));
+    heldMemory: budgets.stats(),
+  }), { maxResponseBytes: resolved.maxResponseBytes, outputBudget: budgets.output });
   // The router needs the node's id, known only once the port is bound: it is created right after listen().
   server = new CacheServer(
     resolved,
     { handle: (frame, out, replies) => (router ? router.handle(frame, out, replies) : local.handle(frame, out)) },
     stats,
     logger,
+    Date.now,
+    budgets,
   );
   try {
     await server.listen();
@@ -82,6 +89,9 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     throw new ConfigError(`listening on ${bound.host} needs --advertise HOST:PORT: the address other members and clients use`);
   }
   const selfId = formatHostPort(resolved.advertise ?? bound);
+  if (resolved.authToken !== undefined && resolved.clusterToken === undefined) {
+    logger.warn('members prove the client token (--auth-token) to each other: a client holding it could run a node and join; set --cluster-token');
+  }
   cluster = new Cluster(
     {
       selfId,
@@ -98,13 +108,14 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       },
       forwardTimeoutMs: resolved.forwardTimeoutMs,
       connectTimeoutMs: 1000,
+      clusterKey: clusterKeyOf(resolved.clusterToken, resolved.authToken),
       // Peer connections leave from the node's own address when it listens on a specific one.
       ...(bound.host === '0.0.0.0' || bound.host === '::' ? {} : { localAddress: bound.host }),
     },
     logger,
   );
-  // Members authenticate to each other with the node's token (before start: the first join already needs it).
-  cluster.peers.setAuthToken(resolved.authToken);
+  // Hellos from other members are checked from now on (before start: the first join already needs it).
+  server.setMemberHandshake(cluster.memberGate);
   local.epoch = cluster.ring.epoch;
   cluster.onEpoch((epoch) => (local.epoch = epoch));
   router = new ClusterRouter(local, cluster.ring, cluster.peers, cluster, resolved);

@@ -3,6 +3,7 @@
  * here once, so the CLI, startNode and the docs agree. A bad option is a ConfigError that says what to change.
  */
 import { ConfigError } from '../errors';
+import { maxBodyBytesFor } from '../protocol/constants';
 import { checkProtectedMode, validateToken } from './auth';
 import { formatHostPort, parseHostPort, type HostPort } from './address';
 import type { Logger } from './logger';
@@ -55,8 +56,25 @@ export interface NodeOptions {
    * command. Required to listen on a non-loopback address unless insecureNoAuth is set.
    */
   authToken?: string;
+  /**
+   * The members' secret (member-auth.ts): a node proves it holds it when it connects to another member, and
+   * only such connections may send membership messages and forwarded requests. Must differ from authToken.
+   * Unset: members prove authToken instead (so a client holding it could run a node and join).
+   */
+  clusterToken?: string;
   /** Allow a non-loopback listener without authToken (protected mode off): the operator accepts the risk. */
   insecureNoAuth?: boolean;
+  /**
+   * Bytes held in unfinished frames and commands, summed over every connection of both ports; past it the
+   * connections holding the most are closed (default: a quarter of maxMemoryBytes, at least 64 MiB).
+   */
+  inputTotalLimitBytes?: number;
+  /**
+   * Bytes of responses queued for clients that have not read them, summed over every connection of both
+   * ports; past it reading pauses everywhere and connections that do not read are closed, the largest first
+   * (default: half of maxMemoryBytes, at least 2 × outputHardLimitBytes).
+   */
+  outputTotalLimitBytes?: number;
   /** A connection that sends nothing for this long (and awaits nothing) is closed; 0 = never (default). */
   idleTimeoutMs?: number;
   /** Requests of one connection whose responses are not written yet (forwarded ones): past it, reading pauses (default 1024). */
@@ -96,7 +114,15 @@ export interface ResolvedNodeOptions {
   forwardTimeoutMs: number;
   respListen: HostPort | undefined;
   authToken: string | undefined;
+  clusterToken: string | undefined;
   insecureNoAuth: boolean;
+  inputTotalLimitBytes: number;
+  outputTotalLimitBytes: number;
+  /**
+   * The largest response one request may get: the hard output limit less the high-water mark (reading pauses
+   * at the high-water mark, so one more response of this size still fits under the hard limit).
+   */
+  maxResponseBytes: number;
   idleTimeoutMs: number;
   maxInflightPerConnection: number;
   maxRequestsPerRead: number;
@@ -150,12 +176,14 @@ const LIMITS = {
   maxRequestsPerRead: [1, 1_000_000],
   slowReaderTimeoutMs: [0, 2 ** 31 - 1],
   readBufferBytes: [0, 16 * 1024 * 1024],
+  inputTotalLimitBytes: [1024 * 1024, 2 ** 46],
+  outputTotalLimitBytes: [1024 * 1024, 2 ** 46],
 } as const;
 
 export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const pick = (name: keyof typeof LIMITS): number => {
-    const value = options[name] ?? NODE_DEFAULTS[name];
+  const pick = (name: keyof typeof LIMITS, fallback?: number): number => {
+    const value = options[name] ?? fallback ?? NODE_DEFAULTS[name as keyof typeof NODE_DEFAULTS];
     const [low, high] = LIMITS[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < low || value > high) {
       throw new ConfigError(`${name} must be an integer from ${low} to ${high}, got ${String(value)}`);
@@ -183,7 +211,11 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     forwardTimeoutMs: pick('forwardTimeoutMs'),
     respListen: options.respAddr === undefined ? undefined : parseHostPort(options.respAddr, 'respAddr'),
     authToken: validateToken(options.authToken),
+    clusterToken: validateToken(options.clusterToken, 'clusterToken'),
     insecureNoAuth: options.insecureNoAuth === true,
+    inputTotalLimitBytes: 0,
+    outputTotalLimitBytes: 0,
+    maxResponseBytes: 0,
     idleTimeoutMs: pick('idleTimeoutMs'),
     maxInflightPerConnection: pick('maxInflightPerConnection'),
     maxRequestsPerRead: pick('maxRequestsPerRead'),
@@ -203,6 +235,27 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
   );
   if (resolved.outputHardLimitBytes < resolved.outputHighWaterBytes) {
     throw new ConfigError('outputHardLimitBytes must be at least outputHighWaterBytes');
+  }
+  if (resolved.clusterToken !== undefined && resolved.clusterToken === resolved.authToken) {
+    throw new ConfigError('clusterToken (--cluster-token) must differ from authToken: a client holding it could speak for the cluster');
+  }
+  resolved.maxResponseBytes = resolved.outputHardLimitBytes - resolved.outputHighWaterBytes;
+  // One GET of the largest value must fit: header, and an MGET of one key's 8 bytes of counts.
+  const smallestUseful = resolved.maxValueBytes + 64;
+  if (resolved.maxResponseBytes < smallestUseful) {
+    throw new ConfigError(
+      `outputHardLimitBytes (${resolved.outputHardLimitBytes}) less outputHighWaterBytes (${resolved.outputHighWaterBytes}) is the largest response a ` +
+        `request may get, and must hold one value of maxValueBytes (${resolved.maxValueBytes}): raise --output-limit or lower --max-value-size`,
+    );
+  }
+  resolved.inputTotalLimitBytes = pick('inputTotalLimitBytes', Math.max(64 * 1024 * 1024, Math.floor(resolved.maxMemoryBytes / 4)));
+  resolved.outputTotalLimitBytes = pick('outputTotalLimitBytes', Math.max(2 * resolved.outputHardLimitBytes, Math.floor(resolved.maxMemoryBytes / 2)));
+  if (resolved.outputTotalLimitBytes < resolved.maxResponseBytes) {
+    throw new ConfigError(`outputTotalLimitBytes (${resolved.outputTotalLimitBytes}) must hold the largest response (${resolved.maxResponseBytes} bytes: --output-limit less --output-high-water)`);
+  }
+  const largestFrame = maxBodyBytesFor(resolved.maxKeyBytes, resolved.maxValueBytes);
+  if (resolved.inputTotalLimitBytes < largestFrame) {
+    throw new ConfigError(`inputTotalLimitBytes (${resolved.inputTotalLimitBytes}) must hold the largest frame a client may send (${largestFrame} bytes)`);
   }
   return resolved;
 }

@@ -1,14 +1,17 @@
 /**
  * Connections from this node to the other members: one pooled, pipelined connection per peer for forwarded
  * requests, and a separate one per peer for membership messages, so probes never queue behind a burst of
- * forwarded traffic (a busy link must not look like a dead peer).
+ * forwarded traffic (a busy link must not look like a dead peer). Every one of them opens with the member
+ * handshake (member-auth.ts); the pool also answers the other side's call-back (which hellos it sent) and makes
+ * the call-backs for hellos this node receives.
  */
 import { parseNodeAddress } from '../client/address';
 import { NodeConnection } from '../client/connection';
 import { ServerError } from '../errors';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import type { MembershipTransport } from '../discovery/membership';
-import { Flag, Status, statusName } from '../protocol/constants';
+import { Flag, Opcode as Op, Status, statusName } from '../protocol/constants';
+import { SentHellos } from './member-auth';
 import type { PeerRequester, RawResponse } from './router';
 import type { Opcode } from '../protocol/constants';
 
@@ -17,8 +20,10 @@ export interface PeerPoolOptions {
   forwardTimeoutMs: number;
   connectTimeoutMs: number;
   maxPendingPerPeer: number;
-  /** The cluster's token, sent (AUTH) first on every connection to a peer; see also setAuthToken. */
-  authToken?: string;
+  /** This node's member id: the hello names it. */
+  selfId: string;
+  /** The cluster key the hello's proof is made with (member-auth.ts); none on a node without tokens. */
+  clusterKey?: Buffer;
   /**
    * This node's own host: peer connections leave from it, so a member's traffic carries its address both ways
    * (what a firewall rule, or a partition test, sees as "this node").
@@ -30,18 +35,37 @@ export class PeerPool implements PeerRequester, MembershipTransport {
   private readonly forwarding = new Map<string, NodeConnection>();
   private readonly membership = new Map<string, NodeConnection>();
   private closed = false;
-  private authToken: string | undefined;
+  /** The hellos this pool's connections sent, for the receivers' call-backs (MEMBER_VERIFY). */
+  readonly sentHellos = new SentHellos();
 
-  constructor(private readonly options: PeerPoolOptions) {
-    this.authToken = options.authToken;
-  }
+  constructor(private readonly options: PeerPoolOptions) {}
 
   /**
-   * The cluster's token: every connection opened from now on sends AUTH first (members authenticate to each
-   * other with the token clients use). Set before the cluster starts.
+   * The call-back half of the handshake: asks the process listening at `id` whether it sent the hello with
+   * this nonce to `to`. A fresh connection each time, closed after the answer: ids here are claims from
+   * connections not yet trusted, so nothing is pooled for them.
    */
-  setAuthToken(token: string | undefined): void {
-    this.authToken = token;
+  async confirmHello(id: string, nonce: string, to: string): Promise<boolean> {
+    let connection: NodeConnection;
+    try {
+      connection = new NodeConnection(parseNodeAddress(id, 'member id'), {
+        timeoutMs: Math.max(this.options.connectTimeoutMs, 100),
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        maxPending: 2,
+        maxResponseBytes: 4096,
+        ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
+      });
+    } catch {
+      return false;
+    }
+    try {
+      const answer = await connection.requestRaw(Op.MEMBER_VERIFY, 0, null, Buffer.from(JSON.stringify({ nonce, to }), 'utf8'), 0);
+      return answer.status === Status.OK;
+    } catch {
+      return false;
+    } finally {
+      void connection.close();
+    }
   }
 
   request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse> {
@@ -89,7 +113,7 @@ export class PeerPool implements PeerRequester, MembershipTransport {
         timeoutMs,
         connectTimeoutMs: this.options.connectTimeoutMs,
         maxPending: this.options.maxPendingPerPeer,
-        ...(this.authToken === undefined ? {} : { authToken: this.authToken }),
+        memberHello: () => this.sentHellos.create(this.options.selfId, peerId, this.options.clusterKey),
         ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
       });
       pool.set(peerId, connection);

@@ -9,7 +9,7 @@ import type { HashRing } from '../consistent/ring';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import { Flag, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, MGET_MISSING, Opcode, Status } from '../protocol/constants';
 import { readTtlMs, type Frame } from '../protocol/decoder';
-import { MultiKeyCursor, writeMgetResponseCount } from '../protocol/multi';
+import { MultiKeyCursor, mgetResponseBodyLength, writeMgetResponseCount } from '../protocol/multi';
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest, type RequestLimits } from '../protocol/validate';
 import { HEADER_SIZE } from '../protocol/constants';
@@ -37,7 +37,8 @@ export interface ClusterView {
   /** False while this node is cut off from the majority: it then refuses key requests (UNAVAILABLE). */
   readonly hasQuorum: boolean;
   readonly staleGuard: { refusedWithoutQuorum: number };
-  handleMembership(opcode: number, message: MembershipMessage): Promise<MembershipMessage>;
+  /** senderId: the member the connection authenticated as (the message's `from` was checked against it). */
+  handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage>;
   topology(): Record<string, unknown>;
 }
 
@@ -47,9 +48,11 @@ const CUT_OFF = 'this node is cut off from the majority of the cluster and serve
 
 export class ClusterRouter implements RequestHandler {
   /** Requests this node forwarded, and those whose owner could not be reached. */
-  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, membershipMessages: 0, rejectedMembershipMessages: 0 };
+  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, membershipMessages: 0, rejectedMembershipMessages: 0, spoofedSenders: 0 };
   private readonly cursor = new MultiKeyCursor();
   private readonly limits: RequestLimits;
+  /** The limits TOPOLOGY tells clients, so they split multi-key requests to fit (docs/PROTOCOL.md, Topology). */
+  private readonly advertisedLimits: Record<string, number>;
 
   constructor(
     private readonly local: LocalCommandHandler,
@@ -59,6 +62,7 @@ export class ClusterRouter implements RequestHandler {
     limits: RequestLimits,
   ) {
     this.limits = { maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes };
+    this.advertisedLimits = { ...this.limits, maxResponseBytes: local.responseLimits.maxResponseBytes };
   }
 
   handle(frame: Frame, out: OutputBatch, replies: AsyncReplies): void {
@@ -68,7 +72,8 @@ export class ClusterRouter implements RequestHandler {
       return;
     }
     if (opcode === Opcode.TOPOLOGY) {
-      out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(this.cluster.topology()));
+      const topology = { ...this.cluster.topology(), limits: this.advertisedLimits };
+      out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(topology));
       return;
     }
     if (!this.cluster.hasQuorum && KEYED_OPCODES.has(opcode)) {
@@ -159,9 +164,23 @@ export class ClusterRouter implements RequestHandler {
     const ttlMs = readTtlMs(frame);
     const isRemote = new Uint8Array(spans.length);
     for (const list of remote.values()) for (const index of list) isRemote[index] = 1;
-    // Local part first, synchronously (the frame's bytes are only valid now): values are copied out.
+    // Local part first, synchronously (the frame's bytes are only valid now): values are copied out, once
+    // their total is known to fit in a response.
     const values: Array<Buffer | null> = new Array(spans.length).fill(null);
     const store = this.local.store;
+    if (!isMset) {
+      let size = 4 + 4 * spans.length;
+      for (let i = 0; i < spans.length; i++) {
+        if (isRemote[i]) continue;
+        const item = store.lookup(buffer, spans[i]![0], spans[i]![1]);
+        if (item >= 0) size += store.valueLength(item);
+      }
+      const refusal = this.local.responseRefusal(size);
+      if (refusal !== null) {
+        out.appendResponseString(opcode, Status.RESPONSE_TOO_LARGE, requestId, this.local.epoch, refusal);
+        return;
+      }
+    }
     let localError: string | undefined;
     for (let i = 0; i < spans.length; i++) {
       if (isRemote[i]) continue;
@@ -198,8 +217,11 @@ export class ClusterRouter implements RequestHandler {
             return;
           }
         }
+        const refusal = isMset ? null : this.local.responseRefusal(mgetResponseBodyLength(values));
         if (localError !== undefined) {
           out.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, localError);
+        } else if (refusal !== null) {
+          out.appendResponseString(opcode, Status.RESPONSE_TOO_LARGE, requestId, this.local.epoch, refusal);
         } else if (isMset) {
           out.appendResponseHeader(opcode, Status.OK, requestId, this.local.epoch, 0);
         } else {
@@ -218,8 +240,16 @@ export class ClusterRouter implements RequestHandler {
       out.appendResponseString(opcode, Status.BAD_ARGUMENT, requestId, this.local.epoch, 'malformed membership message');
       return;
     }
+    const sender = replies.memberId;
+    if (sender === undefined || message.from !== sender) {
+      // The connection's handshake proved who is speaking: a message in another member's name is a lie.
+      this.counters.rejectedMembershipMessages++;
+      this.counters.spoofedSenders++;
+      replies.forbid(opcode, requestId, `membership message from ${message.from} on the connection of member ${sender ?? '(none)'}: a member speaks only for itself`);
+      return;
+    }
     const reply = replies.begin();
-    this.cluster.handleMembership(opcode, message).then(
+    this.cluster.handleMembership(opcode, message, sender).then(
       (answer) => reply.send((o) => o.appendResponse(opcode, Status.OK, requestId, this.local.epoch, 0, encodeMessage(answer))),
       (error: unknown) => reply.send((o) => o.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, String(error))),
     );

@@ -10,7 +10,9 @@ import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, type HostPort } from './address';
 import { Authenticator } from './auth';
-import { ServerConnection, writeTooManyConnections, type RequestHandler } from './connection';
+import { ServerConnection, writeTooManyConnections, type MemberHandshake, type RequestHandler } from './connection';
+import type { NodeBudgets } from './held-memory';
+import { HelloRefused } from './member-auth';
 import type { Logger } from './logger';
 import type { ResolvedNodeOptions } from './options';
 import { installSharedReads } from './shared-reads';
@@ -44,6 +46,13 @@ export class CacheServer {
   private readonly readBuffer: Buffer | null;
   /** Reads go into readBuffer instead of a Node allocation per read (STATS reports it). */
   sharedReads = false;
+  /** The cluster's handshake checker, known once the node's id is (after listen): see setMemberHandshake. */
+  private memberGate: MemberHandshake | undefined;
+  /** What connections call: refuses hellos until the cluster is there. */
+  private readonly members: MemberHandshake = {
+    admit: (value) => (this.memberGate === undefined ? Promise.reject(new HelloRefused('the node is starting')) : this.memberGate.admit(value)),
+    confirm: (value) => this.memberGate !== undefined && this.memberGate.confirm(value),
+  };
 
   constructor(
     private readonly options: ResolvedNodeOptions,
@@ -51,6 +60,7 @@ export class CacheServer {
     private readonly stats: ServerStats,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly budgets?: NodeBudgets,
   ) {
     this.auth = new Authenticator(options.authToken);
     this.readBuffer = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
@@ -66,6 +76,11 @@ export class CacheServer {
   get address(): HostPort {
     if (!this.boundAddress) throw new Error('the server is not listening');
     return this.boundAddress;
+  }
+
+  /** Member handshakes are checked by `gate` from now on (the node's id is known only after listen). */
+  setMemberHandshake(gate: MemberHandshake): void {
+    this.memberGate = gate;
   }
 
   get connectionCount(): number {
@@ -110,8 +125,14 @@ export class CacheServer {
     }
     // Not events.once: it rejects on 'error', and a reset from a client is no reason to fail a shutdown.
     const closing = [...this.connections].map((connection) => new Promise((resolve) => connection.socket.once('close', resolve)));
-    for (const connection of this.connections) connection.closeGracefully(Math.max(0, deadline - this.clock()) + 100);
+    const graceMs = Math.max(0, deadline - this.clock()) + 100;
+    for (const connection of this.connections) connection.closeGracefully(graceMs);
+    // closeGracefully's own timer does not hold the process open; this one does, so a shutdown always ends.
+    const backstop = setTimeout(() => {
+      for (const connection of this.connections) connection.destroy();
+    }, graceMs + 50);
     await Promise.all(closing);
+    clearTimeout(backstop);
     await stopped;
   }
 
@@ -143,6 +164,8 @@ export class CacheServer {
       this.clock,
       this.auth,
       this.bufferPool,
+      this.members,
+      this.budgets,
     );
     this.connections.add(connection);
     this.stats.connections = this.connections.size;

@@ -14,6 +14,10 @@ export class ServerStats {
   frameTimeouts = 0;
   /** Connections closed because their queued output passed the hard limit (a client that never reads). */
   outputLimitDisconnects = 0;
+  /** Connections closed because the node's input budget (--input-total-limit) was full and they held the most. */
+  inputLimitDisconnects = 0;
+  /** Requests refused because their response would be over the largest response a request may get. */
+  responseTooLarge = 0;
   /** Times a connection stopped being read because its output passed the high-water mark. */
   backpressurePauses = 0;
   /** Connections closed because their output stayed above the high-water mark longer than slowReaderTimeoutMs. */
@@ -29,8 +33,14 @@ export class ServerStats {
   authFailures = 0;
   /** Requests refused with AUTH_REQUIRED because the connection had not authenticated. */
   authRequiredRejections = 0;
-  /** Of those, membership messages and forwarded requests: a peer without the cluster's token. */
-  unauthenticatedPeerMessages = 0;
+  /**
+   * Member-only requests (membership messages, forwarded requests) from a connection that is not an
+   * authenticated member, or a member's message sent in another member's name: answered FORBIDDEN and closed.
+   */
+  memberOnlyRefusals = 0;
+  /** Member handshakes (MEMBER_HELLO) that proved their id, and those refused. */
+  memberHandshakes = 0;
+  memberHandshakeFailures = 0;
   /** Connections closed before authenticating: a frame over 16 KiB, or more than 3 failed AUTH attempts. */
   preauthFrameTooLarge = 0;
   authFailureDisconnects = 0;
@@ -53,6 +63,8 @@ export class ServerStats {
       protocolErrors: this.protocolErrors,
       frameTimeouts: this.frameTimeouts,
       outputLimitDisconnects: this.outputLimitDisconnects,
+      inputLimitDisconnects: this.inputLimitDisconnects,
+      responseTooLarge: this.responseTooLarge,
       backpressurePauses: this.backpressurePauses,
       slowReaderDisconnects: this.slowReaderDisconnects,
       inflightPauses: this.inflightPauses,
@@ -61,7 +73,9 @@ export class ServerStats {
       authSuccesses: this.authSuccesses,
       authFailures: this.authFailures,
       authRequiredRejections: this.authRequiredRejections,
-      unauthenticatedPeerMessages: this.unauthenticatedPeerMessages,
+      memberOnlyRefusals: this.memberOnlyRefusals,
+      memberHandshakes: this.memberHandshakes,
+      memberHandshakeFailures: this.memberHandshakeFailures,
       preauthFrameTooLarge: this.preauthFrameTooLarge,
       authFailureDisconnects: this.authFailureDisconnects,
       bytesIn: this.bytesIn,
