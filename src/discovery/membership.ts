@@ -18,10 +18,13 @@
  */
 import { Opcode } from '../protocol/constants';
 import type { Logger } from '../server/logger';
+import { Admissions } from './admission';
 import { LoopLagMonitor } from './loop-lag';
 import { MemberTable } from './member-table';
 import type { MemberUpdate } from './member';
 import type { MembershipMessage } from './messages';
+
+export { MAX_INCARNATION_LEAD_MS } from './admission';
 
 export interface MembershipOptions {
   probeIntervalMs: number;
@@ -49,16 +52,7 @@ export interface MembershipTransport {
   forget?(peerId: string): void;
 }
 
-/**
- * Incarnations are start times in ms (member.ts): one further ahead of this node's clock than this is a lie or a
- * badly wrong clock, refused and logged. A refute raises an incarnation by one, so honest ones stay near the clock.
- */
-export const MAX_INCARNATION_LEAD_MS = 10 * 60_000;
-/** Members heard of but not yet reached, probed at once at most this many; more wait for a later mention. */
-const MAX_PENDING_ADMISSIONS = 32;
-/** A member that did not answer its admission probe is not probed again for this long. */
-const ADMISSION_RETRY_MS = 5000;
-const FUTURE_LOG_INTERVAL_MS = 10_000;
+
 
 const PIGGYBACK_LIMIT = 16;
 /** An unconfirmed suspicion lasts this many suspicion timeouts (Lifeguard's β; memberlist uses 6). */
@@ -90,10 +84,8 @@ export class Membership {
   private joinTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private probing = false;
-  /** Members another member mentioned and this node is probing before it lets them in. */
-  private readonly admissions = new Map<string, Promise<void>>();
-  private readonly failedAdmissions = new Map<string, number>();
-  private futureLoggedAt = -Infinity;
+  /** Members another member mentioned, probed before they are let in (admission.ts). */
+  private readonly admissions: Admissions;
   /** Counters for STATS and tests. */
   readonly counters = {
     probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, confirmations: 0, verdictsDeferred: 0, deaths: 0, refutes: 0, syncs: 0,
@@ -109,6 +101,18 @@ export class Membership {
     incarnation: number = clock(),
   ) {
     this.table = new MemberTable(selfId, incarnation, clock);
+    this.admissions = new Admissions(
+      {
+        probe: (id) => this.request(id, Opcode.PROBE, this.reply(this.piggyback(id)), this.options.probeTimeoutMs * 4),
+        admit: (id, reply) => this.applyAll(reply.updates, id),
+        isMember: (id) => this.table.get(id) !== undefined,
+        forget: (id) => this.transport.forget?.(id),
+        stopped: () => this.stopped,
+      },
+      this.counters,
+      logger,
+      clock,
+    );
     this.table.onChange((member, previous) => {
       const suspicion = this.suspicions.get(member.id);
       if (suspicion && (member.state !== 'suspect' || member.incarnation !== suspicion.incarnation)) this.clearSuspicion(member.id);
@@ -174,7 +178,9 @@ export class Membership {
         return this.reply(this.piggyback(message.from));
       case Opcode.PROBE_REQ: {
         const target = message.target;
-        const ack = target !== undefined && target !== this.selfId ? await this.probe(target) : target === this.selfId;
+        // Only members this node knows are probed on another's behalf: a member cannot make it dial out at will.
+        const known = target !== undefined && target !== this.selfId && this.table.get(target) !== undefined;
+        const ack = known ? await this.probe(target) : target === this.selfId;
         return { ...this.reply(this.piggyback(target)), ack };
       }
       case Opcode.JOIN:
@@ -219,7 +225,7 @@ export class Membership {
     const sender = from === undefined ? undefined : table.get(from);
     const senderKnown = sender !== undefined;
     const senderDead = sender !== undefined && (sender.state === 'dead' || sender.state === 'left');
-    const usable = updates.filter((update) => this.plausible(update, now));
+    const usable = updates.filter((update) => this.admissions.plausible(update, now));
     const wasCutOff = senderKnown && usable.some((update) => table.isDeathNews(update));
     let refuted = false;
     for (const update of usable) {
@@ -230,7 +236,7 @@ export class Membership {
           continue;
         }
       } else if (update.id !== from && table.get(update.id) === undefined) {
-        if (update.state === 'alive' || update.state === 'suspect') void this.admitLater(update.id);
+        if (update.state === 'alive' || update.state === 'suspect') void this.admissions.admit(update.id);
         continue;
       }
       if (wasCutOff && table.acceptAlive(update)) continue;
@@ -247,51 +253,6 @@ export class Membership {
     }
   }
 
-  /** False (and counted, and logged now and then) for an incarnation too far ahead of this node's clock. */
-  private plausible(update: MemberUpdate, now: number): boolean {
-    if (update.incarnation <= now + MAX_INCARNATION_LEAD_MS) return true;
-    this.counters.futureIncarnationsRefused++;
-    if (now - this.futureLoggedAt >= FUTURE_LOG_INTERVAL_MS) {
-      this.futureLoggedAt = now;
-      this.logger.warn(
-        `refused news about ${update.id} (${update.state}) at incarnation ${update.incarnation}: ${update.incarnation - now} ms ahead of this ` +
-          `node's clock (the limit is ${MAX_INCARNATION_LEAD_MS} ms); check the members' clocks`,
-      );
-    }
-    return false;
-  }
-
-  /**
-   * A member this node has not reached yet was mentioned: probe it, and let it in only when it answers in its
-   * own name (its reply carries its own entry first). Unreachable ids are dropped and not retried for a while.
-   */
-  private admitLater(id: string): Promise<void> {
-    const under = this.admissions.get(id);
-    if (under !== undefined) return under;
-    const now = this.clock();
-    const failedAt = this.failedAdmissions.get(id);
-    if (this.stopped || this.admissions.size >= MAX_PENDING_ADMISSIONS || (failedAt !== undefined && now - failedAt < ADMISSION_RETRY_MS)) {
-      return Promise.resolve();
-    }
-    const attempt = this.request(id, Opcode.PROBE, this.reply(this.piggyback(id)), this.options.probeTimeoutMs * 4)
-      .then(
-        (reply) => {
-          this.failedAdmissions.delete(id);
-          this.counters.admissions++;
-          this.applyAll(reply.updates, id);
-        },
-        () => {
-          if (this.failedAdmissions.size >= 1024) this.failedAdmissions.clear();
-          this.failedAdmissions.set(id, this.clock());
-          this.counters.admissionFailures++;
-          if (this.table.get(id) === undefined) this.transport.forget?.(id);
-        },
-      )
-      .finally(() => this.admissions.delete(id));
-    this.admissions.set(id, attempt);
-    return attempt;
-  }
-
   private async join(seeds: string[], backoffMs: number): Promise<void> {
     for (const seed of seeds) {
       if (this.stopped) return;
@@ -300,7 +261,7 @@ export class Membership {
         this.applyAll(reply.updates, reply.from);
         // The members the seed named are probed before they count: wait for those probes, so the ring this
         // node serves with is the cluster's and not just the seed's.
-        await Promise.all([...this.admissions.values()]);
+        await this.admissions.settled();
         this.logger.info(`joined the cluster through ${seed}: ${this.table.size} members`);
         await this.broadcast([this.table.self]);
         return;

@@ -30,6 +30,7 @@ import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
 import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from './auth';
 import type { BudgetHolder, NodeBudgets, OutputHolder } from './held-memory';
+import { PreauthGuard } from './preauth-guard';
 import type { ServerStats } from './stats';
 
 /**
@@ -130,13 +131,8 @@ export class ServerConnection implements AsyncReplies {
     shed: () => this.closeForOutputLimit(),
     blockedSince: () => this.outputBlockedSince,
   };
-  /** Pre-auth header guard: bytes of the current frame's body still to pass, and a header cut by a read. */
-  private guardBodyLeft = 0;
-  private guardBodyIsAuth = false;
-  private readonly guardHeader = Buffer.alloc(HEADER_SIZE);
-  private guardHeaderFill = 0;
-  /** Input received while unauthenticated and the decoder paused, not yet guarded and pushed. */
-  private guardStash: Buffer | null = null;
+  /** Reads frame headers ahead of the decoder until the connection authenticates (preauth-guard.ts). */
+  private readonly guard: PreauthGuard;
 
   constructor(
     readonly socket: Socket,
@@ -161,6 +157,11 @@ export class ServerConnection implements AsyncReplies {
       onError: (_error, failure) => this.onDecodeFailure(failure),
       bodyPool: bufferPool,
     });
+    this.guard = new PreauthGuard(this.decoder, {
+      authenticated: () => this.authenticated,
+      closing: () => this.closing,
+      tooLarge: (requestId, opcode, body) => this.preauthTooLarge(requestId, opcode, body),
+    });
     socket.setNoDelay(true);
     socket.on('drain', () => {
       this.reportOutput();
@@ -171,7 +172,7 @@ export class ServerConnection implements AsyncReplies {
     // A body half received when the peer went away goes back to the shared pool.
     socket.once('close', () => {
       this.decoder.destroy();
-      this.guardStash = null;
+      this.guard.drop();
       this.budgets?.input.release(this.inputShare);
       this.budgets?.output.release(this.outputShare);
     });
@@ -214,7 +215,7 @@ export class ServerConnection implements AsyncReplies {
     if (this.closing) return;
     this.closing = true;
     this.decoder.destroy();
-    this.guardStash = null;
+    this.guard.drop();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), graceMs).unref();
   }
@@ -222,7 +223,7 @@ export class ServerConnection implements AsyncReplies {
   destroy(): void {
     this.closing = true;
     this.decoder.destroy();
-    this.guardStash = null;
+    this.guard.drop();
     this.socket.destroy();
   }
 
@@ -235,7 +236,7 @@ export class ServerConnection implements AsyncReplies {
     this.lastActivity = this.clock();
     this.requestsThisTurn = 0;
     if (this.authenticated) this.decoder.push(chunk);
-    else this.guardedPush(chunk);
+    else this.guard.push(chunk);
     this.flush();
     this.partialFrameSince = this.decoder.hasPartialFrame ? this.partialFrameSince || this.clock() : 0;
     this.reportInput();
@@ -244,7 +245,7 @@ export class ServerConnection implements AsyncReplies {
   /** Tells the node-wide input budget what this connection holds now (past its cap the largest are closed). */
   private reportInput(): void {
     if (this.budgets === undefined) return;
-    const held = this.socket.destroyed ? 0 : this.decoder.heldInputBytes + (this.guardStash === null ? 0 : this.guardStash.length);
+    const held = this.socket.destroyed ? 0 : this.decoder.heldInputBytes + this.guard.stashedBytes;
     if (held !== this.inputShare.held) this.budgets.reportInput(this.inputShare, held);
   }
 
@@ -257,57 +258,6 @@ export class ServerConnection implements AsyncReplies {
     const queued = this.socket.destroyed ? 0 : this.socket.writableLength;
     const held = queued > this.socket.writableHighWaterMark ? queued : 0;
     if (held !== this.outputShare.held) this.budgets.reportOutput(this.outputShare, held);
-  }
-
-  /**
-   * Before authentication: reads each frame's header here, ahead of the decoder, and closes the connection on a
-   * body over PREAUTH_MAX_REQUEST_BYTES before it is buffered. Input is handed to the decoder in pieces that end
-   * right after each AUTH frame, so once AUTH succeeds the rest of the read is decoded without the guard.
-   */
-  private guardedPush(chunk: Buffer): void {
-    if (this.guardStash !== null || this.decoder.isPaused) {
-      // AUTH may be among the frames the decoder holds: keep the rest until they ran.
-      this.guardStash = this.guardStash === null ? Buffer.from(chunk) : Buffer.concat([this.guardStash, chunk]);
-      return;
-    }
-    let start = 0;
-    let pos = 0;
-    const length = chunk.length;
-    while (pos < length && !this.authenticated && !this.closing) {
-      if (this.guardBodyLeft > 0) {
-        const n = Math.min(this.guardBodyLeft, length - pos);
-        pos += n;
-        this.guardBodyLeft -= n;
-        if (this.guardBodyLeft > 0 || !this.guardBodyIsAuth) continue;
-      } else {
-        const n = Math.min(HEADER_SIZE - this.guardHeaderFill, length - pos);
-        chunk.copy(this.guardHeader, this.guardHeaderFill, pos, pos + n);
-        this.guardHeaderFill += n;
-        pos += n;
-        if (this.guardHeaderFill < HEADER_SIZE) break;
-        this.guardHeaderFill = 0;
-        const header = this.guardHeader;
-        const body = header.readUInt16BE(8) + header.readUInt32BE(12);
-        if (body > PREAUTH_MAX_REQUEST_BYTES) {
-          // Whatever came before (an AUTH that might succeed) still gets its turn: it cannot, since it is not complete.
-          this.decoder.push(chunk.subarray(start, pos - n));
-          this.preauthTooLarge(header.readUInt32BE(4), header[2]!, body);
-          return;
-        }
-        this.guardBodyLeft = body;
-        this.guardBodyIsAuth = header[2] === Opcode.AUTH || header[2] === Opcode.MEMBER_HELLO;
-        if (body > 0 || !this.guardBodyIsAuth) continue;
-      }
-      // An AUTH frame ends at pos: let the decoder run up to here, then look again.
-      this.guardBodyIsAuth = false;
-      this.decoder.push(chunk.subarray(start, pos));
-      start = pos;
-      if (this.decoder.isPaused && !this.authenticated && pos < length) {
-        this.guardStash = Buffer.from(chunk.subarray(pos));
-        return;
-      }
-    }
-    if (start < length && !this.closing) this.decoder.push(chunk.subarray(start));
   }
 
   private preauthTooLarge(requestId: number, opcode: number, body: number): void {
@@ -496,7 +446,7 @@ export class ServerConnection implements AsyncReplies {
     } else {
       this.outputBlockedSince = 0;
     }
-    if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused || this.guardStash !== null) && !this.paused && !this.closing) {
+    if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused || this.guard.hasStash) && !this.paused && !this.closing) {
       this.paused = true;
       if (this.handshaking) {
         // waiting for the member handshake's call-back, not for the client
@@ -532,11 +482,10 @@ export class ServerConnection implements AsyncReplies {
     this.yieldRequested = false;
     this.requestsThisTurn = 0;
     this.decoder.resume();
-    const stash = this.guardStash;
-    if (stash !== null && !this.decoder.isPaused && !this.closing) {
-      this.guardStash = null;
+    if (this.guard.hasStash && !this.decoder.isPaused && !this.closing) {
+      const stash = this.guard.takeStash()!;
       if (this.authenticated) this.decoder.push(stash);
-      else this.guardedPush(stash);
+      else this.guard.push(stash);
     }
     this.flush();
     if (!this.paused && !this.closing) this.socket.resume();
