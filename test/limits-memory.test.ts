@@ -47,7 +47,14 @@ function rssPeak(pid: number): { stop(): number } {
   };
 }
 
-async function statsOf(client: Client): Promise<{ server: Record<string, number>; heldMemory: { input: Record<string, number>; output: Record<string, number> } }> {
+interface Held {
+  bytes: number;
+  limit: number;
+  peak: number;
+  closed: number;
+}
+
+async function statsOf(client: Client): Promise<{ server: { responseTooLarge: number; outputLimitDisconnects: number; inputLimitDisconnects: number }; heldMemory: { input: Held; output: Held } }> {
   return (await client.stats()) as never;
 }
 

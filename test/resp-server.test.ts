@@ -249,7 +249,8 @@ Server('a client that stops reading pauses its connection; reading resumes and e
 });
 
 Server('a client that never reads is disconnected once its replies pass the hard limit', async () => {
-  const t = await startRespTestServer({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 64 * 1024, store: { maxValueBytes: 256 * 1024 } });
+  // maxResponseBytes raised above the hard limit (a node never does this): the only way one reply can pass it.
+  const t = await startRespTestServer({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 64 * 1024, maxResponseBytes: 16 * 1024 * 1024, store: { maxValueBytes: 256 * 1024 } });
   const c = await RespTestClient.connect(t.port);
   await c.call('SET', 'big', 'v'.repeat(200 * 1024));
   c.socket.pause();

@@ -20,6 +20,8 @@
  *
  * DBSIZE, FLUSHDB/FLUSHALL and INFO speak for the whole cluster (cluster-scope.ts); cluster-wire.ts turns
  * owners' answers into values and into the errors a single node raises.
+ * Reply size (response-guard.ts): MGET's local part is sized before anything is copied or forwarded, the joined
+ * reply before it is written; a remote GET over 1 MiB is refused on arrival while the output budget is over.
  */
 import type { Store } from '../cache/store';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/connection';
@@ -47,6 +49,7 @@ import {
   type RespClusterView,
 } from './cluster-wire';
 import type { LocalRespBackend } from './local-backend';
+import { storedMgetReplyBytes, worstMgetReplyBytes, type ResponseGuard } from './response-guard';
 import type { RespWriter } from './writer';
 
 export type { RespClusterView } from './cluster-wire';
@@ -80,10 +83,14 @@ export class ClusterRespBackend implements RespBackend {
     return this.local.now();
   }
 
+  useResponseGuard(guard: ResponseGuard): void {
+    this.local.useResponseGuard(guard);
+  }
+
   get(kb: Buffer, ko: number, kl: number, out: RespWriter): MaybePromise<Uint8Array | null | Replied> {
     const owner = this.ownerOf(kb, ko, kl);
     if (owner === undefined) return this.local.get(kb, ko, kl, out);
-    return this.getRemote(owner, kb, ko, kl);
+    return this.getRemote(owner, kb, ko, kl).then((value) => this.local.responseGuard.checkedGet(value));
   }
 
   mget(args: RespArgs, first: number, count: number, out: RespWriter): MaybePromise<Array<Uint8Array | null> | Replied> {
@@ -341,6 +348,8 @@ export class ClusterRespBackend implements RespBackend {
     owners: Array<string | undefined> | typeof WAIT | undefined,
   ): MaybePromise<Array<Uint8Array | null>> {
     if (owners === WAIT) return this.afterBarriers(args, first, count, 1, (a) => this.mgetValues(a, 0, count, this.ownersOf(a, 0, count, 1)));
+    const guard = this.local.responseGuard;
+    if (guard.mayRefuse(worstMgetReplyBytes(count, this.store.maxValueBytes))) guard.checkMget(storedMgetReplyBytes(this.store, args, first, count, owners));
     const values = new Array<Uint8Array | null>(count).fill(null);
     const byOwner = new Map<string, number[]>();
     for (let j = 0; j < count; j++) {
@@ -369,7 +378,7 @@ export class ClusterRespBackend implements RespBackend {
       }
     }
     if (parts.length === 0) return values;
-    return Promise.all(parts).then(() => values);
+    return Promise.all(parts).then(() => guard.checkedMget(values));
   }
 
   /** DEL and EXISTS: one request per remote key (all sent now), local keys answered now; the sum of `count`s. */

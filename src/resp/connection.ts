@@ -14,6 +14,11 @@
  * limit the connection is closed. A protocol error is answered (in order) and the connection closed after it,
  * as Redis does; QUIT likewise after its +OK.
  *
+ * Node-wide (budget-shares.ts): the input held for a half-received command and the output queued for the
+ * client count in the budgets both ports share; past the input cap the largest holders are closed, past the
+ * output cap no connection runs its next command until the total is back under it, and the slow readers
+ * holding the most are closed.
+ *
  * Fairness: at most maxRequestsPerRead commands run per turn; then the connection yields (resumes on
  * setImmediate), so one pipelining client cannot starve the others. With a password (the node's token), only
  * AUTH, HELLO and QUIT run before it is given (others get -NOAUTH, as Redis); until then a command may declare at
@@ -21,10 +26,13 @@
  * wrong passwords close it.
  */
 import type { Socket } from 'node:net';
-import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../server/auth';
-import { argIs, errorReply, unknownCommandError, arityError } from './args';
+import type { NodeBudgets } from '../server/held-memory';
+import type { Authenticator } from '../server/auth';
+import { errorReply, unknownCommandError, arityError } from './args';
 import type { RespArgs, RespBackend } from './backend';
+import { BudgetShares } from './budget-shares';
 import { arityOk } from './command-table';
+import { ConnectionAuth, NOAUTH } from './connection-auth';
 import { COMMANDS } from './commands';
 import type { ClientState, CommandContext, Deferred, ReplyFn, RespServerInfo } from './context';
 import { PARSE_ERROR, PARSE_NEED_MORE, RespParser, type ParserLimits } from './parser';
@@ -40,15 +48,6 @@ export interface ConnectionLimits {
   maxRequestsPerRead: number;
 }
 
-/** What an unauthenticated client may send (Redis: 10 arguments, 16 KiB bulk strings). */
-const PREAUTH_PARSER_LIMITS: ParserLimits = {
-  maxArgs: 10,
-  maxBulkBytes: PREAUTH_MAX_REQUEST_BYTES,
-  maxRequestBytes: PREAUTH_MAX_REQUEST_BYTES,
-  maxInlineBytes: PREAUTH_MAX_REQUEST_BYTES,
-};
-const NOAUTH = 'NOAUTH Authentication required.';
-
 /** What every connection of a server shares. */
 export interface ConnectionShared {
   readonly writer: RespWriter;
@@ -59,6 +58,8 @@ export interface ConnectionShared {
   readonly limits: ConnectionLimits;
   /** The password (node token); `required` false: none. */
   readonly auth: Authenticator;
+  /** The node-wide input and output budgets (shared with the binary port when the node passes them). */
+  readonly budgets: NodeBudgets;
 }
 
 // Module-local aliases: transpilers that emit live-binding getters for imports (tsx/esbuild) would otherwise
@@ -103,15 +104,10 @@ export class RespConnection implements CommandContext {
   private ended = false;
   /** When bytes last arrived: the server's idle sweep reads it. */
   lastActivity = Date.now();
-  /** Since when queued replies have stayed above the high-water mark (0: they are not): the slow-reader sweep. */
-  outputBlockedSince = 0;
-  private authenticated: boolean;
-  private authFailures = 0;
-  private readonly auth: Authenticator;
-  /** This connection's parser limits: the pre-auth ones until AUTH succeeds, then the server's. */
-  private readonly parserLimits: ParserLimits;
-  private readonly fullParserLimits: ParserLimits;
+  private readonly auth: ConnectionAuth;
   private yielding = false;
+  private readonly shares: BudgetShares;
+  private readonly resumeFn = (): void => this.maybeResume();
 
   constructor(
     readonly socket: Socket,
@@ -123,11 +119,9 @@ export class RespConnection implements CommandContext {
     this.stats = shared.stats;
     this.limits = shared.limits;
     this.w = shared.writer;
-    this.auth = shared.auth;
-    this.authenticated = !shared.auth.required;
-    this.fullParserLimits = shared.parserLimits;
-    this.parserLimits = { ...(this.authenticated ? shared.parserLimits : PREAUTH_PARSER_LIMITS) };
-    this.parser = new RespParser(this.parserLimits);
+    this.auth = new ConnectionAuth(shared.auth, shared.parserLimits, this.stats);
+    this.parser = new RespParser(this.auth.parserLimits);
+    this.shares = new BudgetShares(shared.budgets, socket, shared.limits.outputHighWaterBytes, this.stats, () => this.destroy());
     this.client = {
       id,
       name: '',
@@ -139,14 +133,23 @@ export class RespConnection implements CommandContext {
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => {
+      this.shares.noteOutput(this.held);
+      this.maybeResume();
+    });
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
     socket.on('error', () => undefined);
     socket.once('close', () => {
       this.closed = true;
       this.closing = true;
       this.parser.destroy();
+      this.shares.release();
     });
+  }
+
+  /** Since when queued replies have stayed above the high-water mark (0: they are not): the slow-reader sweep. */
+  get outputBlockedSince(): number {
+    return this.shares.blockedSince;
   }
 
   get isPaused(): boolean {
@@ -163,33 +166,13 @@ export class RespConnection implements CommandContext {
   }
 
   get needsAuth(): boolean {
-    return !this.authenticated;
+    return !this.auth.authenticated;
   }
 
   authenticate(a: RespArgs, user: number, password: number): 'ok' | 'wrong' | 'nopass' {
-    if (!this.auth.required) {
-      // No password: Redis's default user is "nopass": any password with user default passes.
-      if (user < 0) return 'nopass';
-      return argIs(a, user, 'default') ? 'ok' : 'wrong';
-    }
-    // Both checks always run: the time taken does not say which one failed.
-    const userOk = user < 0 || argIs(a, user, 'default');
-    const start = a.offs[password]!;
-    const passOk = this.auth.check(a.bufs[password]!.subarray(start, start + a.lens[password]!));
-    if (userOk && passOk) {
-      this.stats.authSuccesses++;
-      if (!this.authenticated) {
-        this.authenticated = true;
-        Object.assign(this.parserLimits, this.fullParserLimits);
-      }
-      return 'ok';
-    }
-    this.stats.authFailures++;
-    if (++this.authFailures > MAX_AUTH_FAILURES) {
-      this.stats.authFailureDisconnects++;
-      this.closing = true;
-    }
-    return 'wrong';
+    const result = this.auth.check(a, user, password);
+    if (this.auth.exhausted) this.closing = true;
+    return result;
   }
 
   /** True when nothing arrived since `since` and nothing is owed to the client. */
@@ -248,7 +231,7 @@ export class RespConnection implements CommandContext {
       if (status === NEED_MORE) break;
       if (status === ERROR) {
         this.stats.protocolErrors++;
-        if (!this.authenticated) this.stats.preauthLimitDisconnects++;
+        if (!this.auth.authenticated) this.stats.preauthLimitDisconnects++;
         w.error(`ERR ${parser.error}`);
         this.closing = true;
         break;
@@ -259,7 +242,7 @@ export class RespConnection implements CommandContext {
       let pending: Deferred | undefined;
       if (spec === undefined) w.error(unknownCommandError(parser));
       else if (!arityMatches(spec.arity, parser.argc)) w.error(arityError(spec.name));
-      else if (!this.authenticated && !spec.flags.includes('no_auth') && spec.name !== 'quit') {
+      else if (!this.auth.authenticated && !spec.flags.includes('no_auth') && spec.name !== 'quit') {
         this.stats.authRequiredRejections++;
         w.error(NOAUTH);
       } else {
@@ -270,12 +253,14 @@ export class RespConnection implements CommandContext {
         }
       }
       if (pending !== undefined) this.enqueue(pending);
-      if (batch.length + socket.writableLength + this.held > highWater || this.waiting >= this.limits.maxPendingReplies) {
+      if (batch.length + socket.writableLength + this.held > highWater || this.waiting >= this.limits.maxPendingReplies || this.shares.outputOver) {
         this.pause();
       }
     }
     this.flush();
     this.partialSince = parser.hasPartialCommand ? this.partialSince || Date.now() : 0;
+    // Last: past the node's input cap this may close connections, this one included.
+    this.shares.reportInput(parser.heldBytes);
   }
 
   /** A reply that comes later: what the batch holds goes before it, what comes after waits behind it. */
@@ -321,6 +306,7 @@ export class RespConnection implements CommandContext {
     if (this.closed) return;
     try {
       this.writeReadySlots();
+      this.shares.noteOutput(this.held);
       this.checkOutputLimit();
       this.finishIfDone();
       this.maybeResume();
@@ -365,11 +351,7 @@ export class RespConnection implements CommandContext {
     }
     this.checkOutputLimit();
     this.finishIfDone();
-    if (this.socket.writableLength + this.held > this.limits.outputHighWaterBytes) {
-      if (this.outputBlockedSince === 0) this.outputBlockedSince = Date.now();
-    } else {
-      this.outputBlockedSince = 0;
-    }
+    this.shares.noteOutput(this.held);
     const canGoOn = this.yielding || (this.socket.writableLength === 0 && this.waiting < this.limits.maxPendingReplies);
     if (this.paused && !this.resumeScheduled && canGoOn) {
       // Nothing queued on the socket means no 'drain' will come: look again on the next turn.
@@ -403,13 +385,19 @@ export class RespConnection implements CommandContext {
     this.paused = true;
     if (backpressure) this.stats.backpressurePauses++;
     this.socket.pause();
+    // No 'drain' may come for what this connection holds: the budget itself calls back once it has room.
+    if (this.shares.outputOver) this.shares.whenOutputUnder(this.resumeFn);
   }
 
   private maybeResume(): void {
     if (!this.paused || this.closing) return;
     if (this.socket.writableLength + this.held > this.limits.outputHighWaterBytes) return;
-    this.outputBlockedSince = 0;
+    this.shares.blockedSince = 0;
     if (this.waiting >= this.limits.maxPendingReplies) return;
+    if (this.shares.outputOver) {
+      this.shares.whenOutputUnder(this.resumeFn);
+      return;
+    }
     this.paused = false;
     this.yielding = false;
     this.drive();

@@ -9,14 +9,18 @@
  *   cluster-backend.ts      ClusterRespBackend: keys routed to their ring owner (forwarded once), cluster-wide
  *                           DBSIZE/FLUSHALL/INFO (cluster-scope.ts), owners' answers (cluster-wire.ts)
  *   connection.ts           per-read batching, in-order replies across async answers, backpressure
+ *   connection-auth.ts      a connection's password state and pre-auth limits
+ *   budget-shares.ts        a connection's shares of the node-wide input and output budgets
+ *   response-guard.ts       reply size: MGET over maxResponseBytes, large replies while output is over budget
  *   server.ts               RespServer / startRespServer: listener, limits, graceful close
  *   node-resp.ts            createNodeRespServer: the port configured from a node's options (startNode)
  *
  * Decisions: RESP2 only (HELLO 3 → NOPROTO); one database (SELECT 0); no password yet (AUTH answers as Redis
  * does without requirepass); empty keys are refused (the store needs ≥ 1 byte); strings only (no lists,
  * hashes…: those are unknown commands); a bulk string may be up to maxValueBytes + 64 KiB (beyond: protocol
- * error and close); at most 1,048,576 arguments and 128 MiB declared per command; inline lines ≤ 64 KiB with
- * sdssplitargs quoting.
+ * error and close); at most 131,072 arguments and max(64 MiB, 2 × the bulk limit) declared per command
+ * (server.ts); inline lines ≤ 64 KiB with sdssplitargs quoting. Memory held for requests counts in the
+ * node-wide budgets (budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
 export {
   ExpireFlags,

@@ -122,6 +122,8 @@ function serverFields(section: string, s: RespServerInfo): InfoFields {
         dcache_command_timeouts: stats.commandTimeouts,
         dcache_backpressure_pauses: stats.backpressurePauses,
         dcache_output_limit_disconnects: stats.outputLimitDisconnects,
+        dcache_input_limit_disconnects: stats.inputLimitDisconnects,
+        dcache_response_too_large: stats.responseTooLarge,
         dcache_slow_reader_disconnects: stats.slowReaderDisconnects,
         dcache_conn_yields: stats.connYields,
         dcache_idle_kicks: stats.idleKicks,

@@ -8,6 +8,10 @@
  *
  * Multi-key commands (MGET, MSET) check every key and value against the store's limits before touching
  * anything, so a bad argument leaves no partial effect and no partly written reply.
+ *
+ * Reply size (response-guard.ts, the guard the server hands over with useResponseGuard): an MGET whose reply
+ * would pass maxResponseBytes is refused (-ERR response too large) from lookups and value lengths, before a
+ * byte is copied; a GET or MGET reply over 1 MiB likewise while the node's output budget is over.
  */
 import { KeyEmptyError, KeyTooLargeError, ValueTooLargeError } from '../errors';
 import { SetMode, type Store } from '../cache/store';
@@ -21,10 +25,13 @@ import {
   type Replied,
 } from './backend';
 import { bytesToHuman } from './info';
+import { UNLIMITED, storedMgetReplyBytes, worstMgetReplyBytes, bulkReplyBytes, type ResponseGuard } from './response-guard';
+import { LARGE_RESPONSE_BYTES } from '../server/commands';
 import type { RespWriter } from './writer';
 
-/** Local alias of the import (see connection.ts): returned per GET. */
+/** Local aliases of the imports (see connection.ts): read per GET. */
 const WROTE: Replied = REPLIED;
+const LARGE_REPLY = LARGE_RESPONSE_BYTES;
 
 export interface LocalRespBackendOptions {
   /** The store's clock (pass the same one the Store was given). Default Date.now. */
@@ -33,6 +40,7 @@ export interface LocalRespBackendOptions {
 
 export class LocalRespBackend implements RespBackend {
   private readonly clock: () => number;
+  private guard: ResponseGuard = UNLIMITED;
 
   constructor(
     readonly store: Store,
@@ -45,6 +53,15 @@ export class LocalRespBackend implements RespBackend {
     return this.clock();
   }
 
+  /** The server's reply-size rule (response-guard.ts); UNLIMITED until it is given. */
+  useResponseGuard(guard: ResponseGuard): void {
+    this.guard = guard;
+  }
+
+  get responseGuard(): ResponseGuard {
+    return this.guard;
+  }
+
   get(kb: Buffer, ko: number, kl: number, out: RespWriter): Replied {
     const store = this.store;
     const h = store.lookup(kb, ko, kl);
@@ -53,6 +70,7 @@ export class LocalRespBackend implements RespBackend {
       return WROTE;
     }
     const len = store.valueLength(h);
+    if (len > LARGE_REPLY) this.guard.checkGet(bulkReplyBytes(len));
     const at = out.reserveBulk(len);
     store.copyValue(h, out.buffer, at);
     out.commitBulk(at + len);
@@ -64,6 +82,8 @@ export class LocalRespBackend implements RespBackend {
     const { bufs, offs, lens } = args;
     const end = first + count;
     for (let i = first; i < end; i++) this.checkKey(lens[i]!);
+    const guard = this.guard;
+    if (guard.mayRefuse(worstMgetReplyBytes(count, store.maxValueBytes))) guard.checkMget(storedMgetReplyBytes(store, args, first, count));
     out.array(count);
     for (let i = first; i < end; i++) {
       const h = store.lookup(bufs[i]!, offs[i]!, lens[i]!);

@@ -1,9 +1,11 @@
 /**
  * The RESP port as a node runs it: the node's limits (connections, value size, memory, frame timeout, output
- * marks, drain time, idle timeout, fairness, in-flight cap) and its auth token carried over from its resolved
- * options, and LocalRespBackend over its store unless a backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
+ * marks, drain time, idle timeout, fairness, in-flight cap, largest response) and its auth token carried over
+ * from its resolved options, its node-wide memory budgets (shared with the binary port), and LocalRespBackend
+ * over its store unless a backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
  */
 import type { Store } from '../cache/store';
+import type { NodeBudgets } from '../server/held-memory';
 import type { Logger } from '../server/logger';
 import type { ResolvedNodeOptions } from '../server/options';
 import type { RespBackend } from './backend';
@@ -21,7 +23,10 @@ export type NodeRespLimits = Pick<
   | 'drainTimeoutMs'
 > &
   Partial<
-    Pick<ResolvedNodeOptions, 'authToken' | 'idleTimeoutMs' | 'maxInflightPerConnection' | 'maxRequestsPerRead' | 'slowReaderTimeoutMs'>
+    Pick<
+      ResolvedNodeOptions,
+      'authToken' | 'idleTimeoutMs' | 'maxInflightPerConnection' | 'maxRequestsPerRead' | 'slowReaderTimeoutMs' | 'maxResponseBytes'
+    >
   >;
 
 export interface NodeRespOptions {
@@ -34,6 +39,8 @@ export interface NodeRespOptions {
   clock?: () => number;
   /** Default: LocalRespBackend over `store` (this node only). */
   backend?: RespBackend;
+  /** The node's budgets (the binary port's): input held for unfinished commands, output queued for clients. Default: the server's own. */
+  budgets?: NodeBudgets;
 }
 
 /** A RespServer configured like the node's binary listener; call listen() on it. */
@@ -55,5 +62,7 @@ export function createNodeRespServer(options: NodeRespOptions): RespServer {
     ...(limits.maxInflightPerConnection === undefined ? {} : { maxPendingReplies: limits.maxInflightPerConnection }),
     ...(limits.maxRequestsPerRead === undefined ? {} : { maxRequestsPerRead: limits.maxRequestsPerRead }),
     ...(limits.slowReaderTimeoutMs === undefined ? {} : { slowReaderTimeoutMs: limits.slowReaderTimeoutMs }),
+    ...(limits.maxResponseBytes === undefined ? {} : { maxResponseBytes: limits.maxResponseBytes }),
+    ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
   });
 }

@@ -12,11 +12,14 @@
  * of a 'data' event, so holding a reference keeps them valid.
  *
  * Limits, all checked on the digits as they arrive, before anything is allocated:
- *   - array length ≤ maxArgs (default 1024 * 1024: the multibulk cap Redis had before 7.0);
+ *   - array length ≤ maxArgs (default 128 Ki = 131,072 arguments: Redis caps a multibulk at 1024 × 1024, but a
+ *     cache's MGET/MSET rarely needs more than tens of thousands, and each argument costs a slot);
  *   - bulk length ≤ maxBulkBytes (the server passes max value size + slack, so a slightly oversized value gets
  *     a -ERR from the store and the connection stays open);
- *   - the bytes a command declares ≤ maxRequestBytes (Redis's client-query-buffer-limit, in spirit);
+ *   - the bytes a command declares ≤ maxRequestBytes (Redis's client-query-buffer-limit, in spirit; the server's
+ *     default is max(64 MiB, 2 × the bulk limit));
  *   - an inline line ≤ maxInlineBytes (64 KiB, PROTO_INLINE_MAX_SIZE).
+ * heldBytes: the input kept alive (reported to the node-wide input budget, src/server/held-memory.ts).
  * Stricter than Redis, on purpose: a length line must be canonical digits (a stray byte fails at once, so a
  * desync flood such as `*\x00…` is rejected at its second byte); only `*-1` and `*0` are accepted (and
  * ignored, as Redis does) among non-positive counts; a bulk must be followed by CRLF (Redis skips 2 bytes unseen).
@@ -35,7 +38,8 @@ export interface ParserLimits {
   maxInlineBytes: number;
 }
 
-export const DEFAULT_MAX_ARGS = 1024 * 1024;
+/** 128 Ki arguments per command (see the header). */
+export const DEFAULT_MAX_ARGS = 128 * 1024;
 export const DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
 /** Counted per argument on top of its bytes: the bookkeeping an argument costs even when empty. */
 const ARG_OVERHEAD = 16;
@@ -84,6 +88,10 @@ export class RespParser implements RespArgs {
   private lineLen = 0;
   /** The last command holds a buffer of its own (a bulk gathered across chunks): let go of it once done. */
   private ownsArgs = false;
+  /** Bytes of the buffers the current command's finished arguments are views into (each counted once, whole). */
+  private argChunkBytes = 0;
+  /** The last buffer counted in argChunkBytes (arguments of one read come one after another). */
+  private argChunk: Buffer = EMPTY;
 
   constructor(private readonly limits: ParserLimits) {
     for (let i = 0; i < 8; i++) {
@@ -103,6 +111,22 @@ export class RespParser implements RespArgs {
     return this.chunk.length - this.pos;
   }
 
+  /**
+   * Bytes of input this parser keeps alive and has not run: the read holding unparsed bytes (whole: a view
+   * keeps its Buffer alive), and while a command is half received, the reads its finished arguments are views
+   * into, the buffer allocated for a bulk cut by a read's end (at its declared length) and the inline line
+   * gathered so far. 0 between commands with nothing buffered.
+   */
+  get heldBytes(): number {
+    const chunk = this.chunk;
+    const state = this.state;
+    const unparsed = this.pos < chunk.length ? chunk.length : 0;
+    if (state === S_START || state === S_DEAD) return unparsed;
+    // A half-received command has used up its read (next() let go of it), unless it is running through it now.
+    const reads = chunk === this.argChunk ? this.argChunkBytes : unparsed + this.argChunkBytes;
+    return reads + this.partial.length + (state === S_INLINE ? this.lineBuf.length : 0);
+  }
+
   push(chunk: Buffer): void {
     if (this.pos < this.chunk.length) {
       // Only if a read arrives while the previous one is unparsed (the connection pauses the socket first).
@@ -119,6 +143,8 @@ export class RespParser implements RespArgs {
     this.pos = 0;
     this.partial = EMPTY;
     this.lineBuf = EMPTY;
+    this.argChunk = EMPTY;
+    this.argChunkBytes = 0;
   }
 
   next(): number {
@@ -129,12 +155,11 @@ export class RespParser implements RespArgs {
     for (;;) {
       switch (this.state) {
         case S_START: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           this.argc = 0;
           this.requestBytes = 0;
+          this.argChunkBytes = 0;
+          this.argChunk = EMPTY;
           if (this.bufs.length > KEEP_ARG_SLOTS) this.shrink();
           if (buf[p] === 0x2a) {
             p++;
@@ -171,17 +196,11 @@ export class RespParser implements RespArgs {
           }
           this.num = num;
           this.digits = digits;
-          if (this.state === S_COUNT) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (this.state === S_COUNT) return this.needMore();
           break;
         }
         case S_COUNT_LF: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           if (buf[p++] !== 0x0a || this.digits === 0) return this.fail(ERR_MULTIBULK);
           if (this.negative) {
             if (this.num !== 1) return this.fail(ERR_MULTIBULK);
@@ -196,10 +215,7 @@ export class RespParser implements RespArgs {
           break;
         }
         case S_BULK_START: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           const c = buf[p++]!;
           if (c !== 0x24) return this.fail(`Protocol error: expected '$', got '${String.fromCharCode(c)}'`);
           this.num = 0;
@@ -228,17 +244,11 @@ export class RespParser implements RespArgs {
           }
           this.num = num;
           this.digits = digits;
-          if (this.state === S_BULK_LEN) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (this.state === S_BULK_LEN) return this.needMore();
           break;
         }
         case S_BULK_LEN_LF: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           if (buf[p++] !== 0x0a || this.digits === 0) return this.fail(ERR_BULK);
           const len = this.num;
           this.requestBytes += len + ARG_OVERHEAD;
@@ -248,6 +258,10 @@ export class RespParser implements RespArgs {
           const i = this.argc;
           if (end - p >= len) {
             this.setArg(i, buf, p, len);
+            if (buf !== this.argChunk) {
+              this.argChunk = buf;
+              this.argChunkBytes += buf.length;
+            }
             p += len;
             this.state = S_BULK_CR;
           } else {
@@ -267,30 +281,22 @@ export class RespParser implements RespArgs {
           buf.copy(part, this.partialFill, p, p + n);
           this.partialFill += n;
           p += n;
-          if (this.partialFill < part.length) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (this.partialFill < part.length) return this.needMore();
           this.setArg(this.argc, part, 0, part.length);
+          this.argChunkBytes += part.length;
           this.ownsArgs = true;
           this.partial = EMPTY;
           this.state = S_BULK_CR;
           break;
         }
         case S_BULK_CR: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           if (buf[p++] !== 0x0d) return this.fail("Protocol error: expected '\\r\\n' after bulk data");
           this.state = S_BULK_LF;
           break;
         }
         case S_BULK_LF: {
-          if (p >= end) {
-            this.pos = p;
-            return PARSE_NEED_MORE;
-          }
+          if (p >= end) return this.needMore();
           if (buf[p++] !== 0x0a) return this.fail("Protocol error: expected '\\r\\n' after bulk data");
           if (++this.argc === this.expected) {
             this.state = S_START;
@@ -302,10 +308,7 @@ export class RespParser implements RespArgs {
         }
         case S_INLINE: {
           const r = this.inlineLine(buf, p);
-          if (r === PARSE_NEED_MORE) {
-            this.pos = end;
-            return PARSE_NEED_MORE;
-          }
+          if (r === PARSE_NEED_MORE) return this.needMore();
           if (r === PARSE_ERROR) return r;
           p = r - 1;
           this.state = S_START;
@@ -317,8 +320,7 @@ export class RespParser implements RespArgs {
           break; // an empty line: nothing to run
         }
         default:
-          this.pos = end;
-          return PARSE_NEED_MORE;
+          return this.needMore();
       }
     }
   }
@@ -368,6 +370,16 @@ export class RespParser implements RespArgs {
     if (count < 0) return this.fail(ERR_MULTIBULK);
     this.argc = count;
     return nl + 2;
+  }
+
+  /**
+   * The read is used up: let go of it (the next push() replaces it anyway), so a read copied whole into a bulk's
+   * own buffer is not kept alive until the next one arrives. Arguments that are views into it keep it alive.
+   */
+  private needMore(): number {
+    this.chunk = EMPTY;
+    this.pos = 0;
+    return PARSE_NEED_MORE;
   }
 
   /** Drops the previous command's argument references (so an idle connection keeps no big buffer alive). */

@@ -2,6 +2,17 @@
  * The RESP listener: accepts connections up to the limit (the next one gets Redis's "-ERR max number of
  * clients reached" and is closed), closes connections whose command stays half-received too long, and shuts
  * down gracefully (stop accepting and reading, let pending replies settle and drain up to a deadline, close).
+ *
+ * Request limits, sized for a cache (checked on the length digits, before anything is allocated; past them
+ * the command is a protocol error that closes the connection):
+ *   - maxArgs, default 128 Ki (131,072) arguments per command. Redis caps a multibulk at 1024 × 1024; a
+ *     cache's MGET/MSET rarely needs more than tens of thousands.
+ *   - maxRequestBytes, the bytes one command may declare (Redis's client-query-buffer-limit, 1 GB there),
+ *     default max(64 MiB, 2 × the bulk limit), and never more than the node's input budget.
+ *   - before the password is given: 10 arguments and 16 KiB (connection-auth.ts).
+ * Memory over all connections: the node-wide budgets (src/server/held-memory.ts, shared with the binary port
+ * when the node passes its own) bound the input held for unfinished commands and the output queued for clients
+ * that do not read (budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
@@ -12,10 +23,12 @@ import { formatHostPort, parseHostPort, type HostPort } from '../server/address'
 import { Authenticator, validateToken } from '../server/auth';
 import { sweepIntervalFor } from '../server/server';
 import { silentLogger, type Logger } from '../server/logger';
+import { NodeBudgets } from '../server/held-memory';
 import type { RespBackend } from './backend';
 import { RespConnection, type ConnectionShared } from './connection';
 import type { ClientState, RespServerInfo } from './context';
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
+import { ResponseGuard, acceptsResponseGuard } from './response-guard';
 import { RespStats } from './stats';
 import { RespWriter } from './writer';
 
@@ -28,9 +41,15 @@ export interface RespServerOptions {
   maxConnections?: number;
   /** The store's largest value (default 1 MiB). Bulk strings up to this + 64 KiB are read (see BULK_SLACK). */
   maxValueBytes?: number;
-  /** Most arguments in one command (default 1024 * 1024). */
+  /**
+   * Most arguments in one command (default 128 Ki = 131,072; Redis allows 1024 × 1024, more than a cache's
+   * MGET/MSET needs).
+   */
   maxArgs?: number;
-  /** Most bytes one command may declare (default max(128 MiB, 2 × the bulk limit)). */
+  /**
+   * Most bytes one command may declare (Redis's client-query-buffer-limit): default max(64 MiB, 2 × the bulk
+   * limit), lowered to the input budget's limit when that is smaller; at most that limit when given.
+   */
   maxRequestBytes?: number;
   /** A command half-received this long closes its connection (default 10 s; 0: never). */
   commandTimeoutMs?: number;
@@ -52,6 +71,17 @@ export interface RespServerOptions {
   maxRequestsPerRead?: number;
   /** Replies above the high-water mark this long close the connection: a client that never reads (default 30 s; 0: off). */
   slowReaderTimeoutMs?: number;
+  /**
+   * The node-wide input and output budgets (src/server/held-memory.ts) this server's connections report into;
+   * a node passes the one its binary port uses. Default: the server's own, input max(64 MiB, 2 ×
+   * maxRequestBytes) and output max(128 MiB, 2 × outputHardLimitBytes).
+   */
+  budgets?: NodeBudgets;
+  /**
+   * The largest MGET reply built; a bigger one is refused with "-ERR response too large" before any value is
+   * copied (default outputHardLimitBytes less outputHighWaterBytes: 63 MiB with the defaults).
+   */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -75,6 +105,9 @@ export class RespServer implements RespServerInfo {
   private readonly drainTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   private readonly slowReaderTimeoutMs: number;
+  /** The budgets the connections report into; stopped on close when this server made them. */
+  readonly budgets: NodeBudgets;
+  private readonly ownBudgets: boolean;
   private nextClientId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: HostPort | undefined;
@@ -96,7 +129,12 @@ export class RespServer implements RespServerInfo {
     const maxValueBytes = int('maxValueBytes', 1024 * 1024, 0, 2 ** 30);
     const maxBulkBytes = maxValueBytes + BULK_SLACK;
     const maxArgs = int('maxArgs', DEFAULT_MAX_ARGS, 1, 16 * 1024 * 1024);
-    const maxRequestBytes = int('maxRequestBytes', Math.max(128 * 1024 * 1024, 2 * maxBulkBytes), maxBulkBytes, 2 ** 40);
+    const given = options.budgets;
+    const inputCap = given?.input.limit ?? 2 ** 40;
+    if (maxBulkBytes > inputCap) {
+      throw new ConfigError(`the input budget (${inputCap} bytes) must hold one bulk string of maxValueBytes + ${BULK_SLACK} (${maxBulkBytes} bytes)`);
+    }
+    const maxRequestBytes = int('maxRequestBytes', defaultMaxRequestBytes(maxBulkBytes, inputCap), maxBulkBytes, inputCap);
     this.commandTimeoutMs = int('commandTimeoutMs', 10_000, 0, 3_600_000);
     this.drainTimeoutMs = int('drainTimeoutMs', 10_000, 0, 3_600_000);
     const outputHighWaterBytes = int('outputHighWaterBytes', 1024 * 1024, 16 * 1024, 2 ** 32);
@@ -106,6 +144,11 @@ export class RespServer implements RespServerInfo {
     this.idleTimeoutMs = int('idleTimeoutMs', 0, 0, 2 ** 31 - 1);
     this.slowReaderTimeoutMs = int('slowReaderTimeoutMs', 30_000, 0, 2 ** 31 - 1);
     const maxRequestsPerRead = int('maxRequestsPerRead', 1024, 1, 1_000_000);
+    const maxResponseBytes = int('maxResponseBytes', outputHardLimitBytes - outputHighWaterBytes, 0, 2 ** 40);
+    this.ownBudgets = given === undefined;
+    this.budgets = given ?? new NodeBudgets(Math.max(64 * 1024 * 1024, 2 * maxRequestBytes), Math.max(128 * 1024 * 1024, 2 * outputHardLimitBytes));
+    // The backend sizes GET/MGET replies by this rule (LocalRespBackend and ClusterRespBackend take it).
+    if (acceptsResponseGuard(options.backend)) options.backend.useResponseGuard(new ResponseGuard(maxResponseBytes, this.budgets.output, this.stats));
     const auth = new Authenticator(validateToken(options.authToken));
     this.config = new Map([
       ['bind', this.listenAt.host],
@@ -130,6 +173,7 @@ export class RespServer implements RespServerInfo {
       parserLimits: { maxArgs, maxBulkBytes, maxRequestBytes, maxInlineBytes: DEFAULT_MAX_INLINE_BYTES },
       limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies, maxRequestsPerRead },
       auth,
+      budgets: this.budgets,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.server.on('error', (error) => this.logger.error(`resp listener error: ${error.message}`));
@@ -185,10 +229,12 @@ export class RespServer implements RespServerInfo {
   private async shutdown(drainTimeoutMs: number): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    const closed = [...this.connections].map((connection) => once(connection.socket, 'close'));
+    // Not events.once: it rejects on 'error', and a client resetting its connection must not fail close().
+    const closed = [...this.connections].map((connection) => new Promise((resolve) => connection.socket.once('close', resolve)));
     for (const connection of this.connections) connection.closeGracefully(drainTimeoutMs + 100);
     await Promise.all(closed);
     await stopped;
+    if (this.ownBudgets) this.budgets.stop();
   }
 
   private notListening(): never {
@@ -232,6 +278,14 @@ export class RespServer implements RespServerInfo {
       }
     }
   }
+}
+
+/**
+ * maxRequestBytes when not given: max(64 MiB, 2 × the bulk limit), so a command may carry two of the largest
+ * values; no more than the input budget's cap (a command over it would be closed by the budget anyway).
+ */
+export function defaultMaxRequestBytes(maxBulkBytes: number, inputCap: number): number {
+  return Math.max(maxBulkBytes, Math.min(inputCap, Math.max(64 * 1024 * 1024, 2 * maxBulkBytes)));
 }
 
 /** Creates a RespServer and waits until it listens. */

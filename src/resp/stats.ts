@@ -11,8 +11,15 @@ export class RespStats {
   protocolErrors = 0;
   /** Connections closed because a command stayed half-received longer than commandTimeoutMs. */
   commandTimeouts = 0;
-  /** Connections closed because their queued replies passed the hard limit (a client that never reads). */
+  /**
+   * Connections closed because their queued replies passed the hard limit (a client that never reads), or,
+   * past the node-wide output budget, because they held the most without reading.
+   */
   outputLimitDisconnects = 0;
+  /** Connections closed past the node-wide input budget: they held the most for unfinished commands. */
+  inputLimitDisconnects = 0;
+  /** GET/MGET refused with "-ERR response too large" (over maxResponseBytes, or large while the output budget is over). */
+  responseTooLarge = 0;
   /** Times a connection stopped being read because its replies piled up. */
   backpressurePauses = 0;
   /** Connections closed because their replies stayed above the high-water mark longer than slowReaderTimeoutMs. */

@@ -132,6 +132,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       ...(options.clock ? { clock: options.clock } : {}),
       // Keys route through the cluster like the binary port; DBSIZE, FLUSHALL and INFO speak for the cluster.
       backend: new ClusterRespBackend(activeCluster, new LocalRespBackend(store, options.clock ? { clock: options.clock } : {})),
+      budgets,
     });
     try {
       await resp.listen();
@@ -160,6 +161,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
         await activeCluster.leave();
         await Promise.all([server.close(), respServer?.close()]);
         await activeCluster.close();
+        budgets.stop();
         store.close();
       })();
       return closing;
@@ -168,6 +170,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       closing ??= (async () => {
         await activeCluster.close();
         await Promise.all([server.close(0), respServer?.close()]);
+        budgets.stop();
         store.close();
       })();
       return closing;

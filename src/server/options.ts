@@ -253,7 +253,8 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
   if (resolved.outputTotalLimitBytes < resolved.maxResponseBytes) {
     throw new ConfigError(`outputTotalLimitBytes (${resolved.outputTotalLimitBytes}) must hold the largest response (${resolved.maxResponseBytes} bytes: --output-limit less --output-high-water)`);
   }
-  const largestFrame = maxBodyBytesFor(resolved.maxKeyBytes, resolved.maxValueBytes);
+  // The largest binary frame, or the largest RESP bulk (a value plus its 64 KiB slack), whichever is larger.
+  const largestFrame = Math.max(maxBodyBytesFor(resolved.maxKeyBytes, resolved.maxValueBytes), resolved.maxValueBytes + 64 * 1024);
   if (resolved.inputTotalLimitBytes < largestFrame) {
     throw new ConfigError(`inputTotalLimitBytes (${resolved.inputTotalLimitBytes}) must hold the largest frame a client may send (${largestFrame} bytes)`);
   }

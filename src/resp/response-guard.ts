@@ -1,0 +1,135 @@
+/**
+ * How big a reply the RESP port builds: the binary port's rule (src/server/commands.ts, responseRefusal).
+ *   - An MGET whose reply would pass maxResponseBytes (default: outputHardLimitBytes less outputHighWaterBytes,
+ *     so one reply always fits between the mark where reading pauses and the hard limit; 63 MiB by default) is
+ *     refused before any value is copied: its size is computed from lookups and value lengths first (only
+ *     when the worst case, every key holding a value of maxValueBytes, could pass a limit).
+ *   - While the node holds more unread output than its budget (held-memory.ts), a reply over
+ *     LARGE_RESPONSE_BYTES (1 MiB), GET or MGET, is refused too: otherwise the budget would grow by one large
+ *     reply per connection. A GET is never refused otherwise (one value is the least a client can ask for).
+ * A refusal is an error reply `-ERR response too large: …` with the size and the limit (the connection stays
+ * open), counted in RespStats.responseTooLarge.
+ *
+ * The server makes one guard and hands it to its backend when the backend takes one (useResponseGuard:
+ * LocalRespBackend and ClusterRespBackend do); another backend is not limited. Until then a backend has
+ * UNLIMITED.
+ */
+import type { Store } from '../cache/store';
+import { ResponseTooLargeError } from '../errors';
+import { LARGE_RESPONSE_BYTES } from '../server/commands';
+import type { RespArgs } from './backend';
+
+/** What the guard reads of the node-wide output budget (HeldBytesBudget). */
+export interface OutputBudgetView {
+  readonly over: boolean;
+  readonly limit: number;
+}
+
+export class ResponseGuard {
+  constructor(
+    readonly maxResponseBytes: number,
+    private readonly output: OutputBudgetView | undefined,
+    private readonly counter: { responseTooLarge: number },
+  ) {}
+
+  /** True when an MGET reply of at most `worst` bytes could be refused: only then is its exact size computed. */
+  mayRefuse(worst: number): boolean {
+    return worst > this.maxResponseBytes || (worst > LARGE_RESPONSE_BYTES && this.output !== undefined && this.output.over);
+  }
+
+  /** Throws ResponseTooLargeError (counted) when an MGET reply of `size` bytes may not be sent now. */
+  checkMget(size: number): void {
+    if (size > this.maxResponseBytes) {
+      this.refuse(
+        `the reply would be ${size} bytes; the limit is ${this.maxResponseBytes} bytes (the output hard limit less the high-water mark): ask for fewer keys per MGET`,
+      );
+    }
+    this.checkBusy(size, 'retry shortly or ask for fewer keys per MGET');
+  }
+
+  /** Throws when a GET reply of `size` bytes may not be sent now: only a large one while the output budget is over. */
+  checkGet(size: number): void {
+    this.checkBusy(size, 'retry shortly');
+  }
+
+  /** A GET's value fetched from another member, once checked (checkGet): returned as it is. */
+  checkedGet(value: Uint8Array | null): Uint8Array | null {
+    if (value !== null) this.checkGet(bulkReplyBytes(value.length));
+    return value;
+  }
+
+  /** MGET's values joined from the members, once their whole reply is checked (checkMget): returned as they are. */
+  checkedMget<T extends ReadonlyArray<Uint8Array | null>>(values: T): T {
+    this.checkMget(mgetReplyBytes(values));
+    return values;
+  }
+
+  private checkBusy(size: number, advice: string): void {
+    const output = this.output;
+    if (size > LARGE_RESPONSE_BYTES && output !== undefined && output.over) {
+      this.refuse(
+        `the reply would be ${size} bytes while the node holds more unread replies than its output budget (${output.limit} bytes) and sends none over ${LARGE_RESPONSE_BYTES} bytes; ${advice}`,
+      );
+    }
+  }
+
+  private refuse(message: string): never {
+    this.counter.responseTooLarge++;
+    throw new ResponseTooLargeError(`response too large: ${message}`);
+  }
+}
+
+/** No limit (a backend no server has given a guard yet). */
+export const UNLIMITED = new ResponseGuard(Number.MAX_SAFE_INTEGER, undefined, { responseTooLarge: 0 });
+
+/** A backend that takes the server's guard. */
+export interface GuardedBackend {
+  useResponseGuard(guard: ResponseGuard): void;
+}
+
+export function acceptsResponseGuard(backend: object): backend is GuardedBackend {
+  return typeof (backend as Partial<GuardedBackend>).useResponseGuard === 'function';
+}
+
+function digits(n: number): number {
+  let d = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
+}
+
+/** RESP bytes of a bulk reply of `length` bytes (`$len\r\n…\r\n`); a nil (`$-1\r\n`) is 5. */
+export function bulkReplyBytes(length: number): number {
+  return length + 5 + digits(length);
+}
+
+/** RESP bytes of an array's header (`*count\r\n`). */
+function arrayHeaderBytes(count: number): number {
+  return 3 + digits(count);
+}
+
+/** MGET's reply when every key holds a value of maxValueBytes: the most it can be. */
+export function worstMgetReplyBytes(count: number, maxValueBytes: number): number {
+  return arrayHeaderBytes(count) + count * bulkReplyBytes(maxValueBytes);
+}
+
+/**
+ * MGET's reply size from the store, nothing copied (a lookup and a length per key): keys args[first + j] with
+ * owners[j] defined belong to another member and count as nil, the least they can take.
+ */
+export function storedMgetReplyBytes(store: Store, args: RespArgs, first: number, count: number, owners?: ReadonlyArray<string | undefined>): number {
+  const { bufs, offs, lens } = args;
+  let size = arrayHeaderBytes(count);
+  for (let j = 0; j < count; j++) {
+    const i = first + j;
+    const h = owners?.[j] === undefined ? store.lookup(bufs[i]!, offs[i]!, lens[i]!) : -1;
+    size += h < 0 ? 5 : bulkReplyBytes(store.valueLength(h));
+  }
+  return size;
+}
+
+/** MGET's reply size for these values. */
+export function mgetReplyBytes(values: ReadonlyArray<Uint8Array | null>): number {
+  let size = arrayHeaderBytes(values.length);
+  for (const value of values) size += value === null ? 5 : bulkReplyBytes(value.length);
+  return size;
+}
