@@ -233,7 +233,7 @@ Limits('MGET whose reply would pass maxResponseBytes gets "-ERR response too lar
   assert.ok(Array.isArray(two) && two.length === 2);
   // 3 × ($40000\r\n + 40,000 + \r\n) + *3\r\n = 120,034 bytes.
   const message = await c.err('MGET', 'k1', 'k2', 'k3');
-  assert.match(message, /^ERR response too large: the reply would be 120034 bytes; the limit is 100000 bytes/);
+  assert.match(message, /^ERR response too large: the response would be 120034 bytes; the limit is 100000 bytes/);
   assert.match(message, /fewer keys/);
   assert.is(t.server.stats.responseTooLarge, 1);
   // Missing keys count as nil: the same MGET with one key absent fits.
@@ -250,7 +250,7 @@ Limits('maxResponseBytes defaults to outputHardLimitBytes less outputHighWaterBy
   const keys = ['a', 'b', 'c', 'd'];
   for (const key of keys) assert.is(await c.call('SET', key, value), 'OK');
   assert.equal(text(await c.call('MGET', 'a', 'b', 'c')), [value, value, value]); // 150 KB < 192 KiB
-  assert.match(await c.err('MGET', ...keys), /^ERR response too large: the reply would be 200044 bytes; the limit is 196608 bytes/);
+  assert.match(await c.err('MGET', ...keys), /^ERR response too large: the response would be 200044 bytes; the limit is 196608 bytes/);
   assert.is(t.server.stats.responseTooLarge, 1);
   assert.is(t.server.stats.outputLimitDisconnects, 0);
   assert.is(await c.call('DBSIZE'), 4);
@@ -269,9 +269,9 @@ Limits('while the output budget is over, a GET or MGET reply over 1 MiB is refus
   assert.ok(shared.output.over);
   // Each command below is the first of its connection's read: it runs, then the connection waits for room.
   const get = await RespTestClient.connect(t.port);
-  assert.match(await get.err('GET', 'big'), /^ERR response too large: the reply would be 1572876 bytes while the node holds more unread replies than its output budget \(4194304 bytes\)/);
+  assert.match(await get.err('GET', 'big'), /^ERR response too large: the response would be 1572876 bytes while the node holds more unread responses than --output-total-limit \(4194304 bytes\)/);
   const mget = await RespTestClient.connect(t.port);
-  assert.match(await mget.err('MGET', 'small', 'big'), /^ERR response too large: the reply would be \d+ bytes while the node holds/);
+  assert.match(await mget.err('MGET', 'small', 'big'), /^ERR response too large: the response would be \d+ bytes while the node holds/);
   const smallGet = await RespTestClient.connect(t.port);
   assert.is(await smallGet.str('GET', 'small'), 'tiny');
   assert.is(t.server.stats.responseTooLarge, 2);
@@ -304,10 +304,10 @@ Limits('cluster node: MGET is sized from its local part before anything is forwa
 
   // Local part alone too large: refused before the owner is asked.
   const before = peerReads();
-  assert.match(await c.err('MGET', ...local, remote[0]!), /^ERR response too large: the reply would be \d+ bytes; the limit is 196608 bytes/);
+  assert.match(await c.err('MGET', ...local, remote[0]!), /^ERR response too large: the response would be \d+ bytes; the limit is 196608 bytes/);
   assert.is(peerReads(), before, 'nothing was forwarded');
   // Local part fits, the joined reply does not: refused after the owner answered, before it is written.
-  assert.match(await c.err('MGET', local[0]!, local[1]!, ...remote), /^ERR response too large: the reply would be 200044 bytes; the limit is 196608 bytes/);
+  assert.match(await c.err('MGET', local[0]!, local[1]!, ...remote), /^ERR response too large: the response would be 200044 bytes; the limit is 196608 bytes/);
   assert.is(peerReads(), before + 2, 'the remote part was fetched');
   // Within the limit: served, in key order.
   assert.equal(text(await c.call('MGET', local[0]!, remote[0]!, 'absent')), [value, value, null]);

@@ -14,7 +14,7 @@
  * limit the connection is closed. A protocol error is answered (in order) and the connection closed after it,
  * as Redis does; QUIT likewise after its +OK.
  *
- * Node-wide (budget-shares.ts): the input held for a half-received command and the output queued for the
+ * Node-wide (src/server/budget-shares.ts): the input held for a half-received command and the output queued for the
  * client count in the budgets both ports share; past the input cap the largest holders are closed, past the
  * output cap no connection runs its next command until the total is back under it, and the slow readers
  * holding the most are closed.
@@ -30,7 +30,7 @@ import type { NodeBudgets } from '../server/held-memory';
 import type { Authenticator } from '../server/auth';
 import { errorReply, unknownCommandError, arityError } from './args';
 import type { RespArgs, RespBackend } from './backend';
-import { BudgetShares } from './budget-shares';
+import { BudgetShares } from '../server/budget-shares';
 import { arityOk } from './command-table';
 import { ConnectionAuth, NOAUTH } from './connection-auth';
 import { COMMANDS } from './commands';

@@ -10,8 +10,7 @@
  *                           DBSIZE/FLUSHALL/INFO (cluster-scope.ts), owners' answers (cluster-wire.ts)
  *   connection.ts           per-read batching, in-order replies across async answers, backpressure
  *   connection-auth.ts      a connection's password state and pre-auth limits
- *   budget-shares.ts        a connection's shares of the node-wide input and output budgets
- *   response-guard.ts       reply size: MGET over maxResponseBytes, large replies while output is over budget
+  *   response-guard.ts       reply size: MGET over maxResponseBytes, large replies while output is over budget
  *   server.ts               RespServer / startRespServer: listener, limits, graceful close
  *   node-resp.ts            createNodeRespServer: the port configured from a node's options (startNode)
  *
@@ -20,7 +19,7 @@
  * hashes…: those are unknown commands); a bulk string may be up to maxValueBytes + 64 KiB (beyond: protocol
  * error and close); at most 131,072 arguments and max(64 MiB, 2 × the bulk limit) declared per command
  * (server.ts); inline lines ≤ 64 KiB with sdssplitargs quoting. Memory held for requests counts in the
- * node-wide budgets (budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
+ * node-wide budgets (src/server/budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
 export {
   ExpireFlags,

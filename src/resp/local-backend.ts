@@ -26,7 +26,7 @@ import {
 } from './backend';
 import { bytesToHuman } from './info';
 import { UNLIMITED, storedMgetReplyBytes, worstMgetReplyBytes, bulkReplyBytes, type ResponseGuard } from './response-guard';
-import { LARGE_RESPONSE_BYTES } from '../server/commands';
+import { LARGE_RESPONSE_BYTES } from '../server/response-cap';
 import type { RespWriter } from './writer';
 
 /** Local aliases of the imports (see connection.ts): read per GET. */

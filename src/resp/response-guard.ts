@@ -1,5 +1,5 @@
 /**
- * How big a reply the RESP port builds: the binary port's rule (src/server/commands.ts, responseRefusal).
+ * How big a reply the RESP port builds: the binary port's rule (src/server/response-cap.ts).
  *   - An MGET whose reply would pass maxResponseBytes (default: outputHardLimitBytes less outputHighWaterBytes,
  *     so one reply always fits between the mark where reading pauses and the hard limit; 63 MiB by default) is
  *     refused before any value is copied: its size is computed from lookups and value lengths first (only
@@ -16,40 +16,32 @@
  */
 import type { Store } from '../cache/store';
 import { ResponseTooLargeError } from '../errors';
-import { LARGE_RESPONSE_BYTES } from '../server/commands';
+import { ResponseCap, UNCAPPED } from '../server/response-cap';
 import type { RespArgs } from './backend';
-
-/** What the guard reads of the node-wide output budget (HeldBytesBudget). */
-export interface OutputBudgetView {
-  readonly over: boolean;
-  readonly limit: number;
-}
 
 export class ResponseGuard {
   constructor(
-    readonly maxResponseBytes: number,
-    private readonly output: OutputBudgetView | undefined,
+    readonly cap: ResponseCap,
     private readonly counter: { responseTooLarge: number },
   ) {}
 
+  get maxResponseBytes(): number {
+    return this.cap.maxResponseBytes;
+  }
+
   /** True when an MGET reply of at most `worst` bytes could be refused: only then is its exact size computed. */
   mayRefuse(worst: number): boolean {
-    return worst > this.maxResponseBytes || (worst > LARGE_RESPONSE_BYTES && this.output !== undefined && this.output.over);
+    return this.cap.mayRefuse(worst);
   }
 
   /** Throws ResponseTooLargeError (counted) when an MGET reply of `size` bytes may not be sent now. */
   checkMget(size: number): void {
-    if (size > this.maxResponseBytes) {
-      this.refuse(
-        `the reply would be ${size} bytes; the limit is ${this.maxResponseBytes} bytes (the output hard limit less the high-water mark): ask for fewer keys per MGET`,
-      );
-    }
-    this.checkBusy(size, 'retry shortly or ask for fewer keys per MGET');
+    this.refuseIf(this.cap.refusal(size));
   }
 
   /** Throws when a GET reply of `size` bytes may not be sent now: only a large one while the output budget is over. */
   checkGet(size: number): void {
-    this.checkBusy(size, 'retry shortly');
+    this.refuseIf(this.cap.busyRefusal(size));
   }
 
   /** A GET's value fetched from another member, once checked (checkGet): returned as it is. */
@@ -64,23 +56,15 @@ export class ResponseGuard {
     return values;
   }
 
-  private checkBusy(size: number, advice: string): void {
-    const output = this.output;
-    if (size > LARGE_RESPONSE_BYTES && output !== undefined && output.over) {
-      this.refuse(
-        `the reply would be ${size} bytes while the node holds more unread replies than its output budget (${output.limit} bytes) and sends none over ${LARGE_RESPONSE_BYTES} bytes; ${advice}`,
-      );
-    }
-  }
-
-  private refuse(message: string): never {
+  private refuseIf(refusal: string | null): void {
+    if (refusal === null) return;
     this.counter.responseTooLarge++;
-    throw new ResponseTooLargeError(`response too large: ${message}`);
+    throw new ResponseTooLargeError(`response too large: ${refusal}`);
   }
 }
 
 /** No limit (a backend no server has given a guard yet). */
-export const UNLIMITED = new ResponseGuard(Number.MAX_SAFE_INTEGER, undefined, { responseTooLarge: 0 });
+export const UNLIMITED = new ResponseGuard(UNCAPPED, { responseTooLarge: 0 });
 
 /** A backend that takes the server's guard. */
 export interface GuardedBackend {

@@ -12,7 +12,7 @@
  *   - before the password is given: 10 arguments and 16 KiB (connection-auth.ts).
  * Memory over all connections: the node-wide budgets (src/server/held-memory.ts, shared with the binary port
  * when the node passes its own) bound the input held for unfinished commands and the output queued for clients
- * that do not read (budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
+ * that do not read (src/server/budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
@@ -28,6 +28,7 @@ import type { RespBackend } from './backend';
 import { RespConnection, type ConnectionShared } from './connection';
 import type { ClientState, RespServerInfo } from './context';
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
+import { ResponseCap } from '../server/response-cap';
 import { ResponseGuard, acceptsResponseGuard } from './response-guard';
 import { RespStats } from './stats';
 import { RespWriter } from './writer';
@@ -148,7 +149,7 @@ export class RespServer implements RespServerInfo {
     this.ownBudgets = given === undefined;
     this.budgets = given ?? new NodeBudgets(Math.max(64 * 1024 * 1024, 2 * maxRequestBytes), Math.max(128 * 1024 * 1024, 2 * outputHardLimitBytes));
     // The backend sizes GET/MGET replies by this rule (LocalRespBackend and ClusterRespBackend take it).
-    if (acceptsResponseGuard(options.backend)) options.backend.useResponseGuard(new ResponseGuard(maxResponseBytes, this.budgets.output, this.stats));
+    if (acceptsResponseGuard(options.backend)) options.backend.useResponseGuard(new ResponseGuard(new ResponseCap(maxResponseBytes, this.budgets.output), this.stats));
     const auth = new Authenticator(validateToken(options.authToken));
     this.config = new Map([
       ['bind', this.listenAt.host],

@@ -23,6 +23,7 @@ import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest, type RequestLimits } from '../protocol/validate';
 import type { Store } from '../cache/store';
 import type { RequestHandler } from './connection';
+import { LARGE_RESPONSE_BYTES, ResponseCap, UNCAPPED } from './response-cap';
 import type { ServerStats } from './stats';
 
 /** Extra facts STATS reports beside the server's counters and the store's (the cluster adds its own). */
@@ -34,14 +35,6 @@ export type StatsSource = () => Record<string, unknown>;
  */
 export const PINNED_VALUE_MIN_BYTES = 16 * 1024;
 
-/** Responses up to this size are sent even while the node's output budget is full (they cost little). */
-export const LARGE_RESPONSE_BYTES = 1024 * 1024;
-
-/** What bounds a response: the per-request cap, and the node-wide output budget when there is one. */
-export interface ResponseLimits {
-  maxResponseBytes: number;
-  outputBudget?: { readonly over: boolean; readonly limit: number };
-}
 
 export class LocalCommandHandler implements RequestHandler {
   /** Set while the node drains for shutdown: requests get SHUTTING_DOWN so clients retry elsewhere. */
@@ -57,7 +50,7 @@ export class LocalCommandHandler implements RequestHandler {
     private readonly stats: ServerStats,
     limits: RequestLimits,
     private readonly extraStats: StatsSource = () => ({}),
-    readonly responseLimits: ResponseLimits = { maxResponseBytes: Number.MAX_SAFE_INTEGER },
+    readonly responseCap: ResponseCap = UNCAPPED,
   ) {
     this.limits = { maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes };
     this.maxValueBytes = limits.maxValueBytes;
@@ -142,7 +135,7 @@ export class LocalCommandHandler implements RequestHandler {
     }
     const length = store.valueLength(item);
     if (length > LARGE_RESPONSE_BYTES) {
-      const refusal = this.responseRefusal(length);
+      const refusal = this.responseCap.refusal(length);
       if (refusal !== null) {
         this.stats.responseTooLarge++;
         this.error(out, frame, Status.RESPONSE_TOO_LARGE, refusal);
@@ -163,8 +156,7 @@ export class LocalCommandHandler implements RequestHandler {
 
   /**
    * MGET: the response's size is known before anything is appended when it could pass the cap (count × the
-   * largest value): a response over maxResponseBytes is refused (RESPONSE_TOO_LARGE) instead of built, and so
-   * is a large one while the node already holds more output than its budget. Values of
+   * largest value): a response the cap refuses (response-cap.ts) gets RESPONSE_TOO_LARGE instead of being built. Values of
    * PINNED_VALUE_MIN_BYTES or more go out as pinned views of their chunks, as GET's do.
    */
   private mget(out: OutputBatch, frame: Frame): void {
@@ -172,11 +164,8 @@ export class LocalCommandHandler implements RequestHandler {
     const cursor = this.cursor;
     // The body was validated: every key is well-formed and within limits.
     const count = cursor.begin(frame.buffer, frame.valueOffset, frame.valueLength);
-    const worst = count * (4 + this.maxValueBytes) + 4;
-    const budget = this.responseLimits.outputBudget;
-    if (worst > this.responseLimits.maxResponseBytes || (worst > LARGE_RESPONSE_BYTES && budget !== undefined && budget.over)) {
-      const size = this.mgetResponseSize(frame);
-      const refusal = this.responseRefusal(size);
+    if (this.responseCap.mayRefuse(count * (4 + this.maxValueBytes) + 4)) {
+      const refusal = this.responseCap.refusal(this.mgetResponseSize(frame));
       if (refusal !== null) {
         this.stats.responseTooLarge++;
         this.error(out, frame, Status.RESPONSE_TOO_LARGE, refusal);
@@ -226,22 +215,6 @@ export class LocalCommandHandler implements RequestHandler {
       size += 4 + (item < 0 ? 0 : store.valueLength(item));
     }
     return size;
-  }
-
-  /**
-   * Why a response body of `size` bytes may not be sent now (null: it may): over the per-request cap, or a
-   * large one while the node-wide output budget is full (the budget would otherwise grow by one large response
-   * per connection).
-   */
-  responseRefusal(size: number): string | null {
-    const { maxResponseBytes, outputBudget } = this.responseLimits;
-    if (size > maxResponseBytes) {
-      return `the response would be ${size} bytes; the limit is ${maxResponseBytes} bytes (--output-limit less --output-high-water): ask for fewer keys per request`;
-    }
-    if (outputBudget !== undefined && outputBudget.over && size > LARGE_RESPONSE_BYTES) {
-      return `the node holds more unread responses than --output-total-limit (${outputBudget.limit} bytes); retry shortly`;
-    }
-    return null;
   }
 
   private mset(out: OutputBatch, frame: Frame): void {

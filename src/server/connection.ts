@@ -29,7 +29,8 @@ import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decode
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
 import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from './auth';
-import type { BudgetHolder, NodeBudgets, OutputHolder } from './held-memory';
+import { BudgetShares } from './budget-shares';
+import type { NodeBudgets } from './held-memory';
 import { PreauthGuard } from './preauth-guard';
 import type { ServerStats } from './stats';
 
@@ -63,6 +64,18 @@ export interface MemberHandshake {
   confirm(value: Uint8Array): boolean;
 }
 
+/** What every connection of a server shares. */
+export interface ConnectionShared {
+  /** The client token's checker; absent or not required: no AUTH needed. */
+  auth?: Authenticator;
+  /** Where bodies that span reads get their buffers. */
+  bufferPool?: BufferPool;
+  /** The member handshake's receiving half (absent: this server takes no members). */
+  members?: MemberHandshake;
+  /** The node-wide input and output budgets. */
+  budgets: NodeBudgets;
+}
+
 /** Membership messages and anything a member forwards: only a connection that is a member may send them. */
 export function isMemberOnly(frame: Frame): boolean {
   return (frame.opcode >= MEMBERSHIP_OPCODE_FIRST && frame.opcode <= MEMBERSHIP_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0;
@@ -91,8 +104,6 @@ export class ServerConnection implements AsyncReplies {
   pendingReplies = 0;
   /** When bytes last arrived (or the connection opened): the server's idle sweep reads it. */
   lastActivity: number;
-  /** Since when output has stayed above the high-water mark (0: it is not): the slow-reader sweep reads it. */
-  outputBlockedSince = 0;
   private readonly decoder: FrameDecoder;
   private readonly maxInflight: number;
   private readonly maxRequestsPerRead: number;
@@ -114,23 +125,15 @@ export class ServerConnection implements AsyncReplies {
   };
   private authenticated: boolean;
   private authFailures = 0;
+  private readonly auth: Authenticator | undefined;
+  private readonly members: MemberHandshake | undefined;
   /** Set once the member handshake succeeded: the member id this connection speaks for. */
   memberId: string | undefined;
   /** A MEMBER_HELLO's call-back is under way: nothing more is read until it is answered. */
   private handshaking = false;
-  /** This connection's shares of the node-wide input and output budgets. */
-  private readonly inputShare: BudgetHolder = {
-    held: 0,
-    shed: () => {
-      this.stats.inputLimitDisconnects++;
-      this.destroy();
-    },
-  };
-  private readonly outputShare: OutputHolder = {
-    held: 0,
-    shed: () => this.closeForOutputLimit(),
-    blockedSince: () => this.outputBlockedSince,
-  };
+  /** This connection's shares of the node-wide input and output budgets (budget-shares.ts). */
+  private readonly shares: BudgetShares;
+  private readonly resumeFn = (): void => this.tryResume();
   /** Reads frame headers ahead of the decoder until the connection authenticates (preauth-guard.ts). */
   private readonly guard: PreauthGuard;
 
@@ -141,11 +144,11 @@ export class ServerConnection implements AsyncReplies {
     private readonly stats: ServerStats,
     private readonly limits: ConnectionLimits,
     private readonly clock: () => number,
-    private readonly auth?: Authenticator,
-    bufferPool?: BufferPool,
-    private readonly members?: MemberHandshake,
-    private readonly budgets?: NodeBudgets,
+    shared: ConnectionShared,
   ) {
+    const { auth, bufferPool, budgets } = shared;
+    this.auth = auth;
+    this.members = shared.members;
     this.maxInflight = limits.maxInflight ?? Number.MAX_SAFE_INTEGER;
     this.maxRequestsPerRead = limits.maxRequestsPerRead ?? Number.MAX_SAFE_INTEGER;
     this.authenticated = auth === undefined || !auth.required;
@@ -163,8 +166,9 @@ export class ServerConnection implements AsyncReplies {
       tooLarge: (requestId, opcode, body) => this.preauthTooLarge(requestId, opcode, body),
     });
     socket.setNoDelay(true);
+    this.shares = new BudgetShares(budgets, socket, limits.outputHighWaterBytes, stats, () => this.destroy(), clock);
     socket.on('drain', () => {
-      this.reportOutput();
+      this.shares.noteOutput(0);
       this.tryResume();
     });
     // Errors (ECONNRESET and the like) end this connection only; 'close' does the bookkeeping.
@@ -173,8 +177,7 @@ export class ServerConnection implements AsyncReplies {
     socket.once('close', () => {
       this.decoder.destroy();
       this.guard.drop();
-      this.budgets?.input.release(this.inputShare);
-      this.budgets?.output.release(this.outputShare);
+      this.shares.release();
     });
   }
 
@@ -244,20 +247,12 @@ export class ServerConnection implements AsyncReplies {
 
   /** Tells the node-wide input budget what this connection holds now (past its cap the largest are closed). */
   private reportInput(): void {
-    if (this.budgets === undefined) return;
-    const held = this.socket.destroyed ? 0 : this.decoder.heldInputBytes + this.guard.stashedBytes;
-    if (held !== this.inputShare.held) this.budgets.reportInput(this.inputShare, held);
+    this.shares.reportInput(this.socket.destroyed ? 0 : this.decoder.heldInputBytes + this.guard.stashedBytes);
   }
 
-  /**
-   * Tells the node-wide output budget what this connection's socket holds. Only bytes above the socket's own
-   * high-water mark count: below it Node may not emit 'drain', so a count could go stale; above it, it will.
-   */
-  private reportOutput(): void {
-    if (this.budgets === undefined) return;
-    const queued = this.socket.destroyed ? 0 : this.socket.writableLength;
-    const held = queued > this.socket.writableHighWaterMark ? queued : 0;
-    if (held !== this.outputShare.held) this.budgets.reportOutput(this.outputShare, held);
+  /** Since when output has stayed above the high-water mark (0: it is not): the slow-reader sweep reads it. */
+  get outputBlockedSince(): number {
+    return this.shares.blockedSince;
   }
 
   private preauthTooLarge(requestId: number, opcode: number, body: number): void {
@@ -294,7 +289,7 @@ export class ServerConnection implements AsyncReplies {
       // build an unbounded batch: stop after this frame and continue once the socket drains.
       this.batch.length + this.socket.writableLength > this.limits.outputHighWaterBytes ||
       this.pendingReplies >= this.maxInflight ||
-      (this.budgets !== undefined && this.budgets.output.over)
+      this.shares.outputOver
     ) {
       this.decoder.pause();
     }
@@ -435,16 +430,11 @@ export class ServerConnection implements AsyncReplies {
       }
       this.stats.bytesOut += this.batch.writeTo(this.socket);
     }
-    this.reportOutput();
+    this.shares.noteOutput(0);
     const queued = this.socket.writableLength;
     if (queued > this.limits.outputHardLimitBytes) {
       this.closeForOutputLimit();
       return;
-    }
-    if (queued > this.limits.outputHighWaterBytes) {
-      if (this.outputBlockedSince === 0) this.outputBlockedSince = this.clock();
-    } else {
-      this.outputBlockedSince = 0;
     }
     if ((queued > this.limits.outputHighWaterBytes || this.decoder.isPaused || this.guard.hasStash) && !this.paused && !this.closing) {
       this.paused = true;
@@ -471,11 +461,11 @@ export class ServerConnection implements AsyncReplies {
   private tryResume(): void {
     if (!this.paused || this.closing || this.handshaking) return;
     if (this.socket.writableLength > this.limits.outputHighWaterBytes) return; // 'drain' comes
-    this.outputBlockedSince = 0;
+    this.shares.blockedSince = 0;
     if (this.pendingReplies >= this.maxInflight) return; // a reply's send() comes
-    if (this.budgets !== undefined && this.budgets.output.over) {
+    if (this.shares.outputOver) {
       // The node holds too much output for all its clients: everyone waits until some of it is read.
-      this.budgets.output.whenUnder(() => this.tryResume());
+      this.shares.whenOutputUnder(this.resumeFn);
       return;
     }
     this.paused = false;

@@ -14,6 +14,7 @@ import { isAllocatorTuned } from './allocator';
 import { Cluster } from './cluster';
 import { LocalCommandHandler } from './commands';
 import { NodeBudgets } from './held-memory';
+import { ResponseCap } from './response-cap';
 import { createLogger } from './logger';
 import { clusterKeyOf } from './member-auth';
 import { resolveNodeOptions, type NodeOptions } from './options';
@@ -66,7 +67,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     reads: { shared: server?.sharedReads ?? false, bufferBytes: resolved.readBufferBytes },
     allocator: { tuned: isAllocatorTuned() },
     heldMemory: budgets.stats(),
-  }), { maxResponseBytes: resolved.maxResponseBytes, outputBudget: budgets.output });
+  }), new ResponseCap(resolved.maxResponseBytes, budgets.output));
   // The router needs the node's id, known only once the port is bound: it is created right after listen().
   server = new CacheServer(
     resolved,

@@ -62,7 +62,7 @@ export class ClusterRouter implements RequestHandler {
     limits: RequestLimits,
   ) {
     this.limits = { maxKeyBytes: limits.maxKeyBytes, maxValueBytes: limits.maxValueBytes };
-    this.advertisedLimits = { ...this.limits, maxResponseBytes: local.responseLimits.maxResponseBytes };
+    this.advertisedLimits = { ...this.limits, maxResponseBytes: local.responseCap.maxResponseBytes };
   }
 
   handle(frame: Frame, out: OutputBatch, replies: AsyncReplies): void {
@@ -175,7 +175,7 @@ export class ClusterRouter implements RequestHandler {
         const item = store.lookup(buffer, spans[i]![0], spans[i]![1]);
         if (item >= 0) size += store.valueLength(item);
       }
-      const refusal = this.local.responseRefusal(size);
+      const refusal = this.local.responseCap.refusal(size);
       if (refusal !== null) {
         out.appendResponseString(opcode, Status.RESPONSE_TOO_LARGE, requestId, this.local.epoch, refusal);
         return;
@@ -217,7 +217,7 @@ export class ClusterRouter implements RequestHandler {
             return;
           }
         }
-        const refusal = isMset ? null : this.local.responseRefusal(mgetResponseBodyLength(values));
+        const refusal = isMset ? null : this.local.responseCap.refusal(mgetResponseBodyLength(values));
         if (localError !== undefined) {
           out.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, localError);
         } else if (refusal !== null) {

@@ -11,7 +11,7 @@ import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, type HostPort } from './address';
 import { Authenticator } from './auth';
 import { ServerConnection, writeTooManyConnections, type MemberHandshake, type RequestHandler } from './connection';
-import type { NodeBudgets } from './held-memory';
+import { NodeBudgets } from './held-memory';
 import { HelloRefused } from './member-auth';
 import type { Logger } from './logger';
 import type { ResolvedNodeOptions } from './options';
@@ -60,7 +60,7 @@ export class CacheServer {
     private readonly stats: ServerStats,
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
-    private readonly budgets?: NodeBudgets,
+    private readonly budgets: NodeBudgets = new NodeBudgets(options.inputTotalLimitBytes, options.outputTotalLimitBytes),
   ) {
     this.auth = new Authenticator(options.authToken);
     this.readBuffer = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
@@ -162,10 +162,7 @@ export class CacheServer {
         maxRequestsPerRead: this.options.maxRequestsPerRead,
       },
       this.clock,
-      this.auth,
-      this.bufferPool,
-      this.members,
-      this.budgets,
+      { auth: this.auth, bufferPool: this.bufferPool, members: this.members, budgets: this.budgets },
     );
     this.connections.add(connection);
     this.stats.connections = this.connections.size;

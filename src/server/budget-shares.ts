@@ -1,16 +1,17 @@
 /**
- * A RESP connection's shares of the node-wide budgets (src/server/held-memory.ts), which both ports report into.
+ * A connection's shares of the node-wide budgets (held-memory.ts), which both ports report into.
  *
- * Input: what the connection holds for input not run yet (RespParser.heldBytes: the reads a half-received
- * command's arguments are views into, the buffer of a bulk cut by a read's end at its declared length, the
- * inline line gathered so far, a read held unparsed while paused), reported after every read. Past the cap
- * the connections holding the most are closed at once (RespStats.inputLimitDisconnects).
+ * Input: what the connection holds for input not run yet (binary: FrameDecoder.heldInputBytes and the pre-auth
+ * guard's stash; RESP: RespParser.heldBytes, the reads a half-received command's arguments are views into, the
+ * buffer of a bulk cut by a read's end at its declared length, the inline line gathered so far, a read held
+ * unparsed while paused), reported after every read. Past the cap
+ * the connections holding the most are closed at once (inputLimitDisconnects).
  *
  * Output: what the socket holds beyond its own writableHighWaterMark (below it Node may not emit 'drain', so a
  * count could go stale; above it, it will), plus the replies held in order behind a pending one, reported
  * after writes, settles and 'drain'. While the node is over its cap every connection stops reading before its
  * next command; those whose output stays above their own high-water mark are closed as slow readers, the
- * largest first (RespStats.outputLimitDisconnects).
+ * largest first (outputLimitDisconnects).
  *
  * A holder's bytes are set, not added, so the next report corrects a stale one; release() on close gives all back.
  */
@@ -31,6 +32,7 @@ export class BudgetShares {
     stats: { inputLimitDisconnects: number; outputLimitDisconnects: number },
     /** Closes the connection now; the budget then releases the share. */
     close: () => void,
+    private readonly clock: () => number = Date.now,
   ) {
     this.input = {
       held: 0,
@@ -73,7 +75,7 @@ export class BudgetShares {
     const socket = this.socket;
     const queued = socket.destroyed ? 0 : socket.writableLength;
     if (queued + held > this.highWater) {
-      if (this.blockedSince === 0) this.blockedSince = Date.now();
+      if (this.blockedSince === 0) this.blockedSince = this.clock();
     } else {
       this.blockedSince = 0;
     }
