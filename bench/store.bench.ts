@@ -19,6 +19,7 @@ import { Store } from '../src/cache/store';
 // tinybench and lru-cache are loaded only where used, so a child measuring the store does not carry their code
 // on its heap (a full GC of the empty process is part of every GC figure).
 type LruModule = typeof import('lru-cache');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only in the child that measures it
 const loadLru = (): LruModule => require('lru-cache') as LruModule;
 
 const KEY_BYTES = 16;

@@ -6,7 +6,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ServerStats } from '../src/server/stats';
-import * as net from 'node:net';
 import { once } from 'node:events';
 import { Client } from '../src/client/client';
 import { AuthError, ConfigError } from '../src/errors';

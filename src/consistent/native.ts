@@ -20,8 +20,14 @@ export interface NativeBinding {
   tuneAllocator(trimThresholdBytes: number, mmapThresholdBytes: number): boolean;
 }
 
+/** Why the addon is not in use (undefined when it is). */
+export let nativeUnavailableReason: string | undefined;
+
 function loadBinding(): NativeBinding | undefined {
-  if (process.env['DCACHE_FORCE_JS'] === '1') return undefined;
+  if (process.env['DCACHE_FORCE_JS'] === '1') {
+    nativeUnavailableReason = 'DCACHE_FORCE_JS=1';
+    return undefined;
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as (directory: string) => NativeBinding;
@@ -29,6 +35,7 @@ function loadBinding(): NativeBinding | undefined {
     return nodeGypBuild(path.join(__dirname, '..', '..'));
   } catch (error) {
     if (process.env['DCACHE_REQUIRE_NATIVE'] === '1') throw error;
+    nativeUnavailableReason = `${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`;
     return undefined;
   }
 }

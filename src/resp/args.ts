@@ -18,8 +18,8 @@ export const ERR_OVERFLOW = 'ERR increment or decrement would overflow';
 
 /** Largest TTL passed on, in ms (exact in a double); longer ones are clamped to it. */
 export const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
-/** LLONG_MAX as a double, for Redis's overflow checks on expire times. */
-const LLONG_MAX = 9223372036854775807;
+/** LLONG_MAX as a double (2^63, the nearest one), for Redis's overflow checks on expire times. */
+const LLONG_MAX = 2 ** 63;
 
 export function arityError(name: string): string {
   return `ERR wrong number of arguments for '${name}' command`;

@@ -8,7 +8,6 @@ import { ERR_NOT_INTEGER, ERR_SYNTAX, argInt, argIs, argLower, argString, arityE
 import { command, container, NO_KEYS, type CommandSpec } from './command-table';
 import { reply, type ClientState, type CommandRun } from './context';
 import { REDIS_VERSION, buildInfo, selectSections } from './info';
-import type { RespArgs } from './backend';
 
 const PONG = Buffer.from('+PONG\r\n');
 const ERR_NO_PASSWORD =

@@ -23,7 +23,7 @@
  * behind its hello is read as the member's.
  */
 import type { Socket } from 'node:net';
-import { Flag, HEADER_SIZE, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status, opcodeName } from '../protocol/constants';
+import { Flag, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status, opcodeName } from '../protocol/constants';
 import type { BufferPool } from '../protocol/buffer-pool';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';

@@ -4,6 +4,7 @@
  * others can join. The CLI is a thin shell around this.
  */
 import { Store } from '../cache/store';
+import { isNativeAccelerationEnabled, nativeUnavailableReason } from '../consistent/native';
 import { createNodeRespServer } from '../resp/node-resp';
 import { ClusterRespBackend } from '../resp/cluster-backend';
 import { LocalRespBackend } from '../resp/local-backend';
@@ -48,6 +49,11 @@ export interface CacheNode {
 export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const resolved = resolveNodeOptions(options);
   const logger = options.logger ?? createLogger('info');
+  logger.info(
+    isNativeAccelerationEnabled
+      ? 'hashing and ring lookups: native addon'
+      : `hashing and ring lookups: TypeScript fallback (${nativeUnavailableReason ?? 'no native addon'}); same results, slower`,
+  );
   const store = new Store({
     maxMemoryBytes: resolved.maxMemoryBytes,
     maxKeyBytes: resolved.maxKeyBytes,
