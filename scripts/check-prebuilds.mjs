@@ -4,13 +4,16 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Platform folder → the file names that must be in it (musl and glibc side by side on Linux). */
+/**
+ * Platform folder → the file names that must be in it: prebuildify names a binary after the package, with the
+ * libc tag on Linux (--tag-libc), so musl and glibc builds sit side by side and node-gyp-build picks by libc.
+ */
 export const EXPECTED = {
-  'linux-x64': ['node.napi.glibc.node', 'node.napi.musl.node'],
-  'linux-arm64': ['node.napi.armv8.glibc.node', 'node.napi.armv8.musl.node'],
-  'darwin-x64': ['node.napi.node'],
-  'darwin-arm64': ['node.napi.armv8.node'],
-  'win32-x64': ['node.napi.node'],
+  'linux-x64': ['distributed-cache.glibc.node', 'distributed-cache.musl.node'],
+  'linux-arm64': ['distributed-cache.glibc.node', 'distributed-cache.musl.node'],
+  'darwin-x64': ['distributed-cache.node'],
+  'darwin-arm64': ['distributed-cache.node'],
+  'win32-x64': ['distributed-cache.node'],
 };
 
 function listFolder(folder) {
