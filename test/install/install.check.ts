@@ -112,6 +112,15 @@ Install('without a prebuild and without a compiler: the install exits 0, and req
   assert.match(output, /no native addon for .* the TypeScript fallback will be used/);
   assert.equal(result(exercise(app, 'check.cjs', CJS)), { native: false, value: 'v' });
   assert.equal(result(exercise(app, 'check.mjs', ESM)), { native: false, value: 'v' });
+  // TypeScript users resolve the typings through `exports` with node16 and bundler resolution, from ESM and CJS.
+  fs.writeFileSync(path.join(app, 'typed.mts'), "import { Client, type ClientOptions } from 'distributed-cache';\nconst options: ClientOptions = { nodes: ['127.0.0.1:1'] };\nexport const client: Client = new Client(options);\n");
+  fs.writeFileSync(path.join(app, 'typed.cts'), "import { startNode } from 'distributed-cache';\nexport const start: typeof startNode = startNode;\n");
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
+    const files = resolution === 'bundler' ? ['typed.mts'] : ['typed.mts', 'typed.cts'];
+    const typed = run(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--module', module, '--moduleResolution', resolution, ...files], app);
+    assert.is(typed.status, 0, `tsc --moduleResolution ${resolution}:\n${typed.output}`);
+  }
   // Asking for certainty turns the fallback into an error at run time.
   const required = run(path.join(work, 'bin', 'node'), ['-e', "require('distributed-cache')"], app, { PATH: path.join(work, 'bin'), DCACHE_REQUIRE_NATIVE: '1' });
   assert.is.not(required.status, 0, 'DCACHE_REQUIRE_NATIVE=1 fails without a native addon');
