@@ -116,7 +116,7 @@ Install('without a prebuild and without a compiler: the install exits 0, and req
   fs.writeFileSync(path.join(app, 'typed.mts'), "import { Client, type ClientOptions } from 'distributed-cache';\nconst options: ClientOptions = { nodes: ['127.0.0.1:1'] };\nexport const client: Client = new Client(options);\n");
   fs.writeFileSync(path.join(app, 'typed.cts'), "import { startNode } from 'distributed-cache';\nexport const start: typeof startNode = startNode;\n");
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']]) {
+  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']] as const) {
     const files = resolution === 'bundler' ? ['typed.mts'] : ['typed.mts', 'typed.cts'];
     const typed = run(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--module', module, '--moduleResolution', resolution, ...files], app);
     assert.is(typed.status, 0, `tsc --moduleResolution ${resolution}:\n${typed.output}`);
