@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     const one = await measure(clients.one, durationMs);
     const smart = await measure(clients.smart, durationMs);
     const proxy = await measure(clients.proxy, durationMs);
-    console.log(`\n3-node cluster vs one node, 64 in flight (nodes ${hasTaskset ? 'pinned to CPU 0' : 'not pinned'}; load in this process)`);
+    console.log(
+      `\n3-node cluster vs one node, 64 in flight (nodes ${hasTaskset ? 'pinned to CPU 0' : 'not pinned'}; load in this process)`,
+    );
     console.table([
       formatRow('SET: one node', one[0]),
       formatRow('SET: 3 nodes, smart client', smart[0], one[0]),

@@ -43,7 +43,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderSvg } from './compare/chart';
 import type { ConnectResult, LoadResult, Reply, Request, RunResult, SystemKind } from './compare/messages';
-import { cpuSeconds, freePort, killAllNow, machineCpuSeconds, pinningAvailable, rssBytes, sleep, spawnPinned, stopAll, stopChild, waitForPort, which } from './compare/procs';
+import {
+  cpuSeconds,
+  freePort,
+  killAllNow,
+  machineCpuSeconds,
+  pinningAvailable,
+  rssBytes,
+  sleep,
+  spawnPinned,
+  stopAll,
+  stopChild,
+  waitForPort,
+  which,
+} from './compare/procs';
 import {
   type MemoryRow,
   type Sample,
@@ -74,7 +87,11 @@ function numberFlag(name: string, fallback: number): number {
 }
 function listFlag(name: string): string[] | null {
   const i = argv.indexOf(`--${name}`);
-  return i < 0 || argv[i + 1] === undefined ? null : argv[i + 1]!.split(',').map((s) => s.trim()).filter(Boolean);
+  return i < 0 || argv[i + 1] === undefined
+    ? null
+    : argv[i + 1]!.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 const CONFIG = {
@@ -129,9 +146,14 @@ interface Server {
 
 async function startRedis(): Promise<Server> {
   const port = await freePort();
-  const child = spawnPinned(SERVER_CPU, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnPinned(
+    SERVER_CPU,
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   await waitForPort(child, port, 'redis-server');
   return { processes: [child], nodes: [`127.0.0.1:${port}`] };
 }
@@ -201,7 +223,10 @@ class LoadGen {
   private waiting: { resolve: (v: unknown) => void; reject: (e: Error) => void } | null = null;
   private exited = false;
 
-  constructor(readonly system: SystemId, private readonly child: ChildProcess) {
+  constructor(
+    readonly system: SystemId,
+    private readonly child: ChildProcess,
+  ) {
     child.on('message', (reply: Reply) => {
       const w = this.waiting;
       this.waiting = null;
@@ -255,7 +280,10 @@ class LoadGen {
 }
 
 function startLoadGen(system: SystemId): LoadGen {
-  const prof = cpuProf && system.startsWith('dcache') ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', `loadgen-${system}-${Date.now()}.cpuprofile`] : [];
+  const prof =
+    cpuProf && system.startsWith('dcache')
+      ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', `loadgen-${system}-${Date.now()}.cpuprofile`]
+      : [];
   const child = spawnPinned(LOADGEN_CPU, process.execPath, [...prof, ...EXTRA_LOADGEN_FLAGS, '-r', 'tsx/cjs', LOADGEN], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -303,7 +331,10 @@ function serverCpuSeconds(server: Server): number {
   return server.processes.reduce((sum, p) => sum + (p.pid === undefined ? 0 : cpuSeconds(p.pid)), 0);
 }
 
-async function throughput(systems: SystemId[], log: (line: string) => void): Promise<{ samples: Sample[]; routing: Record<string, ConnectResult>; forwarded: Record<string, number> }> {
+async function throughput(
+  systems: SystemId[],
+  log: (line: string) => void,
+): Promise<{ samples: Sample[]; routing: Record<string, ConnectResult>; forwarded: Record<string, number> }> {
   const live: Live[] = [];
   const routing: Record<string, ConnectResult> = {};
   for (const system of systems) {
@@ -368,14 +399,28 @@ async function throughput(systems: SystemId[], log: (line: string) => void): Pro
                 continue;
               }
               if (otherCpu > NOISY_CPU) noisy++;
-              samples.push({ ...result, system: l.system, valueBytes: size, concurrency, phase, round, serverCpu, otherCpu, retries: attempt });
+              samples.push({
+                ...result,
+                system: l.system,
+                valueBytes: size,
+                concurrency,
+                phase,
+                round,
+                serverCpu,
+                otherCpu,
+                retries: attempt,
+              });
               parts.push(`${l.system} ${phase} ${(result.opsPerSec / 1000).toFixed(1)}k`);
-              if (result.errors > 0 || result.wrong > 0) log(`  ! ${l.system} ${phase}: ${result.errors} errors, ${result.wrong} wrong values`);
+              if (result.errors > 0 || result.wrong > 0)
+                log(`  ! ${l.system} ${phase}: ${result.errors} errors, ${result.wrong} wrong values`);
               break;
             }
           }
         }
-        const notes = [retried > 0 ? `${retried} phases rerun: other processes were busy` : '', noisy > 0 ? `${noisy} kept although still busy` : ''].filter(Boolean);
+        const notes = [
+          retried > 0 ? `${retried} phases rerun: other processes were busy` : '',
+          noisy > 0 ? `${noisy} kept although still busy` : '',
+        ].filter(Boolean);
         log(`  round ${round}: ${parts.join(' · ')}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
         noisy = 0;
         retried = 0;
@@ -407,7 +452,11 @@ async function throughput(systems: SystemId[], log: (line: string) => void): Pro
 
 async function memory(systems: SystemId[], log: (line: string) => void): Promise<MemoryRow[]> {
   const rows: MemoryRow[] = [];
-  const accountingName: Record<string, string> = { redis: 'INFO used_memory', memcached: 'stats bytes', 'dcache-1': 'STATS store.bytesUsed' };
+  const accountingName: Record<string, string> = {
+    redis: 'INFO used_memory',
+    memcached: 'stats bytes',
+    'dcache-1': 'STATS store.bytesUsed',
+  };
   for (const system of systems) {
     if (!(system in accountingName)) continue;
     const server = await startSystem(system);
@@ -418,7 +467,13 @@ async function memory(systems: SystemId[], log: (line: string) => void): Promise
       await sleep(300);
       const acc0 = await loadgen.call<number>({ op: 'accounting' });
       const rss0 = rssBytes(pid);
-      const loaded = await loadgen.call<LoadResult>({ op: 'load', count: CONFIG.memoryKeys, valueBytes: 100, window: 256, maxMs: CONFIG.memoryMaxMs });
+      const loaded = await loadgen.call<LoadResult>({
+        op: 'load',
+        count: CONFIG.memoryKeys,
+        valueBytes: 100,
+        window: 256,
+        maxMs: CONFIG.memoryMaxMs,
+      });
       await sleep(1000);
       const acc1 = await loadgen.call<number>({ op: 'accounting' });
       const rss1 = rssBytes(pid);
@@ -440,7 +495,8 @@ async function memory(systems: SystemId[], log: (line: string) => void): Promise
       log(
         `  ${SYSTEM_LABELS[system].padEnd(28)} ${loaded.loaded} keys in ${m.loadSeconds.toFixed(1)} s: ${m.accountingPerKey.toFixed(0)} B/key (${m.accountingName}), ${m.rssPerKey.toFixed(0)} B/key RSS`,
       );
-      if (loaded.loaded < CONFIG.memoryKeys || loaded.errors > 0) log(`  ! ${system}: loaded ${loaded.loaded} of ${CONFIG.memoryKeys} (${loaded.errors} errors)`);
+      if (loaded.loaded < CONFIG.memoryKeys || loaded.errors > 0)
+        log(`  ! ${system}: loaded ${loaded.loaded} of ${CONFIG.memoryKeys} (${loaded.errors} errors)`);
     } finally {
       await loadgen.close();
       for (const p of server.processes) await stopChild(p);
@@ -471,11 +527,18 @@ async function main(): Promise<void> {
   // The code measured, read when dist/ is built from it: the commit, and whether src/ had uncommitted changes
   // (the checkout is shared, and src/ may change while the comparison runs; dist/ does not).
   const git = (args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
-  const code = { commit: git(['rev-parse', '--short', 'HEAD']), srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length };
+  const code = {
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length,
+  };
   log('building dist/ (npx tsc -p tsconfig.json) so servers and our client run compiled, as users run them…');
-  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (tsc.status !== 0) {
-    if (!fs.existsSync(NODE_BIN) || !fs.existsSync(path.join(ROOT, 'dist', 'client', 'index.js'))) throw new Error('tsc failed and there is no dist/ to run');
+    if (!fs.existsSync(NODE_BIN) || !fs.existsSync(path.join(ROOT, 'dist', 'client', 'index.js')))
+      throw new Error('tsc failed and there is no dist/ to run');
     log('  ! tsc failed: running the dist/ already there');
   }
   if (cpuProf) fs.mkdirSync(PROFILES, { recursive: true });
@@ -515,7 +578,9 @@ async function main(): Promise<void> {
   const rows = aggregate(samples, systems);
   const verdictList = verdicts(rows, memoryRows);
   if (rows.length > 0) {
-    console.log(`\nthroughput and latency (median of ${CONFIG.rounds} rounds; ratios to ioredis → redis-server in this run; cpu = load generator / server share of one CPU)`);
+    console.log(
+      `\nthroughput and latency (median of ${CONFIG.rounds} rounds; ratios to ioredis → redis-server in this run; cpu = load generator / server share of one CPU)`,
+    );
     console.table(consoleRows(rows));
   }
   if (samples.length > 0) {
@@ -529,15 +594,25 @@ async function main(): Promise<void> {
   }
   if (routing['dcache-3'] !== undefined) {
     const share = forwarded['dcache-3'];
-    log(`3-node cluster: client routing '${routing['dcache-3'].routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`);
+    log(
+      `3-node cluster: client routing '${routing['dcache-3'].routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`,
+    );
   }
   if (memoryRows.length > 0) {
     console.log('\nmemory per key (deltas over the load ÷ keys)');
-    console.table(memoryRows.map((m) => ({ system: m.label, keys: m.keys, [`own accounting`]: `${m.accountingPerKey.toFixed(0)} B (${m.accountingName})`, RSS: `${m.rssPerKey.toFixed(0)} B` })));
+    console.table(
+      memoryRows.map((m) => ({
+        system: m.label,
+        keys: m.keys,
+        [`own accounting`]: `${m.accountingPerKey.toFixed(0)} B (${m.accountingName})`,
+        RSS: `${m.rssPerKey.toFixed(0)} B`,
+      })),
+    );
   }
   if (verdictList.length > 0) {
     console.log('\ntargets (issue 6)');
-    for (const v of verdictList) console.log(`  ${v.met === true ? 'MET   ' : v.met === false ? 'MISSED' : 'N/A   '} ${v.target}: ${v.detail}`);
+    for (const v of verdictList)
+      console.log(`  ${v.met === true ? 'MET   ' : v.met === false ? 'MISSED' : 'N/A   '} ${v.target}: ${v.detail}`);
   }
 
   const cpuModel = os.cpus()[0]?.model ?? '?';
@@ -545,7 +620,12 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick,
     durationSeconds: Math.round((Date.now() - started) / 1000),
-    machine: { cpus: os.cpus().length, cpuModel, platform: `${os.type()} ${os.release()}`, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1) },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel,
+      platform: `${os.type()} ${os.release()}`,
+      memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    },
     placement,
     pinned: PINNED,
     code,
@@ -563,9 +643,20 @@ async function main(): Promise<void> {
   };
   fs.mkdirSync(RESULTS, { recursive: true });
   // A run narrowed by flags (profiling, a subset) must not overwrite the full results the README quotes.
-  const custom = ['--rounds', '--phase-ms', '--memory-keys', '--no-memory', '--no-throughput', '--systems', '--sizes', '--modes', '--phases', '--cpu-prof', '--node-flags', '--loadgen-flags'].some((f) =>
-    argv.includes(f),
-  );
+  const custom = [
+    '--rounds',
+    '--phase-ms',
+    '--memory-keys',
+    '--no-memory',
+    '--no-throughput',
+    '--systems',
+    '--sizes',
+    '--modes',
+    '--phases',
+    '--cpu-prof',
+    '--node-flags',
+    '--loadgen-flags',
+  ].some((f) => argv.includes(f));
   const base = path.join(RESULTS, custom ? 'latest-custom' : quick ? 'latest-quick' : 'latest');
   fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, rows, memory: memoryRows, targets: verdictList, samples }, null, 2)}\n`);
   const subtitle = `${meta.date.slice(0, 10)} · commit ${code.commit}${code.srcChanges > 0 ? ` + ${code.srcChanges} changed files in src/` : ''} · ${os.cpus().length} vCPU ${cpuModel} · node ${process.version} · ${placement} · ${CONFIG.rounds} rounds${quick ? ' (--quick)' : ''}`;
@@ -575,7 +666,9 @@ async function main(): Promise<void> {
     '',
     markdownTable(rows),
     '',
-    memoryRows.length > 0 ? `Memory, ${memoryRows[0]!.keys.toLocaleString('en-US')} keys of 16 B + 100 B:\n\n${memoryMarkdown(memoryRows)}` : '',
+    memoryRows.length > 0
+      ? `Memory, ${memoryRows[0]!.keys.toLocaleString('en-US')} keys of 16 B + 100 B:\n\n${memoryMarkdown(memoryRows)}`
+      : '',
     '',
   ].join('\n');
   fs.writeFileSync(`${base}.md`, md);

@@ -38,7 +38,12 @@ async function main(): Promise<void> {
   const results = await measurePerItem(tasks);
   printTable(
     `xxHash32, ns per key (${nativeBinding ? 'native addon loaded' : 'native addon NOT loaded'})`,
-    results.map((r) => ({ path: r.name, 'ns/key': formatNs(r.nsPerItem), 'Mkeys/s': (r.opsPerSecond / 1e6).toFixed(1), '±%': r.rme.toFixed(1) })),
+    results.map((r) => ({
+      path: r.name,
+      'ns/key': formatNs(r.nsPerItem),
+      'Mkeys/s': (r.opsPerSecond / 1e6).toFixed(1),
+      '±%': r.rme.toFixed(1),
+    })),
   );
   if (sink === 0.5) console.log(sink); // keeps the hashes observable so they are not optimised away
 }

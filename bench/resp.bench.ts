@@ -31,7 +31,11 @@ function flag(name: string, fallback: number): number {
 
 async function serve(port: number): Promise<void> {
   const store = new Store({ maxMemoryBytes: 256 * 1024 * 1024 });
-  const server = await startRespServer({ addr: `127.0.0.1:${port}`, backend: new LocalRespBackend(store), maxMemoryBytes: 256 * 1024 * 1024 });
+  const server = await startRespServer({
+    addr: `127.0.0.1:${port}`,
+    backend: new LocalRespBackend(store),
+    maxMemoryBytes: 256 * 1024 * 1024,
+  });
   process.stdout.write(`READY ${server.port}\n`);
   const stop = () => {
     void server.close(0).then(() => {
@@ -59,7 +63,10 @@ async function freePort(): Promise<number> {
 const children = new Set<ChildProcess>();
 
 function start(command: string, args: string[], pin: string | null): ChildProcess {
-  const child = pin === null ? spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', pin, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child =
+    pin === null
+      ? spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('taskset', ['-c', pin, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -105,7 +112,28 @@ async function waitForPong(port: number, child: ChildProcess, timeoutMs = 20_000
 
 /** One redis-benchmark run: requests per second by test name (SET, GET). */
 async function redisBenchmark(port: number, pipeline: number, requests: number, pin: string | null): Promise<Map<string, number>> {
-  const child = start('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(requests), '-c', '50', '-r', '100000', '-P', String(pipeline), '--csv', '-q'], pin);
+  const child = start(
+    'redis-benchmark',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      'set,get',
+      '-n',
+      String(requests),
+      '-c',
+      '50',
+      '-r',
+      '100000',
+      '-P',
+      String(pipeline),
+      '--csv',
+      '-q',
+    ],
+    pin,
+  );
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -132,7 +160,8 @@ async function compare(): Promise<void> {
     return;
   }
   const hasRedis = available('redis-server', ['--version']);
-  if (!hasRedis) console.log('resp bench: redis-server is not installed: measuring our port alone, no ratio (apt-get install redis-server)');
+  if (!hasRedis)
+    console.log('resp bench: redis-server is not installed: measuring our port alone, no ratio (apt-get install redis-server)');
   const pinned = available('taskset', ['-c', '0', 'true']);
   if (!pinned) console.log('resp bench: taskset is not available: processes are not pinned, figures are noisier');
   const serverCpu = pinned ? '0' : null;
@@ -146,7 +175,11 @@ async function compare(): Promise<void> {
   let redisPort = 0;
   if (hasRedis) {
     redisPort = await freePort();
-    const redis = start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], serverCpu);
+    const redis = start(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      serverCpu,
+    );
     await waitForPong(redisPort, redis);
   }
   // Check the port answers correctly before timing it, then warm the JIT up.
@@ -158,7 +191,12 @@ async function compare(): Promise<void> {
   const add = (key: string, value: number) => results.set(key, [...(results.get(key) ?? []), value]);
   for (let round = 0; round < rounds; round++) {
     for (const pipeline of [1, 16]) {
-      const targets: Array<[string, number]> = hasRedis ? [['redis', redisPort], ['ours', ourPort]] : [['ours', ourPort]];
+      const targets: Array<[string, number]> = hasRedis
+        ? [
+            ['redis', redisPort],
+            ['ours', ourPort],
+          ]
+        : [['ours', ourPort]];
       if (round % 2 === 1) targets.reverse();
       for (const [name, port] of targets) {
         const rps = await redisBenchmark(port, pipeline, requests, loadCpu);
@@ -190,13 +228,21 @@ async function compare(): Promise<void> {
       rows.push(row);
     }
   }
-  console.log(`\nredis-benchmark -t set,get -n ${requests} -c 50 -r 100000, ${rounds} rounds` + (pinned ? ' (servers on CPU 0, redis-benchmark on CPU 1)' : ''));
+  console.log(
+    `\nredis-benchmark -t set,get -n ${requests} -c 50 -r 100000, ${rounds} rounds` +
+      (pinned ? ' (servers on CPU 0, redis-benchmark on CPU 1)' : ''),
+  );
   console.table(rows);
   console.log(`rounds (requests/s):\n  ${raw.join('\n  ')}`);
 
   if (pinned) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
   const ioRows: Array<Record<string, string>> = [];
-  const targets: Array<[string, number]> = hasRedis ? [['redis-server', redisPort], ['ours', ourPort]] : [['ours', ourPort]];
+  const targets: Array<[string, number]> = hasRedis
+    ? [
+        ['redis-server', redisPort],
+        ['ours', ourPort],
+      ]
+    : [['ours', ourPort]];
   const io = new Map<string, IoResult>();
   for (const [name, port] of targets) io.set(name, await ioredisRun(port));
   for (const [name, result] of io) {
@@ -208,7 +254,9 @@ async function compare(): Promise<void> {
       'p99 µs': result.p99.toFixed(0),
     };
     const base = io.get('redis-server');
-    if (base !== undefined) row['ratio (pipelined / one at a time)'] = `${(result.pipelinedOps / base.pipelinedOps).toFixed(2)} / ${(result.sequentialOps / base.sequentialOps).toFixed(2)}`;
+    if (base !== undefined)
+      row['ratio (pipelined / one at a time)'] =
+        `${(result.pipelinedOps / base.pipelinedOps).toFixed(2)} / ${(result.sequentialOps / base.sequentialOps).toFixed(2)}`;
     ioRows.push(row);
   }
   console.log('\nioredis client (SET then GET, 100 in flight; then one at a time), from this process' + (pinned ? ' on CPU 1' : ''));
@@ -235,7 +283,8 @@ async function ioredisRun(port: number): Promise<IoResult> {
     for (const op of ['set', 'get'] as const) {
       for (let i = 0; i < total / 2; i += inFlight) {
         const batch: Array<Promise<unknown>> = [];
-        for (let j = i; j < i + inFlight; j++) batch.push(op === 'set' ? redis.set(`key:${j % 100_000}`, 'xxx') : redis.get(`key:${j % 100_000}`));
+        for (let j = i; j < i + inFlight; j++)
+          batch.push(op === 'set' ? redis.set(`key:${j % 100_000}`, 'xxx') : redis.get(`key:${j % 100_000}`));
         await Promise.all(batch);
       }
     }

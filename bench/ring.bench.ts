@@ -39,7 +39,11 @@ async function main(): Promise<void> {
   const PER = 1024;
   let cursor = 0;
 
-  expectEqual(jsRing.lookupIndex(joined, 0, KEY_BYTES), nativeRing.lookupMany([strings[0]!]).map((id) => nativeRing.nodes.indexOf(id!))[0], 'TS = native owner');
+  expectEqual(
+    jsRing.lookupIndex(joined, 0, KEY_BYTES),
+    nativeRing.lookupMany([strings[0]!]).map((id) => nativeRing.nodes.indexOf(id!))[0],
+    'TS = native owner',
+  );
 
   tasks.push({
     name: 'TS single-key lookup (bytes in a buffer)',
@@ -79,7 +83,10 @@ async function main(): Promise<void> {
   for (const batch of [64, 1024]) {
     const spanSets = Array.from({ length: KEY_COUNT / batch }, (_, i) => spansFor(batch, i * batch));
     const out = new Int32Array(batch);
-    for (const [label, ring] of [['native', nativeRing], ['TS', jsRing]] as const) {
+    for (const [label, ring] of [
+      ['native', nativeRing],
+      ['TS', jsRing],
+    ] as const) {
       if (label === 'native' && !nativeBinding) continue;
       ring.lookupBatch(joined, spanSets[0]!, batch, out);
       expectEqual(out[batch - 1], jsRing.lookupIndex(joined, (batch - 1) * KEY_BYTES, KEY_BYTES), `${label} batch of ${batch}`);

@@ -24,7 +24,9 @@ async function main(): Promise<void> {
     await client.close();
     stopAll();
   }
-  console.log(`\nClient → one node (node ${hasTaskset ? 'pinned to CPU 0' : 'not pinned: taskset missing'}; the load runs in this process)`);
+  console.log(
+    `\nClient → one node (node ${hasTaskset ? 'pinned to CPU 0' : 'not pinned: taskset missing'}; the load runs in this process)`,
+  );
   console.table(rows);
 }
 

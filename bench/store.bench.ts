@@ -319,8 +319,10 @@ async function runOps(): Promise<OpsRow[]> {
     const key = keyBlock.toString('latin1', i * KEY_BYTES, (i + 1) * KEY_BYTES);
     lruServer.set(key, Buffer.from(valueBlock.subarray(v * VALUE_BYTES, (v + 1) * VALUE_BYTES)));
   });
-  setTask('server', 'Store setFrom (buffer ranges)', (i, v) =>
-    void storeServer.setFrom(keyBlock, i * KEY_BYTES, KEY_BYTES, valueBlock, v * VALUE_BYTES, VALUE_BYTES),
+  setTask(
+    'server',
+    'Store setFrom (buffer ranges)',
+    (i, v) => void storeServer.setFrom(keyBlock, i * KEY_BYTES, KEY_BYTES, valueBlock, v * VALUE_BYTES, VALUE_BYTES),
   );
   getTask('api', 'Map<string, Buffer>', (i) => mapBuf.get(keys[i]!)!.length);
   getTask('api', 'Map<string, string>', (i) => mapStr.get(keys[i]!)!.length);
@@ -367,7 +369,9 @@ async function main(): Promise<void> {
     api: { set: ofName('set  lru-cache <string, Buffer>'), get: ofName('get  lru-cache <string, Buffer>') },
     server: { set: ofName('set  lru-cache: key string + value copy'), get: ofName('get  lru-cache: key string + copy to output') },
   };
-  console.log(`ops/s (${OPS_KEYS.toLocaleString()} keys, batches of ${BATCH}, best of ${ROUNDS} rounds; × = vs lru-cache in the same group)`);
+  console.log(
+    `ops/s (${OPS_KEYS.toLocaleString()} keys, batches of ${BATCH}, best of ${ROUNDS} rounds; × = vs lru-cache in the same group)`,
+  );
   console.log('| group | operation | ops/s | × |\n|---|---|---:|---:|');
   for (const r of ops) {
     const base = baseline[r.group][r.name.startsWith('set') ? 'set' : 'get'];
@@ -376,7 +380,9 @@ async function main(): Promise<void> {
   console.log(`\nmemory with ${memEntries.toLocaleString()} entries (one child process each)`);
   console.log('| store | RSS B/entry | heapUsed B/entry | full GC ms (live set) | full GC ms (empty) |\n|---|---:|---:|---:|---:|');
   for (const m of runMemoryChildren(memEntries)) {
-    console.log(`| ${LABELS[m.kind]} | ${fmt(m.rssPerEntry, 1)} | ${fmt(m.heapPerEntry, 1)} | ${fmt(m.gcMs, 2)} | ${fmt(m.gcEmptyMs, 2)} |`);
+    console.log(
+      `| ${LABELS[m.kind]} | ${fmt(m.rssPerEntry, 1)} | ${fmt(m.heapPerEntry, 1)} | ${fmt(m.gcMs, 2)} | ${fmt(m.gcEmptyMs, 2)} |`,
+    );
   }
 }
 

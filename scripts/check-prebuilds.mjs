@@ -39,7 +39,9 @@ if (source === undefined) {
   process.exit(2);
 }
 const present = new Set(source.endsWith('.tgz') ? listTarball(source) : listFolder(source));
-const missing = Object.entries(EXPECTED).flatMap(([platform, files]) => files.map((file) => `${platform}/${file}`).filter((path) => !present.has(path)));
+const missing = Object.entries(EXPECTED).flatMap(([platform, files]) =>
+  files.map((file) => `${platform}/${file}`).filter((path) => !present.has(path)),
+);
 if (missing.length > 0) {
   console.error(`${source} lacks prebuilds: ${missing.join(', ')}`);
   process.exit(1);

@@ -47,14 +47,20 @@ export class KeyEmptyError extends DCacheError {
 
 /** The key (as UTF-8 bytes) is longer than the configured maximum. */
 export class KeyTooLargeError extends DCacheError {
-  constructor(readonly length: number, readonly limit: number) {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
     super('ERR_KEY_TOO_LARGE', `key is ${length} bytes; the limit is ${limit} bytes (maxKeyBytes)`);
   }
 }
 
 /** The value is longer than the configured maximum. */
 export class ValueTooLargeError extends DCacheError {
-  constructor(readonly length: number, readonly limit: number) {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
     super('ERR_VALUE_TOO_LARGE', `value is ${length} bytes; the limit is ${limit} bytes (maxValueBytes / --max-value-size)`);
   }
 }
@@ -103,7 +109,10 @@ export class ProtocolError extends DCacheError {
 
 /** A frame declares more bytes than the limit allows; nothing was allocated for it. */
 export class FrameTooLargeError extends DCacheError {
-  constructor(readonly length: number, readonly limit: number) {
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
     super('ERR_FRAME_TOO_LARGE', `frame body is ${length} bytes; the limit is ${limit} bytes`);
   }
 }

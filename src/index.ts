@@ -3,7 +3,15 @@ export { hash32 } from './consistent/hash32';
 export { HashRing, type HashRingOptions } from './consistent/ring';
 export { isNativeAccelerationEnabled } from './consistent/native';
 export { Store, SetMode, type StoreOptions, type SetOptions as StoreSetOptions, type StoreStats } from './cache/store';
-export { Client, type ClientOptions, type SetOptions, type MsetOptions, type MsetInput, type SetModeName, type NodeStatus } from './client/index';
+export {
+  Client,
+  type ClientOptions,
+  type SetOptions,
+  type MsetOptions,
+  type MsetInput,
+  type SetModeName,
+  type NodeStatus,
+} from './client/index';
 export { startNode, type CacheNode } from './server/node';
 export { type NodeOptions } from './server/options';
 export {

@@ -18,35 +18,188 @@ import { tuneAllocatorForServer } from './server/allocator';
 const { version } = require('../package.json') as { version: string };
 
 const FLAGS: FlagSpec[] = [
-  { name: 'addr', kind: 'string', placeholder: 'HOST:PORT', help: 'where to listen; :PORT binds 127.0.0.1', defaultText: NODE_DEFAULTS.addr },
+  {
+    name: 'addr',
+    kind: 'string',
+    placeholder: 'HOST:PORT',
+    help: 'where to listen; :PORT binds 127.0.0.1',
+    defaultText: NODE_DEFAULTS.addr,
+  },
   { name: 'max-memory', kind: 'string', placeholder: 'SIZE', help: 'item memory limit, pages and index included', defaultText: '64mb' },
   { name: 'max-key-size', kind: 'string', placeholder: 'SIZE', help: 'largest key', defaultText: '1kb' },
   { name: 'max-value-size', kind: 'string', placeholder: 'SIZE', help: 'largest value (1kb to 128mb)', defaultText: '1mb' },
-  { name: 'max-connections', kind: 'string', placeholder: 'N', help: 'open connections allowed', defaultText: String(NODE_DEFAULTS.maxConnections) },
-  { name: 'frame-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose frame stays half-sent this long', defaultText: String(NODE_DEFAULTS.frameTimeoutMs) },
-  { name: 'drain-timeout', kind: 'string', placeholder: 'MS', help: 'on SIGINT/SIGTERM, how long in-flight responses may drain', defaultText: String(NODE_DEFAULTS.drainTimeoutMs) },
-  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `the clients' secret, sent first (AUTH); also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
-  { name: 'cluster-token', kind: 'string', placeholder: 'TOKEN', help: `the members' secret (member handshake), distinct from --auth-token; also ${CLUSTER_TOKEN_ENV}`, defaultText: '--auth-token' },
-  { name: 'insecure-no-auth', kind: 'boolean', help: 'allow a non-loopback --addr/--resp-addr without --auth-token (anyone who reaches it can use it)' },
-  { name: 'idle-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection with no traffic for this long (0: never)', defaultText: String(NODE_DEFAULTS.idleTimeoutMs) },
-  { name: 'max-inflight', kind: 'string', placeholder: 'N', help: 'per connection: unanswered (forwarded) requests before reading pauses', defaultText: String(NODE_DEFAULTS.maxInflightPerConnection) },
-  { name: 'max-requests-per-read', kind: 'string', placeholder: 'N', help: 'per connection: requests run before yielding to other connections', defaultText: String(NODE_DEFAULTS.maxRequestsPerRead) },
-  { name: 'output-limit', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that closes it (a client that never reads)', defaultText: '64mb' },
-  { name: 'output-high-water', kind: 'string', placeholder: 'SIZE', help: 'per connection: queued output that pauses reading until it drains', defaultText: '1mb' },
-  { name: 'slow-reader-timeout', kind: 'string', placeholder: 'MS', help: 'close a connection whose output stays above the high-water mark this long (0: off)', defaultText: String(NODE_DEFAULTS.slowReaderTimeoutMs) },
-  { name: 'input-total-limit', kind: 'string', placeholder: 'SIZE', help: 'node-wide: bytes held in unfinished requests; past it the connections holding the most close', defaultText: 'max(64mb, max-memory/4)' },
-  { name: 'output-total-limit', kind: 'string', placeholder: 'SIZE', help: 'node-wide: unread responses; past it reading pauses and non-readers close', defaultText: 'max(2 x output-limit, max-memory/2)' },
-  { name: 'read-buffer', kind: 'string', placeholder: 'SIZE', help: 'the one buffer all connections read into (0: Node allocates per read)', defaultText: '1mb' },
-  { name: 'resp-addr', kind: 'string', placeholder: 'HOST:PORT', help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1', defaultText: 'off' },
-  { name: 'join', kind: 'list', placeholder: 'HOST:PORT[,…]', help: 'seeds to join through (repeat or comma-separate); none: a new cluster' },
-  { name: 'advertise', kind: 'string', placeholder: 'HOST:PORT', help: 'the address members and clients reach this node at', defaultText: 'the bound address' },
-  { name: 'vnodes', kind: 'string', placeholder: 'N', help: 'virtual nodes per member on the ring', defaultText: String(NODE_DEFAULTS.vnodes) },
-  { name: 'probe-interval', kind: 'string', placeholder: 'MS', help: 'SWIM: probe one member this often', defaultText: String(NODE_DEFAULTS.probeIntervalMs) },
-  { name: 'probe-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a probe unanswered this long goes to indirect probes', defaultText: String(NODE_DEFAULTS.probeTimeoutMs) },
-  { name: 'indirect-probes', kind: 'string', placeholder: 'K', help: 'SWIM: members asked to probe before suspecting', defaultText: String(NODE_DEFAULTS.indirectProbes) },
-  { name: 'suspicion-timeout', kind: 'string', placeholder: 'MS', help: 'SWIM: a suspect that does not refute within this is dead once others confirm it (4x unconfirmed)', defaultText: String(NODE_DEFAULTS.suspicionTimeoutMs) },
-  { name: 'sync-interval', kind: 'string', placeholder: 'MS', help: 'full state sync with a random member this often', defaultText: String(NODE_DEFAULTS.syncIntervalMs) },
-  { name: 'forward-timeout', kind: 'string', placeholder: 'MS', help: "deadline for a request forwarded to its key's owner", defaultText: String(NODE_DEFAULTS.forwardTimeoutMs) },
+  {
+    name: 'max-connections',
+    kind: 'string',
+    placeholder: 'N',
+    help: 'open connections allowed',
+    defaultText: String(NODE_DEFAULTS.maxConnections),
+  },
+  {
+    name: 'frame-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'close a connection whose frame stays half-sent this long',
+    defaultText: String(NODE_DEFAULTS.frameTimeoutMs),
+  },
+  {
+    name: 'drain-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'on SIGINT/SIGTERM, how long in-flight responses may drain',
+    defaultText: String(NODE_DEFAULTS.drainTimeoutMs),
+  },
+  {
+    name: 'auth-token',
+    kind: 'string',
+    placeholder: 'TOKEN',
+    help: `the clients' secret, sent first (AUTH); also ${AUTH_TOKEN_ENV}`,
+    defaultText: 'none',
+  },
+  {
+    name: 'cluster-token',
+    kind: 'string',
+    placeholder: 'TOKEN',
+    help: `the members' secret (member handshake), distinct from --auth-token; also ${CLUSTER_TOKEN_ENV}`,
+    defaultText: '--auth-token',
+  },
+  {
+    name: 'insecure-no-auth',
+    kind: 'boolean',
+    help: 'allow a non-loopback --addr/--resp-addr without --auth-token (anyone who reaches it can use it)',
+  },
+  {
+    name: 'idle-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'close a connection with no traffic for this long (0: never)',
+    defaultText: String(NODE_DEFAULTS.idleTimeoutMs),
+  },
+  {
+    name: 'max-inflight',
+    kind: 'string',
+    placeholder: 'N',
+    help: 'per connection: unanswered (forwarded) requests before reading pauses',
+    defaultText: String(NODE_DEFAULTS.maxInflightPerConnection),
+  },
+  {
+    name: 'max-requests-per-read',
+    kind: 'string',
+    placeholder: 'N',
+    help: 'per connection: requests run before yielding to other connections',
+    defaultText: String(NODE_DEFAULTS.maxRequestsPerRead),
+  },
+  {
+    name: 'output-limit',
+    kind: 'string',
+    placeholder: 'SIZE',
+    help: 'per connection: queued output that closes it (a client that never reads)',
+    defaultText: '64mb',
+  },
+  {
+    name: 'output-high-water',
+    kind: 'string',
+    placeholder: 'SIZE',
+    help: 'per connection: queued output that pauses reading until it drains',
+    defaultText: '1mb',
+  },
+  {
+    name: 'slow-reader-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'close a connection whose output stays above the high-water mark this long (0: off)',
+    defaultText: String(NODE_DEFAULTS.slowReaderTimeoutMs),
+  },
+  {
+    name: 'input-total-limit',
+    kind: 'string',
+    placeholder: 'SIZE',
+    help: 'node-wide: bytes held in unfinished requests; past it the connections holding the most close',
+    defaultText: 'max(64mb, max-memory/4)',
+  },
+  {
+    name: 'output-total-limit',
+    kind: 'string',
+    placeholder: 'SIZE',
+    help: 'node-wide: unread responses; past it reading pauses and non-readers close',
+    defaultText: 'max(2 x output-limit, max-memory/2)',
+  },
+  {
+    name: 'read-buffer',
+    kind: 'string',
+    placeholder: 'SIZE',
+    help: 'the one buffer all connections read into (0: Node allocates per read)',
+    defaultText: '1mb',
+  },
+  {
+    name: 'resp-addr',
+    kind: 'string',
+    placeholder: 'HOST:PORT',
+    help: 'also serve the Redis protocol (RESP2) here; :PORT binds 127.0.0.1',
+    defaultText: 'off',
+  },
+  {
+    name: 'join',
+    kind: 'list',
+    placeholder: 'HOST:PORT[,…]',
+    help: 'seeds to join through (repeat or comma-separate); none: a new cluster',
+  },
+  {
+    name: 'advertise',
+    kind: 'string',
+    placeholder: 'HOST:PORT',
+    help: 'the address members and clients reach this node at',
+    defaultText: 'the bound address',
+  },
+  {
+    name: 'vnodes',
+    kind: 'string',
+    placeholder: 'N',
+    help: 'virtual nodes per member on the ring',
+    defaultText: String(NODE_DEFAULTS.vnodes),
+  },
+  {
+    name: 'probe-interval',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'SWIM: probe one member this often',
+    defaultText: String(NODE_DEFAULTS.probeIntervalMs),
+  },
+  {
+    name: 'probe-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'SWIM: a probe unanswered this long goes to indirect probes',
+    defaultText: String(NODE_DEFAULTS.probeTimeoutMs),
+  },
+  {
+    name: 'indirect-probes',
+    kind: 'string',
+    placeholder: 'K',
+    help: 'SWIM: members asked to probe before suspecting',
+    defaultText: String(NODE_DEFAULTS.indirectProbes),
+  },
+  {
+    name: 'suspicion-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'SWIM: a suspect that does not refute within this is dead once others confirm it (4x unconfirmed)',
+    defaultText: String(NODE_DEFAULTS.suspicionTimeoutMs),
+  },
+  {
+    name: 'sync-interval',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'full state sync with a random member this often',
+    defaultText: String(NODE_DEFAULTS.syncIntervalMs),
+  },
+  {
+    name: 'forward-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: "deadline for a request forwarded to its key's owner",
+    defaultText: String(NODE_DEFAULTS.forwardTimeoutMs),
+  },
   { name: 'log-level', kind: 'string', placeholder: 'LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, defaultText: 'info' },
   { name: 'help', kind: 'boolean', help: 'print this help and exit' },
   { name: 'version', kind: 'boolean', help: 'print the version and exit' },
@@ -96,7 +249,10 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   if (frameTimeout !== undefined) options.frameTimeoutMs = integerFlag(frameTimeout, 'frame-timeout');
   const drainTimeout = one('drain-timeout');
   if (drainTimeout !== undefined) options.drainTimeoutMs = integerFlag(drainTimeout, 'drain-timeout');
-  const seeds = (values.get('join') ?? []).flatMap((list) => list.split(',')).map((seed) => seed.trim()).filter(Boolean);
+  const seeds = (values.get('join') ?? [])
+    .flatMap((list) => list.split(','))
+    .map((seed) => seed.trim())
+    .filter(Boolean);
   if (seeds.length > 0) options.join = seeds;
   const respAddr = one('resp-addr');
   if (respAddr !== undefined) options.respAddr = respAddr;
@@ -132,13 +288,20 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
     if (text !== undefined) options[option] = integerFlag(text, flag);
   }
   const logLevel = (one('log-level') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   return { options, logLevel };
 }
 
 const STATUS_FLAGS: FlagSpec[] = [
   { name: 'server', kind: 'string', placeholder: 'HOST:PORT', help: 'the node to ask', defaultText: ':7000' },
-  { name: 'auth-token', kind: 'string', placeholder: 'TOKEN', help: `the cluster's token, when its nodes have one; also ${AUTH_TOKEN_ENV}`, defaultText: 'none' },
+  {
+    name: 'auth-token',
+    kind: 'string',
+    placeholder: 'TOKEN',
+    help: `the cluster's token, when its nodes have one; also ${AUTH_TOKEN_ENV}`,
+    defaultText: 'none',
+  },
   { name: 'help', kind: 'boolean', help: 'print this help and exit' },
 ];
 
@@ -146,7 +309,12 @@ async function status(argv: string[]): Promise<number> {
   try {
     const { values, positional } = parseFlags(argv, STATUS_FLAGS);
     if (values.has('help')) {
-      process.stdout.write(formatHelp('Usage: distributed-cache status [--server HOST:PORT] [--auth-token TOKEN]\n\nPrints the member table as that node sees it.', STATUS_FLAGS));
+      process.stdout.write(
+        formatHelp(
+          'Usage: distributed-cache status [--server HOST:PORT] [--auth-token TOKEN]\n\nPrints the member table as that node sees it.',
+          STATUS_FLAGS,
+        ),
+      );
       return 0;
     }
     if (positional.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positional[0])}`);

@@ -13,10 +13,12 @@ Cli('starts, serves SET/GET, and exits 0 on SIGTERM', async () => {
   const node = await startCliNode(['--max-memory', '16mb', '--log-level', 'info']);
   const peer = await RawPeer.connect(node.port);
   try {
-    peer.write(Buffer.concat([
-      encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'hello', value: 'world' }),
-      encodeRequest({ opcode: Opcode.GET, requestId: 2, key: 'hello' }),
-    ]));
+    peer.write(
+      Buffer.concat([
+        encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'hello', value: 'world' }),
+        encodeRequest({ opcode: Opcode.GET, requestId: 2, key: 'hello' }),
+      ]),
+    );
     const [set, get] = await peer.waitForResponses(2);
     assert.is(set!.status, Status.OK);
     assert.is(get!.value.toString(), 'world');
@@ -28,21 +30,25 @@ Cli('starts, serves SET/GET, and exits 0 on SIGTERM', async () => {
   assert.match(node.stderr(), /SIGTERM/);
 });
 
-Cli('the command tunes the C allocator when the native addon is loaded on glibc, and STATS says so (and how reads are buffered)', async () => {
-  const node = await startCliNode(['--log-level', 'debug', '--read-buffer', '64kb']);
-  const peer = await RawPeer.connect(node.port);
-  try {
-    peer.write(encodeRequest({ opcode: Opcode.STATS, requestId: 1, key: null }));
-    const [stats] = await peer.waitForResponses(1);
-    const { allocator, reads } = JSON.parse(stats!.value.toString()) as { allocator: { tuned: boolean }; reads: unknown };
-    assert.equal(reads, { shared: true, bufferBytes: 64 * 1024 });
-    const glibc = typeof (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
-    assert.is(allocator.tuned, isNativeAccelerationEnabled && glibc);
-    if (!allocator.tuned) assert.match(node.stderr(), /allocator settings not applied/);
-  } finally {
-    peer.destroy();
-  }
-});
+Cli(
+  'the command tunes the C allocator when the native addon is loaded on glibc, and STATS says so (and how reads are buffered)',
+  async () => {
+    const node = await startCliNode(['--log-level', 'debug', '--read-buffer', '64kb']);
+    const peer = await RawPeer.connect(node.port);
+    try {
+      peer.write(encodeRequest({ opcode: Opcode.STATS, requestId: 1, key: null }));
+      const [stats] = await peer.waitForResponses(1);
+      const { allocator, reads } = JSON.parse(stats!.value.toString()) as { allocator: { tuned: boolean }; reads: unknown };
+      assert.equal(reads, { shared: true, bufferBytes: 64 * 1024 });
+      const glibc =
+        typeof (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime === 'string';
+      assert.is(allocator.tuned, isNativeAccelerationEnabled && glibc);
+      if (!allocator.tuned) assert.match(node.stderr(), /allocator settings not applied/);
+    } finally {
+      peer.destroy();
+    }
+  },
+);
 
 Cli('SIGINT also drains and exits 0; the Go-style single-dash flag works', async () => {
   const proc = runCli(['-addr', '127.0.0.1:0']);
@@ -107,7 +113,11 @@ Cli('status --server prints the member table (address, state, incarnation, keys)
   assert.match(output, new RegExp(`${other.address.replace(/\./g, '\\.')}\\s+alive`));
   assert.match(output, /ring: epoch \d+, checksum [0-9a-f]{8}, 160 vnodes per member/);
   const keys = [...output.matchAll(/alive\s+\d+\s+(\d+)/g)].map((m) => Number(m[1]));
-  assert.is(keys.reduce((a, b) => a + b, 0), 1, 'the one key is counted once, on its owner');
+  assert.is(
+    keys.reduce((a, b) => a + b, 0),
+    1,
+    'the one key is counted once, on its owner',
+  );
 });
 
 Cli('status against a node that is not there exits 1 with a message', async () => {

@@ -92,7 +92,10 @@ roundTrip('set modes and TTLs go on the wire as flags and extras', async () => {
   assert.is(await client.set('n', '3', { mode: 'xx', ttlMs: 60_000 }), true);
   assert.is(await client.set('n', '4', { mode: 'set', ttlMs: 2 ** 40 }), true);
   const sets = server.requests.filter((r) => r.opcode === Opcode.SET);
-  assert.equal(sets.map((r) => setModeOf(r.flags)), [SetMode.XX, SetMode.NX, SetMode.NX, SetMode.XX, SetMode.SET]);
+  assert.equal(
+    sets.map((r) => setModeOf(r.flags)),
+    [SetMode.XX, SetMode.NX, SetMode.NX, SetMode.XX, SetMode.SET],
+  );
   assert.is(sets[3]!.extrasLow, 60_000);
   assert.is(sets[4]!.extrasHigh, 2 ** 8);
   assert.is(sets[4]!.extrasLow, 0);
@@ -137,19 +140,28 @@ roundTrip('mget keeps key order and returns null for misses', async () => {
   await client.set('a', '1');
   await client.set(Buffer.from('c'), '3');
   const values = await client.mget(['a', 'b', Buffer.from('c'), 'a']);
-  assert.equal(values.map((v) => (v === null ? null : v.toString())), ['1', null, '3', '1']);
+  assert.equal(
+    values.map((v) => (v === null ? null : v.toString())),
+    ['1', null, '3', '1'],
+  );
   assert.equal(await client.mget([]), []);
 });
 
 roundTrip('mset accepts pairs, Maps and objects, with a TTL', async () => {
   const server = await FakeServer.start({ record: true });
   const client = clientFor(server);
-  await client.mset([['x', '1'], [Buffer.from('y'), Buffer.from('2')]]);
+  await client.mset([
+    ['x', '1'],
+    [Buffer.from('y'), Buffer.from('2')],
+  ]);
   await client.mset(new Map([['z', '3']]));
   await client.mset({ w: '4', v: Buffer.from('5') }, { ttlMs: 30_000 });
   await client.mset([]);
   const values = await client.mget(['x', 'y', 'z', 'w', 'v']);
-  assert.equal(values.map((v) => v!.toString()), ['1', '2', '3', '4', '5']);
+  assert.equal(
+    values.map((v) => v!.toString()),
+    ['1', '2', '3', '4', '5'],
+  );
   const msets = server.requests.filter((r) => r.opcode === Opcode.MSET);
   assert.is(msets.length, 3);
   assert.is(msets[2]!.extrasLow, 30_000);
@@ -169,7 +181,10 @@ roundTrip('mset and mget bodies over the multi-key limit are split into several 
   const msets = server.requests.filter((r) => r.opcode === Opcode.MSET);
   assert.ok(msets.length >= 4, `${msets.length} MSET frames`);
   const sent = msets.flatMap((r) => decodeMsetBody(r.value, 0, r.value.length)!);
-  assert.equal(sent.map(([k]) => k.toString()), entries.map(([k]) => k));
+  assert.equal(
+    sent.map(([k]) => k.toString()),
+    entries.map(([k]) => k),
+  );
   for (const r of msets) {
     const n = decodeMsetBody(r.value, 0, r.value.length)!.length;
     assert.ok(r.value.length <= MULTI_SLACK_BYTES || n === 1, `frame of ${r.value.length} bytes holds ${n} entries`);
@@ -187,7 +202,10 @@ roundTrip('mset and mget bodies over the multi-key limit are split into several 
   let mgets = server.requests.filter((r) => r.opcode === Opcode.MGET);
   assert.is(mgets.length, Math.ceil(202 / perFrame));
   for (const r of mgets) assert.ok(r.value.length <= MULTI_SLACK_BYTES && decodeMgetBody(r.value, 0, r.value.length)!.length <= perFrame);
-  assert.equal(mgets.flatMap((r) => decodeMgetBody(r.value, 0, r.value.length)!.map((k) => k.toString())), [...longKeys, 'big:3', 'tail']);
+  assert.equal(
+    mgets.flatMap((r) => decodeMgetBody(r.value, 0, r.value.length)!.map((k) => k.toString())),
+    [...longKeys, 'big:3', 'tail'],
+  );
   // 600 short keys: frames of at most perFrame keys, which bounds each response.
   server.requests.length = 0;
   const shortKeys = Array.from({ length: 600 }, (_, i) => (i === 599 ? 'tail' : `short:${i}`));
@@ -357,7 +375,11 @@ errors('bad options throw at construction', () => {
     [{ nodes: [':7000'], routing: 'direct' }, ConfigError],
   ];
   for (const [options, type] of bad) {
-    assert.throws(() => new Client(options as never), (e: unknown) => e instanceof type, JSON.stringify(options));
+    assert.throws(
+      () => new Client(options as never),
+      (e: unknown) => e instanceof type,
+      JSON.stringify(options),
+    );
   }
 });
 

@@ -121,7 +121,10 @@ conn('requestRaw relays any status with flags as given; it rejects only when no 
   });
   const c = connection(server.address, { timeoutMs: 100 });
   const set = await c.requestRaw(Opcode.SET, Flag.FORWARDED, Buffer.from('k'), Buffer.from('v'), 0);
-  assert.equal({ ...set, value: set.value.toString() }, { opcode: Opcode.SET, status: Status.OK, epoch: 2, extrasHigh: 0, extrasLow: 0, value: '' });
+  assert.equal(
+    { ...set, value: set.value.toString() },
+    { opcode: Opcode.SET, status: Status.OK, epoch: 2, extrasHigh: 0, extrasLow: 0, value: '' },
+  );
   const got = await c.requestRaw(Opcode.GET, Flag.FORWARDED, 'k', null, 0);
   assert.is(got.value.toString(), 'v');
   const incr = await c.requestRaw(Opcode.INCR, 0, 'n', null, -3);
@@ -130,7 +133,10 @@ conn('requestRaw relays any status with flags as given; it rejects only when no 
   const bad = await c.requestRaw(Opcode.INCR, 0, 'bad', null, 1);
   assert.is(bad.status, Status.NOT_INTEGER);
   assert.is(bad.value.toString(), 'not an integer');
-  assert.equal(server.requests.map((r) => r.flags), [Flag.FORWARDED, Flag.FORWARDED, 0, 0]);
+  assert.equal(
+    server.requests.map((r) => r.flags),
+    [Flag.FORWARDED, Flag.FORWARDED, 0, 0],
+  );
   server.behavior = 'silent';
   assert.instance(await settle(c.requestRaw(Opcode.PING, 0, null, null, 0)), TimeoutError);
 });
@@ -144,7 +150,10 @@ conn('a node that stops reading: past maxQueuedBytes new requests fail fast with
   // The kernel's socket buffers take a few MB first; keep writing one batch per tick until the client refuses.
   for (let batch = 0; batch < 400 && refused === null; batch++) {
     for (let i = 0; i < 4; i++) sent.push(settle(c.request(Opcode.SET, 0, `k${batch}:${i}`, value, 0)));
-    refused = await Promise.race([sent[sent.length - 1]!.then((r) => (r instanceof Error ? r : null)), new Promise<null>((resolve) => setImmediate(() => resolve(null)))]);
+    refused = await Promise.race([
+      sent[sent.length - 1]!.then((r) => (r instanceof Error ? r : null)),
+      new Promise<null>((resolve) => setImmediate(() => resolve(null))),
+    ]);
   }
   assert.instance(refused, QueueFullError);
   assert.ok(refused!.message.includes('not reading'), refused!.message);

@@ -138,7 +138,8 @@ faults('fails over to the next node while the first is down, and back when it re
 
 faults('a node that answers SHUTTING_DOWN is avoided while another node is usable', async () => {
   const draining = await FakeServer.start({
-    handler: (r) => (r.opcode === Opcode.PING ? undefined : { status: Status.SHUTTING_DOWN, value: 'the node is shutting down; retry on another node' }),
+    handler: (r) =>
+      r.opcode === Opcode.PING ? undefined : { status: Status.SHUTTING_DOWN, value: 'the node is shutting down; retry on another node' },
   });
   const other = await FakeServer.start();
   const client = track(new Client({ routing: 'proxy', nodes: [draining.address, other.address] }));
@@ -206,7 +207,14 @@ faults('close() fails outstanding requests with ClientClosedError; later calls r
     assert.instance(result, ClientClosedError);
     assert.is((result as DCacheError).code, 'ERR_CLIENT_CLOSED');
   }
-  const later: Array<Promise<unknown>> = [client.get('a'), client.set('a', 'b'), client.mget([]), client.mset([]), client.ping(), client.flush()];
+  const later: Array<Promise<unknown>> = [
+    client.get('a'),
+    client.set('a', 'b'),
+    client.mget([]),
+    client.mset([]),
+    client.ping(),
+    client.flush(),
+  ];
   for (const call of later) {
     assert.instance(await settle(call), ClientClosedError);
   }

@@ -70,7 +70,10 @@ Limits('reproduction 5: mget of 70 keys of 1 MiB against a node with default lim
   peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 2, value: encodeMgetBody(Array.from({ length: 70 }, (_, i) => `v:${i}`)) }));
   peer.write(encodeRequest({ opcode: Opcode.PING, requestId: 3 }));
   const responses = await peer.waitForResponses(3);
-  assert.equal(responses.slice(1).map((r) => r.status), [Status.RESPONSE_TOO_LARGE, Status.OK]);
+  assert.equal(
+    responses.slice(1).map((r) => r.status),
+    [Status.RESPONSE_TOO_LARGE, Status.OK],
+  );
 });
 
 Limits('mget of 1,000 keys of 1 MiB each succeeds against a node with default limits (given the memory)', async () => {

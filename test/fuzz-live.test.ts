@@ -19,7 +19,25 @@ const Fuzz = suite('fuzz: live server');
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 3000);
 const FUZZERS = 4;
 // FLUSH is left out: it would (rightly) empty the canary's keys.
-const OPCODES = [Opcode.GET, Opcode.SET, Opcode.DELETE, Opcode.TOUCH, Opcode.TTL, Opcode.INCR, Opcode.MGET, Opcode.MSET, Opcode.PING, Opcode.STATS, Opcode.TOPOLOGY, Opcode.AUTH, Opcode.JOIN, Opcode.PROBE, Opcode.SYNC, 0x30, 0xff];
+const OPCODES = [
+  Opcode.GET,
+  Opcode.SET,
+  Opcode.DELETE,
+  Opcode.TOUCH,
+  Opcode.TTL,
+  Opcode.INCR,
+  Opcode.MGET,
+  Opcode.MSET,
+  Opcode.PING,
+  Opcode.STATS,
+  Opcode.TOPOLOGY,
+  Opcode.AUTH,
+  Opcode.JOIN,
+  Opcode.PROBE,
+  Opcode.SYNC,
+  0x30,
+  0xff,
+];
 
 const sockets = new Set<net.Socket>();
 let canary: Client | undefined;
@@ -83,7 +101,7 @@ async function fuzzer(port: number, seed: number, until: number): Promise<number
       }
       const data = Buffer.concat(parts);
       // Random chunking: the decoder must resume across any boundary.
-      for (let at = 0; at < data.length; ) {
+      for (let at = 0; at < data.length;) {
         const end = Math.min(data.length, at + 1 + Math.floor(random() * 2048));
         socket.write(data.subarray(at, end));
         at = end;

@@ -49,7 +49,10 @@ test('strings hash as their UTF-8 bytes', () => {
 
 test('hash32 rejects keys that are neither string nor Buffer, naming the argument', () => {
   for (const bad of [undefined, null, 42, {}, [1], new Uint8Array(2)]) {
-    assert.throws(() => hash32(bad as unknown as string), (error: Error) => error instanceof TypeError && /key/.test(error.message));
+    assert.throws(
+      () => hash32(bad as unknown as string),
+      (error: Error) => error instanceof TypeError && /key/.test(error.message),
+    );
   }
   assert.throws(() => hash32('a', -1), RangeError);
   assert.throws(() => hash32('a', 2 ** 32), RangeError);
@@ -70,7 +73,11 @@ test('native and TS hashes agree on random buffers of every length 0-64 and some
     for (let trial = 0; trial < 8; trial++) {
       const offset = Math.floor(random() * (pool.length - length));
       const seed = trial === 0 ? 0 : Math.floor(random() * 2 ** 32);
-      assert.is(nativeBinding.hash32(pool, offset, length, seed), xxh32(pool, offset, length, seed), `length ${length} offset ${offset} seed ${seed}`);
+      assert.is(
+        nativeBinding.hash32(pool, offset, length, seed),
+        xxh32(pool, offset, length, seed),
+        `length ${length} offset ${offset} seed ${seed}`,
+      );
     }
   }
 });

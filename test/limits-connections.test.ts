@@ -113,34 +113,42 @@ Limits('RESP idle timeout (Redis `timeout`): idle kicked, active kept, CONFIG GE
   assert.is(server.stats.idleKicks, 1);
 });
 
-Limits('a reader that never reads stays under the hard output cap: reading pauses at the high-water mark, and a response that could pass the cap is refused', async () => {
-  const node = await startTestNode({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 1024 * 1024, maxValueBytes: 512 * 1024, slowReaderTimeoutMs: 0 });
-  const client = new Client({ nodes: [node.address], routing: 'proxy' });
-  clients.push(client);
-  const big = Buffer.alloc(256 * 1024, 1);
-  await client.set('big', big);
-  const reader = await nonReader(node.port);
-  const gets = Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i + 1, key: 'big' })));
-  reader.write(gets);
-  await eventually(() => serverStats(node).backpressurePauses >= 1, 'the non-reader to be paused');
-  // One response more than the high-water mark at most: never the hard cap (the 1 MiB less 16 KiB response cap sees to it).
-  const peer = await RawPeer.connect(node.port);
-  peers.push(peer);
-  peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 1, value: encodeMgetBody(['big', 'big', 'big', 'big']) }));
-  peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 2, value: encodeMgetBody(['big', 'big', 'big']) }));
-  const responses = await peer.waitForResponses(2);
-  const byId = new Map(responses.map((r) => [r.requestId, r]));
-  assert.is(byId.get(1)!.status, Status.RESPONSE_TOO_LARGE, 'four 256 KiB values are over the 1008 KiB response cap');
-  assert.match(byId.get(1)!.value.toString(), /the limit is 1032192 bytes/);
-  assert.is(byId.get(2)!.status, Status.OK, 'three fit');
-  assert.is(serverStats(node).responseTooLarge, 1);
-  for (let i = 0; i < 20; i++) {
-    await client.set(`k${i}`, `${i}`);
-    assert.is(String(await client.get(`k${i}`)), `${i}`);
-  }
-  assert.is(serverStats(node).outputLimitDisconnects, 0, 'the hard cap was never reached');
-  assert.ok(!reader.destroyed);
-});
+Limits(
+  'a reader that never reads stays under the hard output cap: reading pauses at the high-water mark, and a response that could pass the cap is refused',
+  async () => {
+    const node = await startTestNode({
+      outputHighWaterBytes: 16 * 1024,
+      outputHardLimitBytes: 1024 * 1024,
+      maxValueBytes: 512 * 1024,
+      slowReaderTimeoutMs: 0,
+    });
+    const client = new Client({ nodes: [node.address], routing: 'proxy' });
+    clients.push(client);
+    const big = Buffer.alloc(256 * 1024, 1);
+    await client.set('big', big);
+    const reader = await nonReader(node.port);
+    const gets = Buffer.concat(Array.from({ length: 200 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i + 1, key: 'big' })));
+    reader.write(gets);
+    await eventually(() => serverStats(node).backpressurePauses >= 1, 'the non-reader to be paused');
+    // One response more than the high-water mark at most: never the hard cap (the 1 MiB less 16 KiB response cap sees to it).
+    const peer = await RawPeer.connect(node.port);
+    peers.push(peer);
+    peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 1, value: encodeMgetBody(['big', 'big', 'big', 'big']) }));
+    peer.write(encodeRequest({ opcode: Opcode.MGET, requestId: 2, value: encodeMgetBody(['big', 'big', 'big']) }));
+    const responses = await peer.waitForResponses(2);
+    const byId = new Map(responses.map((r) => [r.requestId, r]));
+    assert.is(byId.get(1)!.status, Status.RESPONSE_TOO_LARGE, 'four 256 KiB values are over the 1008 KiB response cap');
+    assert.match(byId.get(1)!.value.toString(), /the limit is 1032192 bytes/);
+    assert.is(byId.get(2)!.status, Status.OK, 'three fit');
+    assert.is(serverStats(node).responseTooLarge, 1);
+    for (let i = 0; i < 20; i++) {
+      await client.set(`k${i}`, `${i}`);
+      assert.is(String(await client.get(`k${i}`)), `${i}`);
+    }
+    assert.is(serverStats(node).outputLimitDisconnects, 0, 'the hard cap was never reached');
+    assert.ok(!reader.destroyed);
+  },
+);
 
 Limits('slow reader held at the high-water mark is closed after slowReaderTimeoutMs (Redis soft limit)', async () => {
   const node = await startTestNode({ outputHighWaterBytes: 16 * 1024, slowReaderTimeoutMs: 200 });
@@ -172,7 +180,10 @@ Limits('fairness: past maxRequestsPerRead a connection yields (conn_yields) and 
   p.write(Buffer.concat(Array.from({ length: 100 }, (_, i) => encodeRequest({ opcode: Opcode.PING, requestId: i + 1 }))));
   other.write(encodeRequest({ opcode: Opcode.PING, requestId: 7 }));
   const responses = await p.waitForResponses(100);
-  assert.equal(responses.map((r) => r.requestId), Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.equal(
+    responses.map((r) => r.requestId),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
   await other.waitForResponses(1);
   assert.ok(serverStats(node).connYields >= 20, `conn_yields ${serverStats(node).connYields}`);
 

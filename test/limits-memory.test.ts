@@ -55,7 +55,10 @@ interface Held {
   closed: number;
 }
 
-async function statsOf(client: Client): Promise<{ server: { responseTooLarge: number; outputLimitDisconnects: number; inputLimitDisconnects: number; connections: number }; heldMemory: { input: Held; output: Held } }> {
+async function statsOf(client: Client): Promise<{
+  server: { responseTooLarge: number; outputLimitDisconnects: number; inputLimitDisconnects: number; connections: number };
+  heldMemory: { input: Held; output: Held };
+}> {
   return (await client.stats()) as never;
 }
 
@@ -112,7 +115,10 @@ Memory('reproduction 3: an MGET of 340 copies of a 1 MiB value is refused before
   const answers = await Promise.all(peers.map((peer) => peer.waitForResponses(1)));
   for (const [answer] of answers) {
     assert.is(answer!.status, Status.RESPONSE_TOO_LARGE);
-    assert.match(answer!.value.toString(), new RegExp(`the response would be ${340 * (4 + MiB) + 4} bytes; the limit is ${63 * MiB} bytes`));
+    assert.match(
+      answer!.value.toString(),
+      new RegExp(`the response would be ${340 * (4 + MiB) + 4} bytes; the limit is ${63 * MiB} bytes`),
+    );
   }
   await canary.runFor(200);
   const high = peak.stop();
@@ -128,77 +134,87 @@ Memory('reproduction 3: an MGET of 340 copies of a 1 MiB value is refused before
   assert.ok(values.every((value) => value !== null && value.length === MiB && value[MiB - 1] === 7));
 });
 
-Memory('responses queued for clients that never read stay under the node-wide output cap; non-readers are closed, a canary keeps working', async () => {
-  const node = await startCliNode(['--output-total-limit', '96mb']);
-  const client = new Client({ nodes: [node.address] });
-  clients.push(client);
-  for (let i = 0; i < 8; i++) await client.set(`big:${i}`, Buffer.alloc(MiB, i));
-  const canary = runCanary(new Client({ nodes: [node.address] }), clients);
-  await canary.runFor(50);
-  const before = rssOf(node.pid);
-  const peak = rssPeak(node.pid);
-  // Each asks for 62 MiB (the most one request may get) and never reads it: eight would queue 496 MiB.
-  const keys = Array.from({ length: 62 }, (_, i) => `big:${i % 8}`);
-  for (let i = 0; i < 8; i++) {
-    const socket = await nonReader(node.port);
-    socket.write(encodeRequest({ opcode: Opcode.MGET, requestId: 1, value: encodeMgetBody(keys) }));
-  }
-  const settled = async () => {
+Memory(
+  'responses queued for clients that never read stay under the node-wide output cap; non-readers are closed, a canary keeps working',
+  async () => {
+    const node = await startCliNode(['--output-total-limit', '96mb']);
+    const client = new Client({ nodes: [node.address] });
+    clients.push(client);
+    for (let i = 0; i < 8; i++) await client.set(`big:${i}`, Buffer.alloc(MiB, i));
+    const canary = runCanary(new Client({ nodes: [node.address] }), clients);
+    await canary.runFor(50);
+    const before = rssOf(node.pid);
+    const peak = rssPeak(node.pid);
+    // Each asks for 62 MiB (the most one request may get) and never reads it: eight would queue 496 MiB.
+    const keys = Array.from({ length: 62 }, (_, i) => `big:${i % 8}`);
+    for (let i = 0; i < 8; i++) {
+      const socket = await nonReader(node.port);
+      socket.write(encodeRequest({ opcode: Opcode.MGET, requestId: 1, value: encodeMgetBody(keys) }));
+    }
+    const settled = async () => {
+      const stats = await statsOf(client);
+      return stats.server.responseTooLarge + stats.heldMemory.output.closed >= 7;
+    };
+    for (let i = 0; i < 500 && !(await settled()); i++) await canary.runFor(20);
+    const high = peak.stop();
+    report('eight non-readers of 62 MiB each', before, high, rssOf(node.pid));
     const stats = await statsOf(client);
-    return stats.server.responseTooLarge + stats.heldMemory.output.closed >= 7;
-  };
-  for (let i = 0; i < 500 && !(await settled()); i++) await canary.runFor(20);
-  const high = peak.stop();
-  report('eight non-readers of 62 MiB each', before, high, rssOf(node.pid));
-  const stats = await statsOf(client);
-  assert.ok(stats.heldMemory.output.closed >= 1, 'a non-reader was closed');
-  assert.ok(stats.server.outputLimitDisconnects >= 1);
-  assert.ok(stats.heldMemory.output.peak <= 96 * MiB + 63 * MiB, `output held peaked at ${mb(stats.heldMemory.output.peak)}`);
-  // The cap, one response over it, and the node's own working memory.
-  assert.ok(high - before < 96 * MiB + 63 * MiB + 64 * MiB, `RSS ${mb(before)} → peak ${mb(high)}`);
-  const result = await canary.stop();
-  assert.ok(result.ok > 0);
-  assert.is(result.errors, 0, result.firstError);
-});
+    assert.ok(stats.heldMemory.output.closed >= 1, 'a non-reader was closed');
+    assert.ok(stats.server.outputLimitDisconnects >= 1);
+    assert.ok(stats.heldMemory.output.peak <= 96 * MiB + 63 * MiB, `output held peaked at ${mb(stats.heldMemory.output.peak)}`);
+    // The cap, one response over it, and the node's own working memory.
+    assert.ok(high - before < 96 * MiB + 63 * MiB + 64 * MiB, `RSS ${mb(before)} → peak ${mb(high)}`);
+    const result = await canary.stop();
+    assert.ok(result.ok > 0);
+    assert.is(result.errors, 0, result.firstError);
+  },
+);
 
-Memory('reproduction 4: 200 connections each holding a 2 MiB frame less one byte: the largest holders are closed at the input cap', async () => {
-  const node = await startCliNode(['--max-connections', '1000'], GC_ON_SIGNAL);
-  const client = new Client({ nodes: [node.address] });
-  clients.push(client);
-  const canary = runCanary(new Client({ nodes: [node.address] }), clients);
-  await canary.runFor(50);
-  const before = rssOf(node.pid);
-  const peak = rssPeak(node.pid);
-  const valueLength = 2 * MiB - 8;
-  const header = Buffer.alloc(HEADER_SIZE);
-  writeRequestHeader(header, 0, Opcode.SET, 0, 1, 8, valueLength, 0);
-  const almost = Buffer.concat([header, Buffer.from('holdkey!'), Buffer.alloc(valueLength - 1, 1)]);
-  const holders: net.Socket[] = [];
-  for (let i = 0; i < 200; i++) {
-    const socket = net.connect({ port: node.port, host: '127.0.0.1' });
-    socket.on('error', () => undefined);
-    sockets.push(socket);
-    holders.push(socket);
-    await once(socket, 'connect');
-    socket.write(almost);
-  }
-  await eventually(() => holders.filter((socket) => socket.destroyed || socket.readableEnded).length >= 150, 'most holders to be closed', 30_000).catch(() => undefined);
-  await canary.runFor(200);
-  const high = peak.stop();
-  const stats = await statsOf(client);
-  for (const socket of holders) socket.destroy();
-  for (let i = 0; i < 400 && (await statsOf(client)).server.connections > 2; i++) await canary.runFor(5);
-  const after = await rssAfterGc(node);
-  report('200 connections holding 2 MiB frames', before, high, after);
-  // Memory held for a connection is given back when it closes: once collected, RSS is back near where it was
-  // (the body buffer pool keeps at most 16 MiB of free buffers for reuse).
-  assert.ok(after - before < 16 * MiB + 16 * MiB, `RSS ${mb(before)} → after closing and collecting ${mb(after)}`);
-  // 64 MiB is the default input cap (a quarter of --max-memory, at least 64 MiB): 32 such frames at most.
-  assert.ok(stats.server.inputLimitDisconnects >= 200 - 33, `${stats.server.inputLimitDisconnects} closed`);
-  assert.ok(stats.heldMemory.input.peak <= 64 * MiB + 2 * MiB + 64 * 1024, `input held peaked at ${mb(stats.heldMemory.input.peak)}`);
-  assert.ok(high - before < 64 * MiB + 64 * MiB, `RSS ${mb(before)} → peak ${mb(high)}`);
-  const result = await canary.stop();
-  assert.is(result.errors, 0, result.firstError);
-});
+Memory(
+  'reproduction 4: 200 connections each holding a 2 MiB frame less one byte: the largest holders are closed at the input cap',
+  async () => {
+    const node = await startCliNode(['--max-connections', '1000'], GC_ON_SIGNAL);
+    const client = new Client({ nodes: [node.address] });
+    clients.push(client);
+    const canary = runCanary(new Client({ nodes: [node.address] }), clients);
+    await canary.runFor(50);
+    const before = rssOf(node.pid);
+    const peak = rssPeak(node.pid);
+    const valueLength = 2 * MiB - 8;
+    const header = Buffer.alloc(HEADER_SIZE);
+    writeRequestHeader(header, 0, Opcode.SET, 0, 1, 8, valueLength, 0);
+    const almost = Buffer.concat([header, Buffer.from('holdkey!'), Buffer.alloc(valueLength - 1, 1)]);
+    const holders: net.Socket[] = [];
+    for (let i = 0; i < 200; i++) {
+      const socket = net.connect({ port: node.port, host: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      sockets.push(socket);
+      holders.push(socket);
+      await once(socket, 'connect');
+      socket.write(almost);
+    }
+    await eventually(
+      () => holders.filter((socket) => socket.destroyed || socket.readableEnded).length >= 150,
+      'most holders to be closed',
+      30_000,
+    ).catch(() => undefined);
+    await canary.runFor(200);
+    const high = peak.stop();
+    const stats = await statsOf(client);
+    for (const socket of holders) socket.destroy();
+    for (let i = 0; i < 400 && (await statsOf(client)).server.connections > 2; i++) await canary.runFor(5);
+    const after = await rssAfterGc(node);
+    report('200 connections holding 2 MiB frames', before, high, after);
+    // Memory held for a connection is given back when it closes: once collected, RSS is back near where it was
+    // (the body buffer pool keeps at most 16 MiB of free buffers for reuse).
+    assert.ok(after - before < 16 * MiB + 16 * MiB, `RSS ${mb(before)} → after closing and collecting ${mb(after)}`);
+    // 64 MiB is the default input cap (a quarter of --max-memory, at least 64 MiB): 32 such frames at most.
+    assert.ok(stats.server.inputLimitDisconnects >= 200 - 33, `${stats.server.inputLimitDisconnects} closed`);
+    assert.ok(stats.heldMemory.input.peak <= 64 * MiB + 2 * MiB + 64 * 1024, `input held peaked at ${mb(stats.heldMemory.input.peak)}`);
+    assert.ok(high - before < 64 * MiB + 64 * MiB, `RSS ${mb(before)} → peak ${mb(high)}`);
+    const result = await canary.stop();
+    assert.is(result.errors, 0, result.firstError);
+  },
+);
 
 Memory.run();

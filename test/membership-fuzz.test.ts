@@ -29,7 +29,10 @@ const STATES = ['alive', 'suspect', 'dead', 'left'] as const;
 
 /** A member id: mostly made-up loopback ports, sometimes one of the cluster's own ids. */
 function idArb(real: string[]): fc.Arbitrary<string> {
-  return fc.oneof(fc.integer({ min: 1, max: 65535 }).map((port) => `127.0.0.1:${port}`), fc.constantFrom(...real));
+  return fc.oneof(
+    fc.integer({ min: 1, max: 65535 }).map((port) => `127.0.0.1:${port}`),
+    fc.constantFrom(...real),
+  );
 }
 
 function updateArb(real: string[]): fc.Arbitrary<Record<string, unknown>> {
@@ -42,7 +45,11 @@ function updateArb(real: string[]): fc.Arbitrary<Record<string, unknown>> {
 
 /** A well-formed message, then maybe broken: a field dropped or retyped, bytes flipped, truncated. */
 function messageBytesArb(real: string[]): fc.Arbitrary<Buffer> {
-  const message = fc.record({ from: idArb(real), updates: fc.array(updateArb(real), { maxLength: 8 }), target: fc.option(idArb(real), { nil: undefined }) });
+  const message = fc.record({
+    from: idArb(real),
+    updates: fc.array(updateArb(real), { maxLength: 8 }),
+    target: fc.option(idArb(real), { nil: undefined }),
+  });
   const mutation = fc.oneof(
     fc.constant((b: Buffer) => b),
     fc.nat().map((n) => (b: Buffer) => b.subarray(0, n % (b.length + 1))),
@@ -69,7 +76,10 @@ interface Snapshot {
  */
 function snapshot(node: CacheNode): Snapshot {
   const all = node.cluster.membership.table.all();
-  const members = all.map((m) => m.id).sort().join(',');
+  const members = all
+    .map((m) => m.id)
+    .sort()
+    .join(',');
   const farFuture = all.filter((m) => m.incarnation > Date.now() + MAX_INCARNATION_LEAD_MS).length;
   return { members, checksum: node.cluster.ring.checksum, items: node.store.stats().items, farFuture };
 }
@@ -80,7 +90,10 @@ Fuzz('random and mutated membership frames from a non-member are all refused and
   for (let i = 0; i < 50; i++) target.store.set(`k${i}`, 'v');
   const real = nodes.map((node) => node.address);
   const before = snapshot(target);
-  const samples = fc.sample(fc.tuple(fc.integer({ min: MEMBERSHIP_OPCODE_FIRST, max: MEMBERSHIP_OPCODE_FIRST + 15 }), messageBytesArb(real)), { numRuns: 60, seed: 14 });
+  const samples = fc.sample(
+    fc.tuple(fc.integer({ min: MEMBERSHIP_OPCODE_FIRST, max: MEMBERSHIP_OPCODE_FIRST + 15 }), messageBytesArb(real)),
+    { numRuns: 60, seed: 14 },
+  );
   // One connection per message: each refusal closes its connection.
   for (const [i, [opcode, value]] of samples.entries()) {
     const peer = await RawPeer.connect(target.port);
@@ -94,33 +107,36 @@ Fuzz('random and mutated membership frames from a non-member are all refused and
   assert.is((target.stats().server as { memberOnlyRefusals: number }).memberOnlyRefusals, samples.length);
 });
 
-Fuzz("messages on a member's connection in another member's name are refused whatever they say; malformed ones are answered and ignored", async () => {
-  const nodes = await startCluster(3);
-  const [target, member] = nodes as [CacheNode, CacheNode];
-  const real = nodes.map((node) => node.address);
-  const before = snapshot(target);
-  const samples = fc.sample(messageBytesArb(real), { numRuns: 40, seed: 41 });
-  let forbidden = 0;
-  let malformed = 0;
-  for (const [i, value] of samples.entries()) {
-    const decoded = decodeMessage(value);
-    if (decoded !== undefined && decoded.from === member.address) continue; // speaking for itself: allowed, not a lie
-    const socket = await memberSocket(member, target, peers);
-    socket.write(encodeRequest({ opcode: Opcode.SYNC, requestId: 2, value }));
-    const responses = await socket.waitForResponses(2);
-    const status = responses[1]!.status;
-    if (decoded === undefined) {
-      assert.is(status, Status.BAD_ARGUMENT, `message ${i} is malformed`);
-      malformed++;
-    } else {
-      assert.is(status, Status.FORBIDDEN, `message ${i} lies about its sender`);
-      forbidden++;
+Fuzz(
+  "messages on a member's connection in another member's name are refused whatever they say; malformed ones are answered and ignored",
+  async () => {
+    const nodes = await startCluster(3);
+    const [target, member] = nodes as [CacheNode, CacheNode];
+    const real = nodes.map((node) => node.address);
+    const before = snapshot(target);
+    const samples = fc.sample(messageBytesArb(real), { numRuns: 40, seed: 41 });
+    let forbidden = 0;
+    let malformed = 0;
+    for (const [i, value] of samples.entries()) {
+      const decoded = decodeMessage(value);
+      if (decoded !== undefined && decoded.from === member.address) continue; // speaking for itself: allowed, not a lie
+      const socket = await memberSocket(member, target, peers);
+      socket.write(encodeRequest({ opcode: Opcode.SYNC, requestId: 2, value }));
+      const responses = await socket.waitForResponses(2);
+      const status = responses[1]!.status;
+      if (decoded === undefined) {
+        assert.is(status, Status.BAD_ARGUMENT, `message ${i} is malformed`);
+        malformed++;
+      } else {
+        assert.is(status, Status.FORBIDDEN, `message ${i} lies about its sender`);
+        forbidden++;
+      }
+      socket.destroy();
     }
-    socket.destroy();
-  }
-  assert.ok(forbidden > 5 && malformed > 5, `${forbidden} lies, ${malformed} malformed`);
-  assert.equal(snapshot(target), before);
-});
+    assert.ok(forbidden > 5 && malformed > 5, `${forbidden} lies, ${malformed} malformed`);
+    assert.equal(snapshot(target), before);
+  },
+);
 
 Fuzz('a real member speaking about made-up members or far-future incarnations changes nothing', async () => {
   const nodes = await startCluster(3);
@@ -128,11 +144,18 @@ Fuzz('a real member speaking about made-up members or far-future incarnations ch
   const before = snapshot(target);
   const now = Date.now();
   const lie = fc.record({
-    id: fc.oneof(fc.integer({ min: 1, max: 999 }).map((port) => `127.0.0.1:${port}`), fc.constantFrom(...nodes.map((node) => node.address))),
+    id: fc.oneof(
+      fc.integer({ min: 1, max: 999 }).map((port) => `127.0.0.1:${port}`),
+      fc.constantFrom(...nodes.map((node) => node.address)),
+    ),
     state: fc.constantFrom(...STATES),
     incarnation: fc.integer({ min: now + MAX_INCARNATION_LEAD_MS + 1, max: Number.MAX_SAFE_INTEGER }),
   });
-  const madeUp = fc.record({ id: fc.integer({ min: 1, max: 999 }).map((port) => `127.0.0.1:${port}`), state: fc.constantFrom('dead', 'left') as fc.Arbitrary<'dead' | 'left'>, incarnation: fc.nat() });
+  const madeUp = fc.record({
+    id: fc.integer({ min: 1, max: 999 }).map((port) => `127.0.0.1:${port}`),
+    state: fc.constantFrom('dead', 'left') as fc.Arbitrary<'dead' | 'left'>,
+    incarnation: fc.nat(),
+  });
   const messages = fc.sample(fc.array(fc.oneof(lie, madeUp), { minLength: 1, maxLength: 10 }), { numRuns: 100, seed: 7 });
   for (const updates of messages) {
     const message: MembershipMessage = { from: member.address, updates: updates as MembershipMessage['updates'] };

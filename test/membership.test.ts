@@ -40,9 +40,16 @@ Rules('a table refutes suspicion of itself by raising its incarnation, and ignor
 Rules('messages from peers are validated whole', () => {
   const good: MembershipMessage = { from: 'a:1', updates: [{ id: 'b:2', state: 'alive', incarnation: 3 }], target: 'c:3' };
   assert.equal(decodeMessage(encodeMessage(good)), good);
-  for (const bad of ['', 'not json', '[]', '{"from":1,"updates":[]}', '{"from":"a:1","updates":[{"id":"b:2","state":"zombie","incarnation":1}]}',
-    '{"from":"a:1","updates":[{"id":"b:2","state":"alive","incarnation":-1}]}', '{"from":"a:1","updates":[{"id":"nope","state":"alive","incarnation":1}]}',
-    '{"from":"a:1","updates":[],"ack":"yes"}']) {
+  for (const bad of [
+    '',
+    'not json',
+    '[]',
+    '{"from":1,"updates":[]}',
+    '{"from":"a:1","updates":[{"id":"b:2","state":"zombie","incarnation":1}]}',
+    '{"from":"a:1","updates":[{"id":"b:2","state":"alive","incarnation":-1}]}',
+    '{"from":"a:1","updates":[{"id":"nope","state":"alive","incarnation":1}]}',
+    '{"from":"a:1","updates":[],"ack":"yes"}',
+  ]) {
     assert.is(decodeMessage(Buffer.from(bad)), undefined, bad);
   }
 });
@@ -68,7 +75,14 @@ class FakeNetwork {
   }
 }
 
-const FAST: MembershipOptions = { probeIntervalMs: 10, probeTimeoutMs: 20, indirectProbes: 2, suspicionTimeoutMs: 60, syncIntervalMs: 50, forgetAfterMs: 60_000 };
+const FAST: MembershipOptions = {
+  probeIntervalMs: 10,
+  probeTimeoutMs: 20,
+  indirectProbes: 2,
+  suspicionTimeoutMs: 60,
+  syncIntervalMs: 50,
+  forgetAfterMs: 60_000,
+};
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -103,8 +117,14 @@ Swim('join through one seed spreads to all; a killed member goes suspect then de
   // (n:3 alone sees nobody alive: it only suspects the others; the three survivors declare it dead.)
   const survivors = nodes.filter((node) => node.selfId !== 'n:3');
   await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
-  assert.ok(survivors.some((node) => node.counters.suspicions > 0), 'it was suspected before it was declared dead');
-  assert.ok(survivors.some((node) => node.counters.confirmations > 0), 'the survivors confirmed each other\'s suspicion');
+  assert.ok(
+    survivors.some((node) => node.counters.suspicions > 0),
+    'it was suspected before it was declared dead',
+  );
+  assert.ok(
+    survivors.some((node) => node.counters.confirmations > 0),
+    "the survivors confirmed each other's suspicion",
+  );
   // Restart on the same id: the new incarnation beats the old death.
   nodes[2]!.stop();
   network.down.delete('n:3');
@@ -155,7 +175,10 @@ Swim('a partition is detected on both sides and views converge to all-alive afte
     });
   }
   network.down.add('p:3'); // p:3 can reach nobody and nobody can reach it
-  await until(() => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'suspect' && stateOf(nodes[2]!, 'p:2') === 'suspect', 'both sides to see the cut');
+  await until(
+    () => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'suspect' && stateOf(nodes[2]!, 'p:2') === 'suspect',
+    'both sides to see the cut',
+  );
   assert.not.ok(nodes[2]!.table.hasQuorum(), 'the cut-off node knows it has no majority');
   assert.is(stateOf(nodes[0]!, 'p:2'), 'alive', 'the majority side keeps its own members');
   network.down.delete('p:3');
@@ -197,7 +220,10 @@ Swim('suspicion timeout: the maximum without confirmations, the minimum once the
   node.table.apply({ id: 's:6', state: 'suspect', incarnation: 1 });
   const timeouts = [0, 1, 2, 3, 4].map((confirmations) => node.suspicionTimeoutMs(confirmations));
   assert.is(timeouts[0], FAST.suspicionTimeoutMs * 4);
-  assert.ok(timeouts[0]! > timeouts[1]! && timeouts[1]! > timeouts[2]! && timeouts[2]! > timeouts[3]!, `shrinks with confirmations: ${timeouts.join(', ')}`);
+  assert.ok(
+    timeouts[0]! > timeouts[1]! && timeouts[1]! > timeouts[2]! && timeouts[2]! > timeouts[3]!,
+    `shrinks with confirmations: ${timeouts.join(', ')}`,
+  );
   assert.is(timeouts[3], FAST.suspicionTimeoutMs, 'three confirmations expected (four alive others, capped at three)');
   assert.is(timeouts[4], FAST.suspicionTimeoutMs);
 });
@@ -206,7 +232,7 @@ Swim.run();
 
 const Comeback = suite('declared dead');
 
-Comeback('news of its own death is acted on once per death, even after a refute moved past it; a previous life\'s is not', () => {
+Comeback("news of its own death is acted on once per death, even after a refute moved past it; a previous life's is not", () => {
   let now = 1000;
   const table = new MemberTable('me:1', 1000, () => now);
   let deaths = 0;
@@ -232,12 +258,18 @@ Comeback('a member held dead that speaks again as alive is told of its death, so
   let deaths = 0;
   c.onDeclaredDead(() => deaths++);
   assert.is(c.apply({ id: 'c:1', state: 'suspect', incarnation: 5 }), 'refuted');
-  const reply = await a.handle(Opcode.PROBE, { from: 'c:1', updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }] });
+  const reply = await a.handle(Opcode.PROBE, {
+    from: 'c:1',
+    updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }],
+  });
   assert.is(stateOf(a, 'c:1'), 'alive', 'the refute is accepted');
   for (const update of reply.updates) c.apply(update);
   assert.is(deaths, 1, 'the returning member learns it had been declared dead');
   // A member that was never dead is told nothing of the kind.
-  const again = await a.handle(Opcode.PROBE, { from: 'c:1', updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }] });
+  const again = await a.handle(Opcode.PROBE, {
+    from: 'c:1',
+    updates: [{ id: 'c:1', state: c.self.state, incarnation: c.self.incarnation }],
+  });
   assert.not.ok(again.updates.some((update) => update.id === 'c:1' && update.state === 'dead'));
 });
 

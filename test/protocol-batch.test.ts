@@ -79,7 +79,10 @@ test('property: random appends and takes; every taken buffer keeps its bytes and
         taken.push([last, Buffer.from(last)]);
         for (const [view, copy] of taken) assert.ok(view.equals(copy));
         const all = decodeResponses(Buffer.concat(taken.map((t) => t[0])));
-        assert.equal(all.map((r) => r.id), Array.from({ length: id }, (_, i) => i));
+        assert.equal(
+          all.map((r) => r.id),
+          Array.from({ length: id }, (_, i) => i),
+        );
       },
     ),
     { numRuns: 300 },
@@ -162,7 +165,12 @@ test('external pieces: writeTo sends own bytes and views in order in one corked 
   assert.equal(released, ['ab', 'cd']);
   assert.equal(
     decodeResponses(Buffer.concat(chunks)).map((r) => [r.id, r.value]),
-    [[1, ''], [2, 'ab'.repeat(100)], [3, 'cd'.repeat(100)], [4, 'tail']],
+    [
+      [1, ''],
+      [2, 'ab'.repeat(100)],
+      [3, 'cd'.repeat(100)],
+      [4, 'tail'],
+    ],
   );
 });
 
@@ -173,7 +181,10 @@ test('external pieces: take() joins them (and releases), discard() releases, a p
   b.appendExternal(Buffer.from('xyz'), () => released.push(1));
   const joined = b.take();
   assert.equal(released, [1]);
-  assert.equal(decodeResponses(joined).map((r) => [r.id, r.value]), [[7, 'xyz']]);
+  assert.equal(
+    decodeResponses(joined).map((r) => [r.id, r.value]),
+    [[7, 'xyz']],
+  );
   b.appendResponseHeader(Opcode.GET, Status.OK, 8, 0, 3);
   b.appendExternal(Buffer.from('xyz'), () => released.push(2));
   b.discard();

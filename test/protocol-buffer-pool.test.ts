@@ -76,7 +76,9 @@ Pool('decoders sharing a pool deliver interleaved spanning bodies intact and giv
     assert.ok(frame.value().equals(values.get(frame.requestId)!), `seed ${seed}: value of frame ${frame.requestId}`);
     delivered++;
   };
-  const decoders = streams.map(({ values }) => new FrameDecoder({ kind: 'request', bodyPool: pool, onFrame: (frame) => check(frame, values) }));
+  const decoders = streams.map(
+    ({ values }) => new FrameDecoder({ kind: 'request', bodyPool: pool, onFrame: (frame) => check(frame, values) }),
+  );
   const offsets = streams.map(() => 0);
   // Round robin in random piece sizes: many bodies are half received in several decoders at once.
   while (offsets.some((offset, i) => offset < streams[i]!.bytes.length)) {
@@ -125,15 +127,21 @@ Pool('a node stores large values sent in pieces over several connections at once
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const peer of peers) assert.is((await peer.waitForResponses(1))[0]!.status, Status.OK);
-    for (let i = 0; i < peers.length; i++) peers[i]!.write(encodeRequest({ opcode: Opcode.GET, requestId: 2, key: `big${(i + 1) % peers.length}` }));
+    for (let i = 0; i < peers.length; i++)
+      peers[i]!.write(encodeRequest({ opcode: Opcode.GET, requestId: 2, key: `big${(i + 1) % peers.length}` }));
     for (let i = 0; i < peers.length; i++) {
       const [, get] = await peers[i]!.waitForResponses(2);
       assert.is(get!.status, Status.OK);
       assert.ok(get!.value.equals(values[(i + 1) % peers.length]!), `value big${(i + 1) % peers.length} came back intact`);
     }
     peers[0]!.write(encodeRequest({ opcode: Opcode.STATS, requestId: 3, key: null }));
-    const stats = JSON.parse((await peers[0]!.waitForResponses(3))[2]!.value.toString()) as { bufferPool: { reused: number; allocated: number } };
-    assert.ok(stats.bufferPool.allocated + stats.bufferPool.reused >= 4, `every spanning body came from the pool: ${JSON.stringify(stats.bufferPool)}`);
+    const stats = JSON.parse((await peers[0]!.waitForResponses(3))[2]!.value.toString()) as {
+      bufferPool: { reused: number; allocated: number };
+    };
+    assert.ok(
+      stats.bufferPool.allocated + stats.bufferPool.reused >= 4,
+      `every spanning body came from the pool: ${JSON.stringify(stats.bufferPool)}`,
+    );
   } finally {
     for (const peer of peers) peer.socket.destroy();
   }
@@ -213,7 +221,10 @@ Pool('with external pieces, storage goes back only after every run of it written
   }).push(Buffer.concat(sink.chunks));
   assert.equal(
     frames,
-    Array.from({ length: 30 }, (_, i) => [[i, 20_000, i], [1000 + i, 30_000, i]]).flat(),
+    Array.from({ length: 30 }, (_, i) => [
+      [i, 20_000, i],
+      [1000 + i, 30_000, i],
+    ]).flat(),
     'every frame intact and in order while the writes are held',
   );
   const freeBefore = pool.stats().freeBytes;
@@ -235,7 +246,7 @@ Pool('storage that take() handed out is never given back', () => {
   assert.is(taken.readUInt32BE(4), 1);
 });
 
-Pool('a node answers large GETs to a fast client while a stalled client\'s answers wait intact', async () => {
+Pool("a node answers large GETs to a fast client while a stalled client's answers wait intact", async () => {
   const node = await startTestNode({ maxValueBytes: 1 << 20 });
   const writer = await RawPeer.connect(node.port);
   const stalled = await RawPeer.connect(node.port);
@@ -247,13 +258,22 @@ Pool('a node answers large GETs to a fast client while a stalled client\'s answe
     // The stalled client stops reading: its answers queue in the node (socket writes pending in libuv).
     stalled.socket.pause();
     const stalledGets = 24;
-    stalled.write(Buffer.concat(Array.from({ length: stalledGets }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i, key: `v${i % 8}` }))));
+    stalled.write(
+      Buffer.concat(Array.from({ length: stalledGets }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i, key: `v${i % 8}` }))),
+    );
     // Meanwhile the fast client reads many large answers, so output storage cycles through the pool.
     for (let round = 0; round < 5; round++) {
-      fast.write(Buffer.concat(Array.from({ length: 16 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: round * 16 + i, key: `v${(i + round) % 8}` }))));
+      fast.write(
+        Buffer.concat(
+          Array.from({ length: 16 }, (_, i) =>
+            encodeRequest({ opcode: Opcode.GET, requestId: round * 16 + i, key: `v${(i + round) % 8}` }),
+          ),
+        ),
+      );
       await fast.waitForResponses((round + 1) * 16);
     }
-    for (const response of fast.responses) assert.ok(response.value.equals(values[((response.requestId % 16) + Math.floor(response.requestId / 16)) % 8]!));
+    for (const response of fast.responses)
+      assert.ok(response.value.equals(values[((response.requestId % 16) + Math.floor(response.requestId / 16)) % 8]!));
     stalled.socket.resume();
     const answers = await stalled.waitForResponses(stalledGets);
     for (const answer of answers) {

@@ -114,37 +114,149 @@ interface Case {
 
 const bigValue = Buffer.alloc(70000, 0xab);
 const CASES: Case[] = [
-  { name: 'GET', kind: 'request', frame: encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'user:1' }), expect: { opcode: 1, keyLength: 6, valueLength: 0 } },
+  {
+    name: 'GET',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'user:1' }),
+    expect: { opcode: 1, keyLength: 6, valueLength: 0 },
+  },
   {
     name: 'SET XX forwarded, ttl',
     kind: 'request',
-    frame: encodeRequest({ opcode: Opcode.SET, requestId: 0xffffffff, flags: setModeFlags(SetMode.XX, true), key: 'k', value: Buffer.from([0, 1, 2]), extras: MAX_TTL_MS }),
+    frame: encodeRequest({
+      opcode: Opcode.SET,
+      requestId: 0xffffffff,
+      flags: setModeFlags(SetMode.XX, true),
+      key: 'k',
+      value: Buffer.from([0, 1, 2]),
+      extras: MAX_TTL_MS,
+    }),
     expect: { opcode: 2, flags: 0x05, requestId: 0xffffffff, keyLength: 1, valueLength: 3, extrasHigh: 0x1fffff, extrasLow: 0xffffffff },
   },
-  { name: 'SET large value', kind: 'request', frame: encodeRequest({ opcode: Opcode.SET, requestId: 2, key: 'big', value: bigValue }), expect: { valueLength: 70000 } },
-  { name: 'SET empty value', kind: 'request', frame: encodeRequest({ opcode: Opcode.SET, requestId: 3, key: 'e', value: '' }), expect: { valueLength: 0 } },
+  {
+    name: 'SET large value',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.SET, requestId: 2, key: 'big', value: bigValue }),
+    expect: { valueLength: 70000 },
+  },
+  {
+    name: 'SET empty value',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.SET, requestId: 3, key: 'e', value: '' }),
+    expect: { valueLength: 0 },
+  },
   { name: 'DELETE', kind: 'request', frame: encodeRequest({ opcode: Opcode.DELETE, requestId: 4, key: 'é' }), expect: { keyLength: 2 } },
-  { name: 'TOUCH', kind: 'request', frame: encodeRequest({ opcode: Opcode.TOUCH, requestId: 5, key: 'k', extras: 0 }), expect: { opcode: 4 } },
+  {
+    name: 'TOUCH',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.TOUCH, requestId: 5, key: 'k', extras: 0 }),
+    expect: { opcode: 4 },
+  },
   { name: 'TTL', kind: 'request', frame: encodeRequest({ opcode: Opcode.TTL, requestId: 6, key: 'k' }), expect: { opcode: 5 } },
-  { name: 'INCR', kind: 'request', frame: encodeRequest({ opcode: Opcode.INCR, requestId: 7, key: 'c', extras: -(2n ** 63n) }), expect: { extrasHigh: 0x80000000, extrasLow: 0 } },
-  { name: 'MGET', kind: 'request', frame: encodeRequest({ opcode: Opcode.MGET, requestId: 8, value: encodeMgetBody(['a', 'bb']) }), expect: { keyLength: 0, valueLength: 4 + 3 + 4 } },
-  { name: 'MSET', kind: 'request', frame: encodeRequest({ opcode: Opcode.MSET, requestId: 9, value: encodeMsetBody([['a', '1']]), extras: 1000 }), expect: { keyLength: 0, valueLength: 4 + 6 + 2 } },
+  {
+    name: 'INCR',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.INCR, requestId: 7, key: 'c', extras: -(2n ** 63n) }),
+    expect: { extrasHigh: 0x80000000, extrasLow: 0 },
+  },
+  {
+    name: 'MGET',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.MGET, requestId: 8, value: encodeMgetBody(['a', 'bb']) }),
+    expect: { keyLength: 0, valueLength: 4 + 3 + 4 },
+  },
+  {
+    name: 'MSET',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.MSET, requestId: 9, value: encodeMsetBody([['a', '1']]), extras: 1000 }),
+    expect: { keyLength: 0, valueLength: 4 + 6 + 2 },
+  },
   { name: 'PING', kind: 'request', frame: encodeRequest({ opcode: Opcode.PING, requestId: 10 }), expect: { opcode: 9 } },
-  { name: 'PING payload', kind: 'request', frame: encodeRequest({ opcode: Opcode.PING, requestId: 11, value: 'hi' }), expect: { valueLength: 2 } },
+  {
+    name: 'PING payload',
+    kind: 'request',
+    frame: encodeRequest({ opcode: Opcode.PING, requestId: 11, value: 'hi' }),
+    expect: { valueLength: 2 },
+  },
   { name: 'STATS', kind: 'request', frame: encodeRequest({ opcode: Opcode.STATS, requestId: 12 }), expect: { opcode: 10 } },
   { name: 'FLUSH', kind: 'request', frame: encodeRequest({ opcode: Opcode.FLUSH, requestId: 13 }), expect: { opcode: 11 } },
-  { name: 'unknown opcode still frames', kind: 'request', frame: encodeRequest({ opcode: 0x7f, requestId: 14, key: 'x' }), expect: { opcode: 0x7f } },
-  { name: 'GET hit', kind: 'response', frame: encodeResponse({ opcode: Opcode.GET, status: Status.OK, requestId: 1, epoch: 42, value: 'v' }), expect: { epoch: 42, valueLength: 1 } },
-  { name: 'GET miss', kind: 'response', frame: encodeResponse({ opcode: Opcode.GET, status: Status.NOT_FOUND, requestId: 1 }), expect: { status: 1 } },
-  { name: 'GET large', kind: 'response', frame: encodeResponse({ opcode: Opcode.GET, status: Status.OK, requestId: 1, value: bigValue }), expect: { valueLength: 70000 } },
-  { name: 'SET not stored', kind: 'response', frame: encodeResponse({ opcode: Opcode.SET, status: Status.NOT_STORED, requestId: 2 }), expect: { status: 2 } },
-  { name: 'TTL -1', kind: 'response', frame: encodeResponse({ opcode: Opcode.TTL, status: Status.OK, requestId: 3, extras: -1 }), expect: { extrasHigh: 0xffffffff, extrasLow: 0xffffffff } },
-  { name: 'INCR result', kind: 'response', frame: encodeResponse({ opcode: Opcode.INCR, status: Status.OK, requestId: 4, extras: 2n ** 63n - 1n }), expect: { extrasHigh: 0x7fffffff, extrasLow: 0xffffffff } },
-  { name: 'MGET', kind: 'response', frame: encodeResponse({ opcode: Opcode.MGET, status: Status.OK, requestId: 5, value: encodeMgetResponseBody([Buffer.from('x'), null]) }), expect: { valueLength: 4 + 5 + 4 } },
-  { name: 'PONG', kind: 'response', frame: encodeResponse({ opcode: Opcode.PING, status: Status.OK, requestId: 6, value: PONG }), expect: { value: '504f4e47' } },
-  { name: 'STATS', kind: 'response', frame: encodeResponse({ opcode: Opcode.STATS, status: Status.OK, requestId: 7, value: '{"hits":1}' }), expect: { valueLength: 10 } },
-  { name: 'error', kind: 'response', frame: encodeResponse({ opcode: Opcode.INCR, status: Status.NOT_INTEGER, requestId: 8, value: 'value is not an integer' }), expect: { status: 0x85 } },
-  { name: 'TOO_MANY_CONNECTIONS', kind: 'response', frame: encodeResponse({ opcode: 0, status: Status.TOO_MANY_CONNECTIONS, requestId: 0, value: 'too many connections' }), expect: { status: 0x8a } },
+  {
+    name: 'unknown opcode still frames',
+    kind: 'request',
+    frame: encodeRequest({ opcode: 0x7f, requestId: 14, key: 'x' }),
+    expect: { opcode: 0x7f },
+  },
+  {
+    name: 'GET hit',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.GET, status: Status.OK, requestId: 1, epoch: 42, value: 'v' }),
+    expect: { epoch: 42, valueLength: 1 },
+  },
+  {
+    name: 'GET miss',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.GET, status: Status.NOT_FOUND, requestId: 1 }),
+    expect: { status: 1 },
+  },
+  {
+    name: 'GET large',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.GET, status: Status.OK, requestId: 1, value: bigValue }),
+    expect: { valueLength: 70000 },
+  },
+  {
+    name: 'SET not stored',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.SET, status: Status.NOT_STORED, requestId: 2 }),
+    expect: { status: 2 },
+  },
+  {
+    name: 'TTL -1',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.TTL, status: Status.OK, requestId: 3, extras: -1 }),
+    expect: { extrasHigh: 0xffffffff, extrasLow: 0xffffffff },
+  },
+  {
+    name: 'INCR result',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.INCR, status: Status.OK, requestId: 4, extras: 2n ** 63n - 1n }),
+    expect: { extrasHigh: 0x7fffffff, extrasLow: 0xffffffff },
+  },
+  {
+    name: 'MGET',
+    kind: 'response',
+    frame: encodeResponse({
+      opcode: Opcode.MGET,
+      status: Status.OK,
+      requestId: 5,
+      value: encodeMgetResponseBody([Buffer.from('x'), null]),
+    }),
+    expect: { valueLength: 4 + 5 + 4 },
+  },
+  {
+    name: 'PONG',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.PING, status: Status.OK, requestId: 6, value: PONG }),
+    expect: { value: '504f4e47' },
+  },
+  {
+    name: 'STATS',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.STATS, status: Status.OK, requestId: 7, value: '{"hits":1}' }),
+    expect: { valueLength: 10 },
+  },
+  {
+    name: 'error',
+    kind: 'response',
+    frame: encodeResponse({ opcode: Opcode.INCR, status: Status.NOT_INTEGER, requestId: 8, value: 'value is not an integer' }),
+    expect: { status: 0x85 },
+  },
+  {
+    name: 'TOO_MANY_CONNECTIONS',
+    kind: 'response',
+    frame: encodeResponse({ opcode: 0, status: Status.TOO_MANY_CONNECTIONS, requestId: 0, value: 'too many connections' }),
+    expect: { status: 0x8a },
+  },
 ];
 
 for (const c of CASES) {
@@ -177,7 +289,13 @@ test('a frame whose header is split but body is whole is handed out as a view of
   const frame = encodeRequest({ opcode: Opcode.SET, requestId: 1, key: 'k', value: 'value' });
   let buffer: Buffer | null = null;
   let keyOffset = -1;
-  const d = new FrameDecoder({ kind: 'request', onFrame: (f) => { buffer = f.buffer; keyOffset = f.keyOffset; } });
+  const d = new FrameDecoder({
+    kind: 'request',
+    onFrame: (f) => {
+      buffer = f.buffer;
+      keyOffset = f.keyOffset;
+    },
+  });
   const second = frame.subarray(10);
   d.push(frame.subarray(0, 10));
   assert.is(d.pendingBytes, 10);
@@ -190,7 +308,12 @@ test('a frame whose header is split but body is whole is handed out as a view of
 test('the frame object is reused and its buffer is released after push', () => {
   const frames: Frame[] = [];
   const d = new FrameDecoder({ kind: 'request', onFrame: (f) => frames.push(f) });
-  d.push(Buffer.concat([encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'a' }), encodeRequest({ opcode: Opcode.GET, requestId: 2, key: 'b' })]));
+  d.push(
+    Buffer.concat([
+      encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'a' }),
+      encodeRequest({ opcode: Opcode.GET, requestId: 2, key: 'b' }),
+    ]),
+  );
   assert.is(frames.length, 2);
   assert.is(frames[0], frames[1]);
   assert.is(frames[0]!.buffer.length, 0);
@@ -210,7 +333,13 @@ test('pendingBytes counts a partial body', () => {
 
 test('destroy() inside onFrame stops the chunk; push after it is ignored', () => {
   let n = 0;
-  const d: FrameDecoder = new FrameDecoder({ kind: 'request', onFrame: () => { n++; d.destroy(); } });
+  const d: FrameDecoder = new FrameDecoder({
+    kind: 'request',
+    onFrame: () => {
+      n++;
+      d.destroy();
+    },
+  });
   const one = encodeRequest({ opcode: Opcode.PING, requestId: 1 });
   d.push(Buffer.concat([one, one, one]));
   assert.is(n, 1);
@@ -221,7 +350,13 @@ test('destroy() inside onFrame stops the chunk; push after it is ignored', () =>
 
 test('an exception from onFrame propagates and stops the decoder', () => {
   let n = 0;
-  const d = new FrameDecoder({ kind: 'request', onFrame: () => { n++; throw new Error('boom'); } });
+  const d = new FrameDecoder({
+    kind: 'request',
+    onFrame: () => {
+      n++;
+      throw new Error('boom');
+    },
+  });
   const one = encodeRequest({ opcode: Opcode.PING, requestId: 1 });
   assert.throws(() => d.push(Buffer.concat([one, one])), /boom/);
   d.push(one);
@@ -247,11 +382,29 @@ test('extras readers: TTL, delta, int64', () => {
 });
 
 test('extras written from numbers and bigints round-trip through the decoder', () => {
-  const values: Array<number | bigint> = [0, 1, -1, -2, 2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53 - 1), 123456789012, 2n ** 63n - 1n, -(2n ** 63n), 5n];
+  const values: Array<number | bigint> = [
+    0,
+    1,
+    -1,
+    -2,
+    2 ** 32,
+    -(2 ** 32),
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    123456789012,
+    2n ** 63n - 1n,
+    -(2n ** 63n),
+    5n,
+  ];
   for (const v of values) {
     const buf = encodeResponse({ opcode: Opcode.INCR, status: Status.OK, requestId: 1, extras: v });
     let got: number | bigint = NaN;
-    new FrameDecoder({ kind: 'response', onFrame: (f) => { got = readInt64(f); } }).push(buf);
+    new FrameDecoder({
+      kind: 'response',
+      onFrame: (f) => {
+        got = readInt64(f);
+      },
+    }).push(buf);
     assert.is(BigInt(got), BigInt(v), String(v));
   }
   assert.throws(() => encodeResponse({ opcode: 1, status: 0, requestId: 1, extras: 1.5 }), RangeError);
@@ -287,7 +440,10 @@ test('writeRequest/writeResponse pack several frames into one buffer at offsets'
 });
 
 test('a key over the u16 field is rejected by the encoder', () => {
-  assert.throws(() => encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'k'.repeat(65536) }), (e: unknown) => e instanceof KeyTooLargeError);
+  assert.throws(
+    () => encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'k'.repeat(65536) }),
+    (e: unknown) => e instanceof KeyTooLargeError,
+  );
   encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'k'.repeat(65535) });
 });
 
@@ -356,7 +512,18 @@ test('validateRequest: per-opcode rules', () => {
   assert.is(validate({ opcode: Opcode.MGET, requestId: 1, value: Buffer.concat([encodeMgetBody(['a']), Buffer.from([0])]) }), bad);
   assert.is(validate({ opcode: Opcode.MGET, requestId: 1, value: hex('00000002 0001 61') }), bad);
   assert.is(validate({ opcode: Opcode.MGET, requestId: 1, key: 'k', value: encodeMgetBody(['a']) }), bad);
-  assert.is(validate({ opcode: Opcode.MSET, requestId: 1, value: encodeMsetBody([['a', '1'], ['b', '2']]), extras: 100 }), ok);
+  assert.is(
+    validate({
+      opcode: Opcode.MSET,
+      requestId: 1,
+      value: encodeMsetBody([
+        ['a', '1'],
+        ['b', '2'],
+      ]),
+      extras: 100,
+    }),
+    ok,
+  );
   assert.is(validate({ opcode: Opcode.MSET, requestId: 1, value: encodeMsetBody([['a', 'x'.repeat(17)]]) }), Status.VALUE_TOO_LARGE);
   assert.is(validate({ opcode: Opcode.MSET, requestId: 1, value: encodeMsetBody([['', '1']]) }), bad);
   assert.is(validate({ opcode: Opcode.MSET, requestId: 1, value: hex('00000001 0001 ffffffff 61') }), bad);

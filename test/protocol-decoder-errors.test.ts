@@ -23,7 +23,9 @@ function feed(kind: 'request' | 'response', chunks: Buffer[], maxBodyBytes?: num
   const d = new FrameDecoder({
     kind,
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
-    onFrame: () => { out.frames++; },
+    onFrame: () => {
+      out.frames++;
+    },
     onError: (err, failure) => {
       out.errors++;
       out.failure = failure;
@@ -35,7 +37,18 @@ function feed(kind: 'request' | 'response', chunks: Buffer[], maxBodyBytes?: num
   return out;
 }
 
-function header(fields: Partial<{ magic: number; version: number; opcode: number; flags: number; id: number; keyLength: number; reserved: number; valueLength: number }>): Buffer {
+function header(
+  fields: Partial<{
+    magic: number;
+    version: number;
+    opcode: number;
+    flags: number;
+    id: number;
+    keyLength: number;
+    reserved: number;
+    valueLength: number;
+  }>,
+): Buffer {
   const b = Buffer.alloc(HEADER_SIZE);
   writeRequestHeader(b, 0, fields.opcode ?? Opcode.GET, fields.flags ?? 0, fields.id ?? 77, fields.keyLength ?? 0, fields.valueLength ?? 0);
   if (fields.magic !== undefined) b[0] = fields.magic;
@@ -63,7 +76,10 @@ for (const [name, bytes] of GARBAGE) {
     const first = feed('request', [bytes.subarray(0, 1)]);
     assert.is(first.errors, 1, 'error after one byte');
     // The rest is ignored after the error: still exactly one report.
-    const bytewise = feed('request', Array.from(bytes.subarray(0, 64), (b) => Buffer.from([b])));
+    const bytewise = feed(
+      'request',
+      Array.from(bytes.subarray(0, 64), (b) => Buffer.from([b])),
+    );
     assert.is(bytewise.errors, 1);
     assert.is(bytewise.failure!.requestId, -1);
   });
@@ -111,9 +127,18 @@ test('nonzero reserved bytes 10-11 are MALFORMED', () => {
 function bigAllocations(threshold: number, fn: () => void): number[] {
   const sizes: number[] = [];
   const { allocUnsafe, alloc, allocUnsafeSlow } = Buffer;
-  Buffer.allocUnsafe = ((n: number) => { if (n > threshold) sizes.push(n); return allocUnsafe(n); }) as typeof Buffer.allocUnsafe;
-  Buffer.allocUnsafeSlow = ((n: number) => { if (n > threshold) sizes.push(n); return allocUnsafeSlow(n); }) as typeof Buffer.allocUnsafeSlow;
-  Buffer.alloc = ((n: number, ...rest: never[]) => { if (n > threshold) sizes.push(n); return alloc(n, ...rest); }) as typeof Buffer.alloc;
+  Buffer.allocUnsafe = ((n: number) => {
+    if (n > threshold) sizes.push(n);
+    return allocUnsafe(n);
+  }) as typeof Buffer.allocUnsafe;
+  Buffer.allocUnsafeSlow = ((n: number) => {
+    if (n > threshold) sizes.push(n);
+    return allocUnsafeSlow(n);
+  }) as typeof Buffer.allocUnsafeSlow;
+  Buffer.alloc = ((n: number, ...rest: never[]) => {
+    if (n > threshold) sizes.push(n);
+    return alloc(n, ...rest);
+  }) as typeof Buffer.alloc;
   try {
     fn();
   } finally {
@@ -127,7 +152,9 @@ function bigAllocations(threshold: number, fn: () => void): number[] {
 test('value length 0xFFFFFFFF with only the header sent: FRAME_TOO_LARGE at once, nothing allocated', () => {
   const h = header({ opcode: Opcode.SET, keyLength: 3, valueLength: 0xffffffff, id: 1234 });
   let o: Outcome | null = null;
-  const sizes = bigAllocations(4096, () => { o = feed('request', [h]); });
+  const sizes = bigAllocations(4096, () => {
+    o = feed('request', [h]);
+  });
   assert.equal(sizes, []);
   const out = o as unknown as Outcome;
   assert.is(out.errors, 1);
@@ -158,7 +185,9 @@ test('body one byte over the limit fails, at the limit decodes; declared length 
   assert.is(feed('response', [res.subarray(0, HEADER_SIZE)], max).failure!.status, Status.FRAME_TOO_LARGE);
   // A body within the limit is allocated once, at exactly its size, when it spans chunks.
   const big = encodeRequest({ opcode: Opcode.SET, requestId: 4, key: 'k', value: Buffer.alloc(50000) });
-  const sizes = bigAllocations(4096, () => { feed('request', [big.subarray(0, 1000), big.subarray(1000)], 60000); });
+  const sizes = bigAllocations(4096, () => {
+    feed('request', [big.subarray(0, 1000), big.subarray(1000)], 60000);
+  });
   assert.equal(sizes, [50001]);
 });
 
@@ -170,7 +199,13 @@ test('a header cut at every offset: no frame and no error until it completes', (
   for (const frame of frames) {
     for (let cut = 1; cut < frame.length; cut++) {
       let n = 0;
-      const d = new FrameDecoder({ kind: 'request', onFrame: () => { n++; }, onError: () => assert.unreachable('no error') });
+      const d = new FrameDecoder({
+        kind: 'request',
+        onFrame: () => {
+          n++;
+        },
+        onError: () => assert.unreachable('no error'),
+      });
       d.push(frame.subarray(0, cut));
       assert.is(n, 0, `cut at ${cut}`);
       assert.ok(d.hasPartialFrame);
@@ -197,14 +232,25 @@ test('frames before a bad one are delivered; input after the error is ignored', 
 
 test('without onError, push throws the typed error and the decoder refuses further input', () => {
   let frames = 0;
-  const d = new FrameDecoder({ kind: 'request', onFrame: () => { frames++; } });
-  assert.throws(() => d.push(Buffer.from([0x16, 0x03])), (e: unknown) => e instanceof ProtocolError);
+  const d = new FrameDecoder({
+    kind: 'request',
+    onFrame: () => {
+      frames++;
+    },
+  });
+  assert.throws(
+    () => d.push(Buffer.from([0x16, 0x03])),
+    (e: unknown) => e instanceof ProtocolError,
+  );
   assert.is(d.usable, false);
   assert.is(d.failure!.status, Status.MALFORMED);
   d.push(encodeRequest({ opcode: Opcode.GET, requestId: 1, key: 'k' }));
   assert.is(frames, 0);
   const d2 = new FrameDecoder({ kind: 'request', maxBodyBytes: 10, onFrame: () => {} });
-  assert.throws(() => d2.push(header({ valueLength: 11 })), (e: unknown) => e instanceof FrameTooLargeError);
+  assert.throws(
+    () => d2.push(header({ valueLength: 11 })),
+    (e: unknown) => e instanceof FrameTooLargeError,
+  );
 });
 
 test('constructor rejects bad options at once', () => {

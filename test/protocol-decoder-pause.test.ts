@@ -5,7 +5,9 @@ import { FrameDecoder } from '../src/protocol/decoder';
 import { encodeRequest } from '../src/protocol/encoder';
 
 function frames(count: number): Buffer {
-  return Buffer.concat(Array.from({ length: count }, (_, i) => encodeRequest({ opcode: Opcode.SET, requestId: i, key: `k${i}`, value: `value-${i}` })));
+  return Buffer.concat(
+    Array.from({ length: count }, (_, i) => encodeRequest({ opcode: Opcode.SET, requestId: i, key: `k${i}`, value: `value-${i}` })),
+  );
 }
 
 test('pause() inside onFrame holds the rest of the chunk until resume(), which may pause again', () => {
@@ -53,13 +55,22 @@ test('pausing after every frame of a reused read buffer: each held rest survives
   decoder.push(readBuffer.subarray(0, input.length));
   readBuffer.fill(0xee); // the next read of a shared buffer (server/shared-reads.ts) overwrites it
   while (decoder.isPaused) decoder.resume();
-  assert.equal(seen, Array.from({ length: 50 }, (_, i) => i));
+  assert.equal(
+    seen,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.is(decoder.heldBytes, 0);
 });
 
 test('a pause on the last frame of a chunk holds nothing and resume() is a no-op for input', () => {
   const seen: number[] = [];
-  const decoder = new FrameDecoder({ kind: 'request', onFrame: (frame) => { seen.push(frame.requestId); decoder.pause(); } });
+  const decoder = new FrameDecoder({
+    kind: 'request',
+    onFrame: (frame) => {
+      seen.push(frame.requestId);
+      decoder.pause();
+    },
+  });
   decoder.push(frames(1));
   assert.is(decoder.heldBytes, 0);
   decoder.resume();
@@ -69,7 +80,6 @@ test('a pause on the last frame of a chunk holds nothing and resume() is a no-op
   decoder.resume();
   assert.equal(seen, [0, 0, 1]);
 });
-
 
 test('a body that spanned reads is handed over whole (ownsBuffer): a kept view stays intact while decoding goes on', () => {
   const kept: Buffer[] = [];

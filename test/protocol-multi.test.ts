@@ -23,7 +23,13 @@ function hex(s: string): Buffer {
 
 test('MGET and MSET bodies match the documented hex', () => {
   assert.equal(encodeMgetBody(['a', 'bc']), hex('00000002 0001 61 0002 6263'));
-  assert.equal(encodeMsetBody([['a', 'xy'], ['b', '']]), hex('00000002 0001 00000002 61 7879 0001 00000000 62'));
+  assert.equal(
+    encodeMsetBody([
+      ['a', 'xy'],
+      ['b', ''],
+    ]),
+    hex('00000002 0001 00000002 61 7879 0001 00000000 62'),
+  );
   assert.equal(encodeMgetResponseBody([Buffer.from('xy'), null]), hex('00000002 00000002 7879 ffffffff'));
 });
 
@@ -32,12 +38,19 @@ test('MGET body round-trips (strings, Buffers, UTF-8)', () => {
   const body = encodeMgetBody(keys);
   assert.is(body.length, mgetBodyLength(keys));
   const back = decodeMgetBody(body, 0, body.length)!;
-  assert.equal(back.map((b) => b.toString('hex')), keys.map((k) => Buffer.from(k as string).toString('hex')));
+  assert.equal(
+    back.map((b) => b.toString('hex')),
+    keys.map((k) => Buffer.from(k as string).toString('hex')),
+  );
   assert.equal(decodeMgetBody(encodeMgetBody([]), 0, 4), []);
 });
 
 test('MSET body round-trips, also inside a larger buffer', () => {
-  const entries: Array<[string | Buffer, string | Buffer]> = [['k1', 'v1'], [Buffer.from('k2'), Buffer.alloc(1000, 7)], ['é', '']];
+  const entries: Array<[string | Buffer, string | Buffer]> = [
+    ['k1', 'v1'],
+    [Buffer.from('k2'), Buffer.alloc(1000, 7)],
+    ['é', ''],
+  ];
   const body = encodeMsetBody(entries);
   assert.is(body.length, msetBodyLength(entries));
   const padded = Buffer.concat([Buffer.from('pre'), body, Buffer.from('post')]);

@@ -40,7 +40,15 @@ const responseArb = fc.record({
   extras: u64,
 });
 
-type Spec = fc.Arbitrary<{ opcode: number; flagsOrStatus: number; requestId: number; epoch: number; key: Buffer; value: Buffer; extras: bigint }>;
+type Spec = fc.Arbitrary<{
+  opcode: number;
+  flagsOrStatus: number;
+  requestId: number;
+  epoch: number;
+  key: Buffer;
+  value: Buffer;
+  extras: bigint;
+}>;
 
 function run(kind: 'request' | 'response', arb: Spec, numRuns: number): void {
   fc.assert(
@@ -51,8 +59,22 @@ function run(kind: 'request' | 'response', arb: Spec, numRuns: number): void {
         const stream = Buffer.concat(
           specs.map((s) =>
             kind === 'request'
-              ? encodeRequest({ opcode: s.opcode, flags: s.flagsOrStatus, requestId: s.requestId, key: s.key, value: s.value, extras: s.extras })
-              : encodeResponse({ opcode: s.opcode, status: s.flagsOrStatus, requestId: s.requestId, epoch: s.epoch, value: s.value, extras: s.extras }),
+              ? encodeRequest({
+                  opcode: s.opcode,
+                  flags: s.flagsOrStatus,
+                  requestId: s.requestId,
+                  key: s.key,
+                  value: s.value,
+                  extras: s.extras,
+                })
+              : encodeResponse({
+                  opcode: s.opcode,
+                  status: s.flagsOrStatus,
+                  requestId: s.requestId,
+                  epoch: s.epoch,
+                  value: s.value,
+                  extras: s.extras,
+                }),
           ),
         );
         const got: Decoded[] = [];

@@ -19,7 +19,13 @@ const Redis = loadIoredis('resp-cluster');
 const clients = new Set<RedisClient>();
 
 async function connect(node: CacheNode): Promise<RedisClient> {
-  const redis = new Redis!({ host: '127.0.0.1', port: node.respPort!, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const redis = new Redis!({
+    host: '127.0.0.1',
+    port: node.respPort!,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
   clients.add(redis);
   await redis.connect();
   return redis;
@@ -82,8 +88,15 @@ if (Redis !== undefined) {
       assert.is(value, `value of ${keys[i]}`);
     });
     const perNode = items(nodes);
-    assert.is(perNode.reduce((a, b) => a + b, 0), 3000, `items per node ${perNode.join(', ')}`);
-    assert.ok(perNode.every((n) => n > 500), `every node holds a share: ${perNode.join(', ')}`);
+    assert.is(
+      perNode.reduce((a, b) => a + b, 0),
+      3000,
+      `items per node ${perNode.join(', ')}`,
+    );
+    assert.ok(
+      perNode.every((n) => n > 500),
+      `every node holds a share: ${perNode.join(', ')}`,
+    );
     for (const key of keys) {
       const owner = ownerOf(nodes, key);
       for (const node of nodes) {
@@ -108,7 +121,9 @@ if (Redis !== undefined) {
     assert.is(await redis.mset(...pairs), 'OK');
     assert.equal(items(nodes).filter((n) => n > 0).length, 3, 'the MSET reached every owner');
     const keys = ['absent', ...Array.from({ length: 300 }, (_, i) => `m:${299 - i}`), 'm:5', 'also-absent'];
-    const expected = ['absent', ...Array.from({ length: 300 }, (_, i) => `v${299 - i}`), 'v5', null].map((v) => (v === 'absent' ? null : v));
+    const expected = ['absent', ...Array.from({ length: 300 }, (_, i) => `v${299 - i}`), 'v5', null].map((v) =>
+      v === 'absent' ? null : v,
+    );
     assert.equal(await redis.mget(...keys), expected);
     const reforwarded = nodes.slice(1).map((node) => (node.stats()['routing'] as { forwarded: number }).forwarded);
     assert.equal(reforwarded, [0, 0], 'the owners served their MGET/MSET parts themselves (FORWARDED)');
@@ -263,7 +278,10 @@ if (Redis !== undefined) {
     await pipeline.exec();
     await redis.set('persistent', 'v');
     const perNode = items(nodes);
-    assert.ok(perNode.every((n) => n > 0), `keys on every node: ${perNode.join(', ')}`);
+    assert.ok(
+      perNode.every((n) => n > 0),
+      `keys on every node: ${perNode.join(', ')}`,
+    );
     assert.is(await redis.dbsize(), 601);
     const viaOther = await connect(nodes[1]!);
     assert.is(await viaOther.dbsize(), 601);
@@ -359,7 +377,14 @@ if (Redis !== undefined) {
         redis.mget(ofB[0]!, ofC[0]!),
         redis.set(ofC[0]!, 'v', 'KEEPTTL'),
         redis.dbsize(),
-      ].map((p) => bound(p.then((value) => ({ value }), (error: Error) => ({ error: error.message })))),
+      ].map((p) =>
+        bound(
+          p.then(
+            (value) => ({ value }),
+            (error: Error) => ({ error: error.message }),
+          ),
+        ),
+      ),
     );
     assert.ok(Date.now() - started < 2000, 'answered well before any client timeout (forward timeout 300 ms)');
     for (const outcome of outcomes) {
@@ -368,7 +393,10 @@ if (Redis !== undefined) {
       assert.ok('error' in outcome, `an error, got ${JSON.stringify(outcome)}`);
       assert.match(outcome.error, /unreachable|did not answer/);
     }
-    assert.match((outcomes[0] as { error: string }).error, new RegExp(`^ERR the key's owner ${c.address.replace(/\./g, '\\.')} is unreachable`));
+    assert.match(
+      (outcomes[0] as { error: string }).error,
+      new RegExp(`^ERR the key's owner ${c.address.replace(/\./g, '\\.')} is unreachable`),
+    );
     assert.is(await redis.get(ofB[0]!), 'still here', 'keys of live owners are served meanwhile');
     assert.is(await redis.ping(), 'PONG');
     await eventually(() => a.cluster.ring.size === 2, 'the survivors to drop the killed node from the ring');

@@ -321,10 +321,32 @@ Commands('INFO sections with the fields clients parse', async ({ c }) => {
   await c.call('GET', 'a');
   await c.call('GET', 'zzz');
   const all = (await c.str('INFO'))!;
-  for (const field of ['redis_version:7.2.0', 'redis_mode:standalone', 'loading:0', 'connected_clients:1', 'role:master', 'cluster_enabled:0', 'db0:keys=2,expires=1,avg_ttl=0', 'keyspace_hits:1', 'keyspace_misses:1', 'dcache_keyspace_scope:node', 'maxmemory_policy:allkeys-lru']) {
+  for (const field of [
+    'redis_version:7.2.0',
+    'redis_mode:standalone',
+    'loading:0',
+    'connected_clients:1',
+    'role:master',
+    'cluster_enabled:0',
+    'db0:keys=2,expires=1,avg_ttl=0',
+    'keyspace_hits:1',
+    'keyspace_misses:1',
+    'dcache_keyspace_scope:node',
+    'maxmemory_policy:allkeys-lru',
+  ]) {
     assert.ok(all.includes(`${field}\r\n`), `INFO has ${field}`);
   }
-  for (const section of ['# Server', '# Clients', '# Memory', '# Persistence', '# Stats', '# Replication', '# CPU', '# Cluster', '# Keyspace']) {
+  for (const section of [
+    '# Server',
+    '# Clients',
+    '# Memory',
+    '# Persistence',
+    '# Stats',
+    '# Replication',
+    '# CPU',
+    '# Cluster',
+    '# Keyspace',
+  ]) {
     assert.ok(all.includes(`${section}\r\n`), `INFO has ${section}`);
   }
   assert.match(all, /tcp_port:\d+\r\n/);
@@ -354,7 +376,10 @@ Commands('COMMAND, COMMAND COUNT/DOCS/INFO/LIST', async ({ c }) => {
   const list = text(await c.call('COMMAND', 'LIST')) as string[];
   assert.ok(list.includes('set') && list.includes('client') && list.includes('command'));
   const client = all.find((entry) => entry[0] === 'client')!;
-  assert.ok((client[9] as unknown[][]).some((sub) => sub[0] === 'client|setname'), 'subcommands are listed');
+  assert.ok(
+    (client[9] as unknown[][]).some((sub) => sub[0] === 'client|setname'),
+    'subcommands are listed',
+  );
 });
 
 Commands('CLIENT SETNAME/GETNAME/SETINFO/ID/INFO/LIST', async ({ c, t }) => {
@@ -368,7 +393,10 @@ Commands('CLIENT SETNAME/GETNAME/SETINFO/ID/INFO/LIST', async ({ c, t }) => {
   const id = (await c.call('CLIENT', 'ID')) as number;
   assert.ok(Number.isInteger(id) && id > 0);
   const line = (await c.str('CLIENT', 'INFO'))!;
-  assert.match(line, new RegExp(`^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${t.port} name=worker-1 .*lib-name=mylib lib-ver=1\\.2\\.3\\n$`));
+  assert.match(
+    line,
+    new RegExp(`^id=${id} addr=127\\.0\\.0\\.1:\\d+ laddr=127\\.0\\.0\\.1:${t.port} name=worker-1 .*lib-name=mylib lib-ver=1\\.2\\.3\\n$`),
+  );
   const other = await RespTestClient.connect(t.port);
   await other.call('PING');
   const list = (await c.str('CLIENT', 'LIST'))!;
@@ -406,7 +434,7 @@ Commands('binary keys and values round-trip byte for byte', async ({ c }) => {
   assert.is(await c.call('STRLEN', key), 3000);
   const mget = (await c.call('MGET', key, key)) as Buffer[];
   assert.ok(mget[0]!.equals(value) && mget[1]!.equals(value));
-  assert.ok(!(await c.call('EXISTS', key) instanceof RespReplyError));
+  assert.ok(!((await c.call('EXISTS', key)) instanceof RespReplyError));
 });
 
 Commands.run();

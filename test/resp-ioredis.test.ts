@@ -14,7 +14,14 @@ const Redis = loadIoredis('resp-ioredis');
 const clients = new Set<RedisClient>();
 
 async function connect(t: TestRespServer, options: Record<string, unknown> = {}): Promise<RedisClient> {
-  const redis = new Redis!({ host: '127.0.0.1', port: t.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...options });
+  const redis = new Redis!({
+    host: '127.0.0.1',
+    port: t.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    ...options,
+  });
   clients.add(redis);
   await redis.connect();
   return redis;
@@ -163,11 +170,18 @@ if (Redis !== undefined) {
     }
     const results = (await pipeline.exec())!;
     for (let i = 0; i < 250; i++) {
-      assert.equal(results.slice(4 * i, 4 * i + 4), [[null, 'OK'], [null, 2 * i], [null, String(2 * i)], [null, 1]]);
+      assert.equal(results.slice(4 * i, 4 * i + 4), [
+        [null, 'OK'],
+        [null, 2 * i],
+        [null, String(2 * i)],
+        [null, 1],
+      ]);
     }
     // Concurrent (non-pipelined) commands from many clients too.
     const others = await Promise.all(Array.from({ length: 5 }, () => connect(t)));
-    const values = await Promise.all(others.flatMap((other, c) => Array.from({ length: 50 }, (_, i) => other.incr(`counter:${c}`).then((n) => [c, i, n]))));
+    const values = await Promise.all(
+      others.flatMap((other, c) => Array.from({ length: 50 }, (_, i) => other.incr(`counter:${c}`).then((n) => [c, i, n]))),
+    );
     for (const [, i, n] of values) assert.is(n, i! + 1);
   });
 

@@ -81,21 +81,24 @@ function infoField(info: string, field: string): string | undefined {
 
 // ---- request limits ----
 
-Limits('maxArgs defaults to 128 Ki: 131,072 arguments are read, 131,073 are refused at the count line and the connection closed', async () => {
-  assert.is(DEFAULT_MAX_ARGS, 131_072);
-  const t = await startRespTestServer();
-  const over = await RespTestClient.connect(t.port);
-  over.sendRaw('*131073\r\n');
-  await over.closedWithin();
-  assert.is(over.received.toString(), '-ERR Protocol error: invalid multibulk length\r\n');
-  assert.is(t.server.stats.protocolErrors, 1);
-  assert.is(t.server.budgets.input.peak, 0, 'nothing was held for the refused command');
-  // The limit itself is accepted: EXISTS with 131,071 keys.
-  const at = await RespTestClient.connect(t.port);
-  at.sendRaw(Buffer.concat([Buffer.from('*131072\r\n$6\r\nEXISTS\r\n'), Buffer.from('$1\r\nk\r\n'.repeat(131_071))]));
-  assert.equal(await at.take(1), [0]);
-  assert.is(await at.call('PING'), 'PONG');
-});
+Limits(
+  'maxArgs defaults to 128 Ki: 131,072 arguments are read, 131,073 are refused at the count line and the connection closed',
+  async () => {
+    assert.is(DEFAULT_MAX_ARGS, 131_072);
+    const t = await startRespTestServer();
+    const over = await RespTestClient.connect(t.port);
+    over.sendRaw('*131073\r\n');
+    await over.closedWithin();
+    assert.is(over.received.toString(), '-ERR Protocol error: invalid multibulk length\r\n');
+    assert.is(t.server.stats.protocolErrors, 1);
+    assert.is(t.server.budgets.input.peak, 0, 'nothing was held for the refused command');
+    // The limit itself is accepted: EXISTS with 131,071 keys.
+    const at = await RespTestClient.connect(t.port);
+    at.sendRaw(Buffer.concat([Buffer.from('*131072\r\n$6\r\nEXISTS\r\n'), Buffer.from('$1\r\nk\r\n'.repeat(131_071))]));
+    assert.equal(await at.take(1), [0]);
+    assert.is(await at.call('PING'), 'PONG');
+  },
+);
 
 Limits('a configured maxArgs is checked on the count line: one more is refused and the connection closed', async () => {
   const t = await startRespTestServer({ maxArgs: 4 });
@@ -129,7 +132,13 @@ Limits('maxRequestBytes defaults to max(64 MiB, 2 × the bulk limit): two 32 MiB
   const bulk = 32 * MiB + 64 * KiB;
   const t = await startRespTestServer({ maxValueBytes: 32 * MiB });
   const c = await RespTestClient.connect(t.port);
-  c.sendRaw(Buffer.concat([Buffer.from(`*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$${bulk}\r\n`), Buffer.alloc(bulk, 0x61), Buffer.from(`\r\n$1\r\nb\r\n$${bulk}\r\n`)]));
+  c.sendRaw(
+    Buffer.concat([
+      Buffer.from(`*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$${bulk}\r\n`),
+      Buffer.alloc(bulk, 0x61),
+      Buffer.from(`\r\n$1\r\nb\r\n$${bulk}\r\n`),
+    ]),
+  );
   await c.closedWithin();
   assert.is(c.received.toString(), `-ERR Protocol error: request larger than ${2 * bulk} bytes\r\n`);
   assert.is(t.server.stats.protocolErrors, 1);
@@ -144,7 +153,7 @@ Limits('with a node budget, maxRequestBytes defaults to the input cap: a command
   assert.is(c.received.toString(), `-ERR Protocol error: request larger than ${MiB} bytes\r\n`);
 });
 
-Limits('before the password: 10 arguments and 16 KiB per command; after it, the server\'s limits (connection-auth.ts)', async () => {
+Limits("before the password: 10 arguments and 16 KiB per command; after it, the server's limits (connection-auth.ts)", async () => {
   const token = 'limits-test-token-0123456789abcdef';
   const t = await startRespTestServer({ authToken: token });
   const many = await RespTestClient.connect(t.port);
@@ -224,27 +233,34 @@ Limits('input budget: closing a connection with a half-received command gives it
 
 // ---- reply size ----
 
-Limits('MGET whose reply would pass maxResponseBytes gets "-ERR response too large" with the sizes; the connection stays usable', async () => {
-  const t = await startRespTestServer({ maxResponseBytes: 100_000, store: { maxValueBytes: 64 * KiB } });
-  const c = await RespTestClient.connect(t.port);
-  const value = 'v'.repeat(40_000);
-  for (const key of ['k1', 'k2', 'k3']) assert.is(await c.call('SET', key, value), 'OK');
-  const two = await c.call('MGET', 'k1', 'k2');
-  assert.ok(Array.isArray(two) && two.length === 2);
-  // 3 × ($40000\r\n + 40,000 + \r\n) + *3\r\n = 120,034 bytes.
-  const message = await c.err('MGET', 'k1', 'k2', 'k3');
-  assert.match(message, /^ERR response too large: the response would be 120034 bytes; the limit is 100000 bytes/);
-  assert.match(message, /fewer keys/);
-  assert.is(t.server.stats.responseTooLarge, 1);
-  // Missing keys count as nil: the same MGET with one key absent fits.
-  assert.equal(text(await c.call('MGET', 'k1', 'nope', 'k3')), [value, null, value]);
-  assert.is(await c.call('PING'), 'PONG');
-  assert.is(await c.str('GET', 'k3'), value, 'a single value is never refused for maxResponseBytes');
-  assert.is(infoField((await c.str('INFO', 'stats'))!, 'dcache_response_too_large'), '1');
-});
+Limits(
+  'MGET whose reply would pass maxResponseBytes gets "-ERR response too large" with the sizes; the connection stays usable',
+  async () => {
+    const t = await startRespTestServer({ maxResponseBytes: 100_000, store: { maxValueBytes: 64 * KiB } });
+    const c = await RespTestClient.connect(t.port);
+    const value = 'v'.repeat(40_000);
+    for (const key of ['k1', 'k2', 'k3']) assert.is(await c.call('SET', key, value), 'OK');
+    const two = await c.call('MGET', 'k1', 'k2');
+    assert.ok(Array.isArray(two) && two.length === 2);
+    // 3 × ($40000\r\n + 40,000 + \r\n) + *3\r\n = 120,034 bytes.
+    const message = await c.err('MGET', 'k1', 'k2', 'k3');
+    assert.match(message, /^ERR response too large: the response would be 120034 bytes; the limit is 100000 bytes/);
+    assert.match(message, /fewer keys/);
+    assert.is(t.server.stats.responseTooLarge, 1);
+    // Missing keys count as nil: the same MGET with one key absent fits.
+    assert.equal(text(await c.call('MGET', 'k1', 'nope', 'k3')), [value, null, value]);
+    assert.is(await c.call('PING'), 'PONG');
+    assert.is(await c.str('GET', 'k3'), value, 'a single value is never refused for maxResponseBytes');
+    assert.is(infoField((await c.str('INFO', 'stats'))!, 'dcache_response_too_large'), '1');
+  },
+);
 
 Limits('maxResponseBytes defaults to outputHardLimitBytes less outputHighWaterBytes', async () => {
-  const t = await startRespTestServer({ outputHighWaterBytes: 64 * KiB, outputHardLimitBytes: 256 * KiB, store: { maxValueBytes: 64 * KiB } });
+  const t = await startRespTestServer({
+    outputHighWaterBytes: 64 * KiB,
+    outputHardLimitBytes: 256 * KiB,
+    store: { maxValueBytes: 64 * KiB },
+  });
   const c = await RespTestClient.connect(t.port);
   const value = 'v'.repeat(50_000);
   const keys = ['a', 'b', 'c', 'd'];
@@ -269,7 +285,10 @@ Limits('while the output budget is over, a GET or MGET reply over 1 MiB is refus
   assert.ok(shared.output.over);
   // Each command below is the first of its connection's read: it runs, then the connection waits for room.
   const get = await RespTestClient.connect(t.port);
-  assert.match(await get.err('GET', 'big'), /^ERR response too large: the response would be 1572876 bytes while the node holds more unread responses than --output-total-limit \(4194304 bytes\)/);
+  assert.match(
+    await get.err('GET', 'big'),
+    /^ERR response too large: the response would be 1572876 bytes while the node holds more unread responses than --output-total-limit \(4194304 bytes\)/,
+  );
   const mget = await RespTestClient.connect(t.port);
   assert.match(await mget.err('MGET', 'small', 'big'), /^ERR response too large: the response would be \d+ bytes while the node holds/);
   const smallGet = await RespTestClient.connect(t.port);
@@ -287,7 +306,12 @@ Limits('while the output budget is over, a GET or MGET reply over 1 MiB is refus
 
 Limits('cluster node: MGET is sized from its local part before anything is forwarded, and whole before it is written', async () => {
   // maxResponseBytes = 256 KiB - 64 KiB = 192 KiB.
-  const nodes = await startCluster(2, { respAddr: '127.0.0.1:0', maxValueBytes: 64 * KiB, outputHighWaterBytes: 64 * KiB, outputHardLimitBytes: 256 * KiB });
+  const nodes = await startCluster(2, {
+    respAddr: '127.0.0.1:0',
+    maxValueBytes: 64 * KiB,
+    outputHighWaterBytes: 64 * KiB,
+    outputHardLimitBytes: 256 * KiB,
+  });
   const [self, peer] = nodes as [CacheNode, CacheNode];
   const ring = self.cluster.ring;
   const owned = (owner: CacheNode, count: number): string[] => {
@@ -304,10 +328,16 @@ Limits('cluster node: MGET is sized from its local part before anything is forwa
 
   // Local part alone too large: refused before the owner is asked.
   const before = peerReads();
-  assert.match(await c.err('MGET', ...local, remote[0]!), /^ERR response too large: the response would be \d+ bytes; the limit is 196608 bytes/);
+  assert.match(
+    await c.err('MGET', ...local, remote[0]!),
+    /^ERR response too large: the response would be \d+ bytes; the limit is 196608 bytes/,
+  );
   assert.is(peerReads(), before, 'nothing was forwarded');
   // Local part fits, the joined reply does not: refused after the owner answered, before it is written.
-  assert.match(await c.err('MGET', local[0]!, local[1]!, ...remote), /^ERR response too large: the response would be 200044 bytes; the limit is 196608 bytes/);
+  assert.match(
+    await c.err('MGET', local[0]!, local[1]!, ...remote),
+    /^ERR response too large: the response would be 200044 bytes; the limit is 196608 bytes/,
+  );
   assert.is(peerReads(), before + 2, 'the remote part was fetched');
   // Within the limit: served, in key order.
   assert.equal(text(await c.call('MGET', local[0]!, remote[0]!, 'absent')), [value, value, null]);
@@ -318,7 +348,11 @@ Limits('cluster node: MGET is sized from its local part before anything is forwa
 
 Limits('output budget: a client that never reads is closed once the node is over its cap; a canary keeps getting answers', async () => {
   const shared = budgets(64 * MiB, 256 * KiB);
-  const t = await startRespTestServer({ budgets: shared, outputHighWaterBytes: 64 * KiB, store: { maxValueBytes: MiB, maxMemoryBytes: 64 * MiB } });
+  const t = await startRespTestServer({
+    budgets: shared,
+    outputHighWaterBytes: 64 * KiB,
+    store: { maxValueBytes: MiB, maxMemoryBytes: 64 * MiB },
+  });
   const canary = await RespTestClient.connect(t.port);
   const value = Buffer.alloc(512 * KiB, 0x76);
   const mid = Buffer.alloc(32 * KiB, 0x6d); // above the socket's own mark, below the connection's
@@ -353,26 +387,33 @@ Limits('output budget: a client that never reads is closed once the node is over
   assert.ok(stalled.received.length < 64 * value.length, 'it was closed before getting every reply');
 });
 
-Limits('the per-connection hard limit still closes a client that never reads when one reply can pass it (maxResponseBytes raised)', async () => {
+Limits(
+  'the per-connection hard limit still closes a client that never reads when one reply can pass it (maxResponseBytes raised)',
+  async () => {
+    const t = await startRespTestServer({
+      outputHighWaterBytes: 16 * KiB,
+      outputHardLimitBytes: 64 * KiB,
+      maxResponseBytes: 16 * MiB,
+      store: { maxValueBytes: 256 * KiB },
+    });
+    const c = await RespTestClient.connect(t.port);
+    await c.call('SET', 'big', 'v'.repeat(200 * KiB));
+    c.socket.pause();
+    c.send('MGET', ...Array.from({ length: 50 }, () => 'big'));
+    await until(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
+    await until(() => t.server.connectionCount === 0 && t.server.budgets.output.bytes === 0, 'the connection and its output to be gone');
+    assert.is(t.server.stats.responseTooLarge, 0);
+    c.socket.resume();
+    await c.closedWithin();
+  },
+);
+
+Limits('without maxResponseBytes raised, that MGET is refused instead and the connection is kept', async () => {
   const t = await startRespTestServer({
     outputHighWaterBytes: 16 * KiB,
     outputHardLimitBytes: 64 * KiB,
-    maxResponseBytes: 16 * MiB,
     store: { maxValueBytes: 256 * KiB },
   });
-  const c = await RespTestClient.connect(t.port);
-  await c.call('SET', 'big', 'v'.repeat(200 * KiB));
-  c.socket.pause();
-  c.send('MGET', ...Array.from({ length: 50 }, () => 'big'));
-  await until(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
-  await until(() => t.server.connectionCount === 0 && t.server.budgets.output.bytes === 0, 'the connection and its output to be gone');
-  assert.is(t.server.stats.responseTooLarge, 0);
-  c.socket.resume();
-  await c.closedWithin();
-});
-
-Limits('without maxResponseBytes raised, that MGET is refused instead and the connection is kept', async () => {
-  const t = await startRespTestServer({ outputHighWaterBytes: 16 * KiB, outputHardLimitBytes: 64 * KiB, store: { maxValueBytes: 256 * KiB } });
   const c = await RespTestClient.connect(t.port);
   await c.call('SET', 'big', 'v'.repeat(200 * KiB));
   const reply = await c.call('MGET', ...Array.from({ length: 50 }, () => 'big'));

@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { PARSE_COMMAND, PARSE_ERROR, PARSE_NEED_MORE, RespParser, type ParserLimits } from '../src/resp/parser';
 import { encodeCommand } from './helpers/resp-client';
 
-const LIMITS: ParserLimits = { maxArgs: 1024 * 1024, maxBulkBytes: 1024 * 1024, maxRequestBytes: 8 * 1024 * 1024, maxInlineBytes: 64 * 1024 };
+const LIMITS: ParserLimits = {
+  maxArgs: 1024 * 1024,
+  maxBulkBytes: 1024 * 1024,
+  maxRequestBytes: 8 * 1024 * 1024,
+  maxInlineBytes: 64 * 1024,
+};
 
 interface Parsed {
   commands: Buffer[][];
@@ -26,7 +31,8 @@ function parseChunks(chunks: Buffer[], limits: ParserLimits = LIMITS): Parsed {
         return out;
       }
       const args: Buffer[] = [];
-      for (let i = 0; i < parser.argc; i++) args.push(Buffer.from(parser.bufs[i]!.subarray(parser.offs[i]!, parser.offs[i]! + parser.lens[i]!)));
+      for (let i = 0; i < parser.argc; i++)
+        args.push(Buffer.from(parser.bufs[i]!.subarray(parser.offs[i]!, parser.offs[i]! + parser.lens[i]!)));
       out.commands.push(args);
       out.inline.push(parser.inline);
     }
@@ -60,7 +66,12 @@ const Parser = suite('resp parser');
 
 Parser('arrays of bulk strings, pipelined, whole and byte by byte', () => {
   bothWays('*1\r\n$4\r\nPING\r\n', { commands: [['PING']] });
-  bothWays('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n', { commands: [['SET', 'k', ''], ['GET', 'k']] });
+  bothWays('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n', {
+    commands: [
+      ['SET', 'k', ''],
+      ['GET', 'k'],
+    ],
+  });
   // Bulk payloads are binary: CR, LF, '*' and '$' inside are data.
   bothWays('*2\r\n$4\r\nECHO\r\n$6\r\n\r\n*$\x00\xff\r\n', { commands: [['ECHO', '\r\n*$\x00\xff']] });
   // *0 and *-1 are ignored, as Redis does.
@@ -70,7 +81,12 @@ Parser('arrays of bulk strings, pipelined, whole and byte by byte', () => {
 Parser('inline commands: words, quotes and escapes like sdssplitargs', () => {
   bothWays('PING\r\n', { commands: [['PING']] });
   bothWays('PING\n', { commands: [['PING']] });
-  bothWays('  SET   k\tv  \r\n\r\n\nGET k\r\n', { commands: [['SET', 'k', 'v'], ['GET', 'k']] });
+  bothWays('  SET   k\tv  \r\n\r\n\nGET k\r\n', {
+    commands: [
+      ['SET', 'k', 'v'],
+      ['GET', 'k'],
+    ],
+  });
   bothWays('SET k "a b"\r\n', { commands: [['SET', 'k', 'a b']] });
   bothWays('ECHO "\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\"\\q"\r\n', { commands: [['ECHO', 'AJ\n\r\t\b\x07\\"q']] });
   bothWays("ECHO 'it\\'s \"x\"'\r\n", { commands: [['ECHO', 'it\'s "x"']] });
@@ -113,7 +129,11 @@ Parser('limits are enforced on the digits, before any payload arrives or is allo
   bothWays('*1\r\n$101\r\n', { commands: [], error: 'Protocol error: invalid bulk length' }, limits);
   bothWays(`*1\r\n$100\r\n${'x'.repeat(100)}\r\n`, { commands: [['x'.repeat(100)]] }, limits);
   // The third 100-byte bulk passes 250 declared bytes: refused at its header.
-  bothWays('*3\r\n$100\r\n' + 'a'.repeat(100) + '\r\n$100\r\n' + 'b'.repeat(100) + '\r\n$100\r\n', { commands: [], error: 'Protocol error: request larger than 250 bytes' }, limits);
+  bothWays(
+    '*3\r\n$100\r\n' + 'a'.repeat(100) + '\r\n$100\r\n' + 'b'.repeat(100) + '\r\n$100\r\n',
+    { commands: [], error: 'Protocol error: request larger than 250 bytes' },
+    limits,
+  );
   // The length is refused as soon as its digits pass the limit: "$1000…" fails at the 4th digit.
   const parser = new RespParser(limits);
   parser.push(Buffer.from('*1\r\n$100'));
@@ -158,23 +178,37 @@ Parser('arguments are views into the read chunk; only a bulk cut by a chunk end 
 
 Parser('random commands in random chunkings parse the same as whole (fast-check)', () => {
   const word = fc.stringMatching(/^[A-Za-z0-9:_-]{1,12}$/);
-  const arrayCommand = fc.array(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), { minLength: 1, maxLength: 6 }).map((args) => ({ args, bytes: encodeCommand(args) }));
-  const inlineCommand = fc.array(word, { minLength: 1, maxLength: 5 }).map((words) => ({ args: words.map((w) => Buffer.from(w)), bytes: Buffer.from(`${words.join(' ')}\r\n`) }));
+  const arrayCommand = fc
+    .array(
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+      { minLength: 1, maxLength: 6 },
+    )
+    .map((args) => ({ args, bytes: encodeCommand(args) }));
+  const inlineCommand = fc
+    .array(word, { minLength: 1, maxLength: 5 })
+    .map((words) => ({ args: words.map((w) => Buffer.from(w)), bytes: Buffer.from(`${words.join(' ')}\r\n`) }));
   const command = fc.oneof({ arbitrary: arrayCommand, weight: 3 }, { arbitrary: inlineCommand, weight: 1 });
   fc.assert(
-    fc.property(fc.array(command, { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }), (commands, cuts) => {
-      const input = Buffer.concat(commands.map((c) => c.bytes));
-      const chunks: Buffer[] = [];
-      let at = 0;
-      for (let i = 0; at < input.length; i++) {
-        const n = cuts[i % cuts.length]!;
-        chunks.push(Buffer.from(input.subarray(at, at + n)));
-        at += n;
-      }
-      const parsed = parseChunks(chunks);
-      assert.is(parsed.error, undefined);
-      assert.equal(parsed.commands, commands.map((c) => c.args));
-    }),
+    fc.property(
+      fc.array(command, { minLength: 1, maxLength: 20 }),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 50 }),
+      (commands, cuts) => {
+        const input = Buffer.concat(commands.map((c) => c.bytes));
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (let i = 0; at < input.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          chunks.push(Buffer.from(input.subarray(at, at + n)));
+          at += n;
+        }
+        const parsed = parseChunks(chunks);
+        assert.is(parsed.error, undefined);
+        assert.equal(
+          parsed.commands,
+          commands.map((c) => c.args),
+        );
+      },
+    ),
     { numRuns: 300 },
   );
 });

@@ -75,7 +75,7 @@ function mixedPipeline(count: number, seed: number): { bytes: Buffer; expected: 
 function chunked(bytes: Buffer, seed: number, maxChunk: number): Buffer[] {
   const random = seededRandom(seed);
   const out: Buffer[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const n = 1 + Math.floor(random() * maxChunk);
     out.push(bytes.subarray(at, at + n));
     at += n;
@@ -190,7 +190,10 @@ Server('a desync flood (*\\x00 then endless bytes) is answered and closed at onc
     if (!socket.write(junk)) await Promise.race([once(socket, 'drain'), closed]);
     sent += junk.length;
   }
-  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('still open after the flood')), 10_000).unref())]);
+  await Promise.race([
+    closed,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('still open after the flood')), 10_000).unref()),
+  ]);
   assert.ok(sent < 64 * 1024 * 1024, `closed after ${sent} bytes of flood`);
   assert.is(received, '-ERR Protocol error: invalid multibulk length\r\n');
   const fresh = await RespTestClient.connect(t.port);
@@ -216,7 +219,7 @@ Server('a large value arriving in many chunks is stored whole', async () => {
   assert.ok(Buffer.isBuffer(got) && got.equals(value));
 });
 
-Server('connections over maxConnections get Redis\'s error and are closed', async () => {
+Server("connections over maxConnections get Redis's error and are closed", async () => {
   const t = await startRespTestServer({ maxConnections: 2 });
   const a = await RespTestClient.connect(t.port);
   const b = await RespTestClient.connect(t.port);
@@ -250,7 +253,12 @@ Server('a client that stops reading pauses its connection; reading resumes and e
 
 Server('a client that never reads is disconnected once its replies pass the hard limit', async () => {
   // maxResponseBytes raised above the hard limit (a node never does this): the only way one reply can pass it.
-  const t = await startRespTestServer({ outputHighWaterBytes: 16 * 1024, outputHardLimitBytes: 64 * 1024, maxResponseBytes: 16 * 1024 * 1024, store: { maxValueBytes: 256 * 1024 } });
+  const t = await startRespTestServer({
+    outputHighWaterBytes: 16 * 1024,
+    outputHardLimitBytes: 64 * 1024,
+    maxResponseBytes: 16 * 1024 * 1024,
+    store: { maxValueBytes: 256 * 1024 },
+  });
   const c = await RespTestClient.connect(t.port);
   await c.call('SET', 'big', 'v'.repeat(200 * 1024));
   c.socket.pause();
@@ -288,7 +296,7 @@ Server('INFO counts commands, connections and bytes', async () => {
   assert.match(info, /total_net_input_bytes:\d+\r\n/);
 });
 
-Server('createNodeRespServer carries a node\'s limits over (what startNode uses for --resp-addr)', async () => {
+Server("createNodeRespServer carries a node's limits over (what startNode uses for --resp-addr)", async () => {
   const limits = resolveNodeOptions({ maxMemoryBytes: 8 * 1024 * 1024, maxValueBytes: 2048 });
   const store = new Store({ maxMemoryBytes: limits.maxMemoryBytes, maxValueBytes: limits.maxValueBytes });
   const server = createNodeRespServer({ addr: '127.0.0.1:0', store, limits, logger: silentLogger });

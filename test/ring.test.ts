@@ -53,7 +53,10 @@ test('equal points are ordered by node id, so ties never depend on insertion ord
     return hash32(label);
   };
   assert.is(sameLabelHash('n2210'), sameLabelHash('n95400'));
-  for (const order of [['n2210', 'n95400'], ['n95400', 'n2210']]) {
+  for (const order of [
+    ['n2210', 'n95400'],
+    ['n95400', 'n2210'],
+  ]) {
     const ring = ringOf(order, 1);
     for (const key of KEYS.slice(0, 1000)) assert.is(ring.lookup(key), 'n2210');
     assert.equal(ring.lookupN('k', 2), ['n2210', 'n95400']);
@@ -86,7 +89,7 @@ test('adding a 4th node moves at most 30% of keys, all of them to the new node',
   assert.ok(moved / KEYS.length <= 0.3, `moved ${moved}`);
 });
 
-test('removing a node moves only that node\'s keys', () => {
+test("removing a node moves only that node's keys", () => {
   const ring = ringOf(['a:1', 'b:2', 'c:3', 'd:4']);
   const before = KEYS.map((key) => ring.lookup(key));
   assert.ok(ring.remove('b:2'));
@@ -161,9 +164,15 @@ test('Buffer and string keys with the same bytes have the same owner', () => {
 test('bad input: key type, vnodes range, weight, duplicate add', () => {
   const ring = ringOf(['a']);
   for (const bad of [undefined, null, 1, {}, ['a']]) {
-    assert.throws(() => ring.lookup(bad as unknown as string), (error: Error) => error instanceof TypeError && /key/.test(error.message));
+    assert.throws(
+      () => ring.lookup(bad as unknown as string),
+      (error: Error) => error instanceof TypeError && /key/.test(error.message),
+    );
   }
-  assert.throws(() => ring.lookupMany(['ok', 5 as unknown as string]), (error: Error) => error instanceof TypeError && /keys\[1\]/.test(error.message));
+  assert.throws(
+    () => ring.lookupMany(['ok', 5 as unknown as string]),
+    (error: Error) => error instanceof TypeError && /keys\[1\]/.test(error.message),
+  );
   for (const vnodes of [0, -1, 4097, 1.5, Number.NaN]) assert.throws(() => new HashRing({ vnodes }), RangeError);
   assert.ok(new HashRing({ vnodes: 4096 }));
   for (const weight of [0, -1, Number.NaN, Infinity]) assert.throws(() => ring.add('b', weight), RangeError);

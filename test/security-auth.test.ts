@@ -59,7 +59,12 @@ Security('tokensEqual compares in constant time over digests: equal, unequal, di
 });
 
 Security('protected mode: a non-loopback address without a token is refused before listening', () => {
-  for (const options of [{ addr: '0.0.0.0:0' }, { addr: '127.0.0.1:0', respAddr: '0.0.0.0:0' }, { addr: '[::]:0' }, { addr: '10.1.2.3:7000' }]) {
+  for (const options of [
+    { addr: '0.0.0.0:0' },
+    { addr: '127.0.0.1:0', respAddr: '0.0.0.0:0' },
+    { addr: '[::]:0' },
+    { addr: '10.1.2.3:7000' },
+  ]) {
     try {
       resolveNodeOptions(options);
       assert.unreachable(`${JSON.stringify(options)} should be refused`);
@@ -101,11 +106,27 @@ Security('--insecure-no-auth starts on 0.0.0.0 (port 0, closed at once)', async 
 Security('binary: only AUTH before authenticating; wrong token refused; right token opens the rest', async () => {
   const node = await startTestNode({ authToken: TOKEN });
   const p = await peer(node.port);
-  p.write(Buffer.concat([request(Opcode.GET, 1, 'k'), request(Opcode.PING, 2), request(Opcode.AUTH, 3, null, 'wrong'), request(Opcode.AUTH, 4, null, TOKEN), request(Opcode.GET, 5, 'k'), request(Opcode.PING, 6)]));
+  p.write(
+    Buffer.concat([
+      request(Opcode.GET, 1, 'k'),
+      request(Opcode.PING, 2),
+      request(Opcode.AUTH, 3, null, 'wrong'),
+      request(Opcode.AUTH, 4, null, TOKEN),
+      request(Opcode.GET, 5, 'k'),
+      request(Opcode.PING, 6),
+    ]),
+  );
   const responses = await p.waitForResponses(6);
   assert.equal(
     responses.map((r) => [r.requestId, r.status]),
-    [[1, Status.AUTH_REQUIRED], [2, Status.AUTH_REQUIRED], [3, Status.AUTH_REQUIRED], [4, Status.OK], [5, Status.NOT_FOUND], [6, Status.OK]],
+    [
+      [1, Status.AUTH_REQUIRED],
+      [2, Status.AUTH_REQUIRED],
+      [3, Status.AUTH_REQUIRED],
+      [4, Status.OK],
+      [5, Status.NOT_FOUND],
+      [6, Status.OK],
+    ],
   );
   assert.match(responses[0]!.value.toString(), /authentication required/);
   assert.match(responses[2]!.value.toString(), /invalid auth token/);
@@ -121,7 +142,10 @@ Security('binary: AUTH and a large SET in one write: the frame after AUTH is not
   const big = Buffer.alloc(200 * 1024, 7);
   p.write(Buffer.concat([request(Opcode.AUTH, 1, null, TOKEN), request(Opcode.SET, 2, 'big', big), request(Opcode.GET, 3, 'big')]));
   const responses = await p.waitForResponses(3);
-  assert.equal(responses.map((r) => r.status), [Status.OK, Status.OK, Status.OK]);
+  assert.equal(
+    responses.map((r) => r.status),
+    [Status.OK, Status.OK, Status.OK],
+  );
   assert.ok(responses[2]!.value.equals(big));
 });
 
@@ -145,7 +169,10 @@ Security('binary: 3 wrong tokens are answered, a 4th closes the connection', asy
   const node = await startTestNode({ authToken: TOKEN });
   const p = await peer(node.port);
   p.write(Buffer.concat([1, 2, 3].map((id) => request(Opcode.AUTH, id, null, `guess-${id}`))));
-  assert.equal((await p.waitForResponses(3)).map((r) => r.status), [Status.AUTH_REQUIRED, Status.AUTH_REQUIRED, Status.AUTH_REQUIRED]);
+  assert.equal(
+    (await p.waitForResponses(3)).map((r) => r.status),
+    [Status.AUTH_REQUIRED, Status.AUTH_REQUIRED, Status.AUTH_REQUIRED],
+  );
   assert.ok(!p.socket.destroyed);
   p.write(Buffer.concat([request(Opcode.AUTH, 4, null, 'guess-4'), request(Opcode.AUTH, 5, null, TOKEN)]));
   await p.closed;
@@ -161,7 +188,10 @@ Security('binary: without a token configured AUTH is accepted (clients can get t
   const node = await startTestNode();
   const p = await peer(node.port);
   p.write(Buffer.concat([request(Opcode.AUTH, 1, null, 'anything'), request(Opcode.AUTH, 2, 'key-not-allowed', 'x')]));
-  assert.equal((await p.waitForResponses(2)).map((r) => r.status), [Status.OK, Status.BAD_ARGUMENT]);
+  assert.equal(
+    (await p.waitForResponses(2)).map((r) => r.status),
+    [Status.OK, Status.BAD_ARGUMENT],
+  );
 });
 
 Security('client: authToken authenticates every connection; a wrong or missing token fails with AuthError', async () => {
@@ -173,16 +203,28 @@ Security('client: authToken authenticates every connection; a wrong or missing t
 
   const wrong = new Client({ nodes: [node.address], authToken: 'nope', routing: 'proxy' });
   clients.push(wrong);
-  const error = await wrong.get('a').then(() => undefined, (e: unknown) => e);
+  const error = await wrong.get('a').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.instance(error, AuthError);
   assert.is((error as AuthError).code, 'ERR_AUTH');
   assert.match((error as Error).message, /authentication to .* failed/);
   // Later requests fail fast with the same typed error while it backs off.
-  assert.instance(await wrong.get('a').then(() => undefined, (e: unknown) => e), AuthError);
+  assert.instance(
+    await wrong.get('a').then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    AuthError,
+  );
 
   const missing = new Client({ nodes: [node.address], routing: 'proxy' });
   clients.push(missing);
-  const refused = await missing.get('a').then(() => undefined, (e: unknown) => e);
+  const refused = await missing.get('a').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.instance(refused, AuthError);
   assert.match((refused as Error).message, /authentication required/);
 });

@@ -82,13 +82,19 @@ Trust('a client holding the client token still cannot send member-only frames; t
   peer.write(encodeRequest({ opcode: Opcode.AUTH, requestId: 1, value: TOKEN }));
   peer.write(frame(Opcode.JOIN, 2, { from: madeUp(1), updates: [{ id: madeUp(1), state: 'alive', incarnation: Date.now() }] }));
   const responses = await peer.waitForResponses(2);
-  assert.equal(responses.map((r) => r.status), [Status.OK, Status.FORBIDDEN]);
+  assert.equal(
+    responses.map((r) => r.status),
+    [Status.OK, Status.FORBIDDEN],
+  );
   await peer.closed;
   // Forwarded requests are member-only too: a client cannot make a node serve a key it does not own.
   const second = await rawPeer(nodes[0]!);
   second.write(encodeRequest({ opcode: Opcode.AUTH, requestId: 1, value: TOKEN }));
   second.write(encodeRequest({ opcode: Opcode.SET, requestId: 2, flags: Flag.FORWARDED, key: 'k', value: 'forged' }));
-  assert.equal((await second.waitForResponses(2)).map((r) => r.status), [Status.OK, Status.FORBIDDEN]);
+  assert.equal(
+    (await second.waitForResponses(2)).map((r) => r.status),
+    [Status.OK, Status.FORBIDDEN],
+  );
   await second.closed;
   assert.is(serverStats(nodes[0]!).memberOnlyRefusals, 2);
   assert.is(nodes[0]!.store.get(Buffer.from('k')), undefined);
@@ -126,7 +132,9 @@ Trust("a member speaks only for itself: a message in another member's name is FO
   const nodes = await startCluster(3, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });
   const [target, speaker, other] = nodes as [CacheNode, CacheNode, CacheNode];
   const socket = await memberSocket(speaker, target, peers, CLUSTER_TOKEN);
-  socket.write(frame(Opcode.PROBE, 2, { from: other.address, updates: [{ id: other.address, state: 'left', incarnation: Number.MAX_SAFE_INTEGER }] }));
+  socket.write(
+    frame(Opcode.PROBE, 2, { from: other.address, updates: [{ id: other.address, state: 'left', incarnation: Number.MAX_SAFE_INTEGER }] }),
+  );
   const responses = await socket.waitForResponses(2);
   assert.is(responses[1]!.status, Status.FORBIDDEN);
   await socket.closed;
@@ -141,7 +149,11 @@ Trust('a death verdict from a member this node does not know is hearsay: the sto
   const self = victim.cluster.membership.table.self;
   // An authenticated stranger (its id proven, but never a member here) says this node is dead.
   const stranger = '127.0.0.1:7999';
-  await victim.cluster.handleMembership(Opcode.PROBE, { from: stranger, updates: [{ id: victim.address, state: 'dead', incarnation: self.incarnation }] }, stranger);
+  await victim.cluster.handleMembership(
+    Opcode.PROBE,
+    { from: stranger, updates: [{ id: victim.address, state: 'dead', incarnation: self.incarnation }] },
+    stranger,
+  );
   assert.is(victim.cluster.membership.counters.hearsayIgnored, 1);
   assert.is(String(victim.store.get('kept')), 'yes');
   assert.is(victim.cluster.membership.table.self.state, 'alive');
@@ -160,29 +172,34 @@ Trust('made-up members relayed by a real member are probed, never admitted, and 
   assert.equal(aliveIds(target), nodes.map((node) => node.address).sort());
 });
 
-Trust('member handshakes that do not prove their id are refused: a made-up id, a wrong proof, the client token as the key, a nonce the member never sent', async () => {
-  const nodes = await startCluster(2, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });
-  const [target, member] = nodes as [CacheNode, CacheNode];
-  const hello = (id: string, key: string) => member.cluster.peers.sentHellos.create(id, target.address, Buffer.from(key));
-  const nonce = 'ef'.repeat(16);
-  const rightProof = createHmac('sha256', CLUSTER_TOKEN).update(`dcache-member-hello\n${member.address}\n${target.address}\n${nonce}`).digest('hex');
-  const attempts = [
-    hello(madeUp(1), CLUSTER_TOKEN), // nothing listens at the id
-    Buffer.from(JSON.stringify({ id: member.address, to: target.address, nonce: 'ab'.repeat(16), proof: 'cd'.repeat(32) })),
-    hello(member.address, TOKEN), // the client token is not the cluster key
-    Buffer.from(JSON.stringify({ id: member.address, to: target.address, nonce, proof: rightProof })), // the member's call-back says no
-  ];
-  for (const [i, value] of attempts.entries()) {
-    const peer = await rawPeer(target);
-    peer.write(encodeRequest({ opcode: Opcode.MEMBER_HELLO, requestId: 1, value }));
-    peer.write(frame(Opcode.SYNC, 2, { from: member.address, updates: [] }));
-    const responses = await peer.waitForResponses(1);
-    assert.is(responses[0]!.status, Status.FORBIDDEN, `attempt ${i}`);
-    await peer.closed;
-    assert.is(responses.length, 1, 'nothing behind the refused hello was served');
-  }
-  assert.is(serverStats(target).memberHandshakeFailures, attempts.length);
-});
+Trust(
+  'member handshakes that do not prove their id are refused: a made-up id, a wrong proof, the client token as the key, a nonce the member never sent',
+  async () => {
+    const nodes = await startCluster(2, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });
+    const [target, member] = nodes as [CacheNode, CacheNode];
+    const hello = (id: string, key: string) => member.cluster.peers.sentHellos.create(id, target.address, Buffer.from(key));
+    const nonce = 'ef'.repeat(16);
+    const rightProof = createHmac('sha256', CLUSTER_TOKEN)
+      .update(`dcache-member-hello\n${member.address}\n${target.address}\n${nonce}`)
+      .digest('hex');
+    const attempts = [
+      hello(madeUp(1), CLUSTER_TOKEN), // nothing listens at the id
+      Buffer.from(JSON.stringify({ id: member.address, to: target.address, nonce: 'ab'.repeat(16), proof: 'cd'.repeat(32) })),
+      hello(member.address, TOKEN), // the client token is not the cluster key
+      Buffer.from(JSON.stringify({ id: member.address, to: target.address, nonce, proof: rightProof })), // the member's call-back says no
+    ];
+    for (const [i, value] of attempts.entries()) {
+      const peer = await rawPeer(target);
+      peer.write(encodeRequest({ opcode: Opcode.MEMBER_HELLO, requestId: 1, value }));
+      peer.write(frame(Opcode.SYNC, 2, { from: member.address, updates: [] }));
+      const responses = await peer.waitForResponses(1);
+      assert.is(responses[0]!.status, Status.FORBIDDEN, `attempt ${i}`);
+      await peer.closed;
+      assert.is(responses.length, 1, 'nothing behind the refused hello was served');
+    }
+    assert.is(serverStats(target).memberHandshakeFailures, attempts.length);
+  },
+);
 
 Trust('a cluster with a client token and a cluster token converges, forwards and serves the smart and proxy clients', async () => {
   const nodes = await startCluster(3, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });
@@ -192,7 +209,10 @@ Trust('a cluster with a client token and a cluster token converges, forwards and
   const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
   for (const key of keys) await smart.set(key, `v-${key}`);
   const values = await Promise.all(keys.map((key) => proxy.get(key)));
-  assert.equal(values.map(String), keys.map((key) => `v-${key}`));
+  assert.equal(
+    values.map(String),
+    keys.map((key) => `v-${key}`),
+  );
   const routing = nodes[1]!.stats().routing as { forwarded: number; forwardFailures: number };
   assert.ok(routing.forwarded > 0);
   assert.is(routing.forwardFailures, 0);

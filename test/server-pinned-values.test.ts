@@ -73,7 +73,8 @@ Pinned('answers queued on a slow reader keep their values through overwrites, de
   const reader = await RawPeer.connect(node.port);
   try {
     let id = 0;
-    for (let i = 0; i < keys; i++) writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `k${i}`, value: valueOf(i, 1, size) }));
+    for (let i = 0; i < keys; i++)
+      writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `k${i}`, value: valueOf(i, 1, size) }));
     await writer.waitForResponses(id);
     const stored = storeOf(node.stats()).items;
     assert.ok(stored >= 80, `the store holds most of the keys (${stored})`);
@@ -89,10 +90,12 @@ Pinned('answers queued on a slow reader keep their values through overwrites, de
     assert.ok(queued.pinnedBytes <= 2 * MiB, `pinned bytes ${queued.pinnedBytes} within an eighth of the store`);
 
     // Same size: without the pin each would be written in place.
-    for (let i = 0; i < keys; i++) writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `k${i}`, value: valueOf(i, 2, size) }));
+    for (let i = 0; i < keys; i++)
+      writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `k${i}`, value: valueOf(i, 2, size) }));
     for (let i = 0; i < keys; i += 3) writer.write(encodeRequest({ opcode: Opcode.DELETE, requestId: id++, key: `k${i}` }));
     // Another size class takes the memory: items are evicted and pages move (or are dropped, if pinned).
-    for (let i = 0; i < 3000; i++) writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `other${i}`, value: valueOf(i, 3, 5000) }));
+    for (let i = 0; i < 3000; i++)
+      writer.write(encodeRequest({ opcode: Opcode.SET, requestId: id++, key: `other${i}`, value: valueOf(i, 3, 5000) }));
     await writer.waitForResponses(id);
     const afterChurn = storeOf(node.stats());
     assert.ok(afterChurn.deferredFrees > 0, 'frees waited for the pins');

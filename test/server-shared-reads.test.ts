@@ -79,7 +79,9 @@ async function interleavedRoundTrip(readBufferBytes: number, seed: number): Prom
     // Each connection reads the next one's values, pipelined, so the large answers also interleave.
     for (let p = 0; p < peers.length; p++) {
       const owner = (p + 1) % peers.length;
-      peers[p]!.write(Buffer.concat(values[owner]!.map((_, i) => encodeRequest({ opcode: Opcode.GET, requestId: 1000 + i, key: `p${owner}:k${i}` }))));
+      peers[p]!.write(
+        Buffer.concat(values[owner]!.map((_, i) => encodeRequest({ opcode: Opcode.GET, requestId: 1000 + i, key: `p${owner}:k${i}` }))),
+      );
     }
     for (let p = 0; p < peers.length; p++) {
       const owner = (p + 1) % peers.length;
@@ -104,13 +106,15 @@ SharedReads('connections sharing the default buffer keep their bytes apart', asy
   await interleavedRoundTrip(1024 * 1024, 2026_11_25);
 });
 
-SharedReads('connections on Node\'s per-read buffers (readBufferBytes 0) get the same answers', async () => {
+SharedReads("connections on Node's per-read buffers (readBufferBytes 0) get the same answers", async () => {
   await interleavedRoundTrip(0, 2026_11_26);
 });
 
 SharedReads('requests forwarded to their owner carry their own bytes, not what later reads put in the buffer', async () => {
   const [a, b] = await startCluster(2, { maxValueBytes: 1 << 20 });
-  const keys = Array.from({ length: 2000 }, (_, i) => `fw${i}`).filter((key) => a!.cluster.ring.lookup(key) === b!.address).slice(0, 40);
+  const keys = Array.from({ length: 2000 }, (_, i) => `fw${i}`)
+    .filter((key) => a!.cluster.ring.lookup(key) === b!.address)
+    .slice(0, 40);
   assert.is(keys.length, 40);
   const random = seededRandom(99);
   const values = keys.map((_, i) => valueFor(random, 7, i));

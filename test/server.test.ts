@@ -11,7 +11,14 @@ import { RawPeer } from './helpers/raw-socket';
 const Server = suite('server');
 Server.after.each(closeAllNodes);
 
-function request(opcode: number, requestId: number, key: string | Buffer | null, value: string | Buffer | null = null, extras: number | bigint = 0, flags = 0): Buffer {
+function request(
+  opcode: number,
+  requestId: number,
+  key: string | Buffer | null,
+  value: string | Buffer | null = null,
+  extras: number | bigint = 0,
+  flags = 0,
+): Buffer {
   return encodeRequest({ opcode, flags, requestId, key, value, extras });
 }
 
@@ -23,27 +30,37 @@ Server('every opcode answers over a raw socket with the documented status', asyn
   const node = await startTestNode();
   const peer = await RawPeer.connect(node.port);
   try {
-    peer.write(Buffer.concat([
-      request(Opcode.SET, 1, 'k', 'v1', 0),
-      request(Opcode.GET, 2, 'k'),
-      request(Opcode.SET, 3, 'k', 'v2', 0, setModeFlags(SetMode.NX)),
-      request(Opcode.SET, 4, 'missing', 'x', 0, setModeFlags(SetMode.XX)),
-      request(Opcode.TOUCH, 5, 'k', null, 60_000),
-      request(Opcode.TTL, 6, 'k'),
-      request(Opcode.TTL, 7, 'missing'),
-      request(Opcode.INCR, 8, 'n', null, 41n),
-      request(Opcode.INCR, 9, 'n', null, -2n),
-      request(Opcode.INCR, 10, 'k', null, 1n),
-      request(Opcode.DELETE, 11, 'k'),
-      request(Opcode.DELETE, 12, 'k'),
-      request(Opcode.GET, 13, 'k'),
-      request(Opcode.MSET, 14, null, encodeMsetBody([['a', '1'], ['b', '22']])),
-      request(Opcode.MGET, 15, null, encodeMgetBody(['a', 'zz', 'b'])),
-      request(Opcode.PING, 16, null),
-      request(Opcode.STATS, 17, null),
-      request(Opcode.FLUSH, 18, null),
-      request(Opcode.GET, 19, 'a'),
-    ]));
+    peer.write(
+      Buffer.concat([
+        request(Opcode.SET, 1, 'k', 'v1', 0),
+        request(Opcode.GET, 2, 'k'),
+        request(Opcode.SET, 3, 'k', 'v2', 0, setModeFlags(SetMode.NX)),
+        request(Opcode.SET, 4, 'missing', 'x', 0, setModeFlags(SetMode.XX)),
+        request(Opcode.TOUCH, 5, 'k', null, 60_000),
+        request(Opcode.TTL, 6, 'k'),
+        request(Opcode.TTL, 7, 'missing'),
+        request(Opcode.INCR, 8, 'n', null, 41n),
+        request(Opcode.INCR, 9, 'n', null, -2n),
+        request(Opcode.INCR, 10, 'k', null, 1n),
+        request(Opcode.DELETE, 11, 'k'),
+        request(Opcode.DELETE, 12, 'k'),
+        request(Opcode.GET, 13, 'k'),
+        request(
+          Opcode.MSET,
+          14,
+          null,
+          encodeMsetBody([
+            ['a', '1'],
+            ['b', '22'],
+          ]),
+        ),
+        request(Opcode.MGET, 15, null, encodeMgetBody(['a', 'zz', 'b'])),
+        request(Opcode.PING, 16, null),
+        request(Opcode.STATS, 17, null),
+        request(Opcode.FLUSH, 18, null),
+        request(Opcode.GET, 19, 'a'),
+      ]),
+    );
     const responses = await peer.waitForResponses(19);
     const byId = new Map(responses.map((r) => [r.requestId, r]));
     const statusOf = (id: number) => byId.get(id)!.status;
@@ -63,9 +80,15 @@ Server('every opcode answers over a raw socket with the documented status', asyn
     assert.is(statusOf(13), Status.NOT_FOUND);
     assert.is(statusOf(14), Status.OK);
     const mget = byId.get(15)!.value;
-    assert.equal(decodeMgetResponse(mget, 0, mget.length)!.map((v) => (v === null ? null : v.toString())), ['1', null, '22']);
+    assert.equal(
+      decodeMgetResponse(mget, 0, mget.length)!.map((v) => (v === null ? null : v.toString())),
+      ['1', null, '22'],
+    );
     assert.is(byId.get(16)!.value.toString(), 'PONG');
-    const stats = JSON.parse(byId.get(17)!.value.toString()) as { server: { commands: number; commandsByOpcode: Record<string, number> }; store: { items: number } };
+    const stats = JSON.parse(byId.get(17)!.value.toString()) as {
+      server: { commands: number; commandsByOpcode: Record<string, number> };
+      store: { items: number };
+    };
     assert.ok(stats.server.commands >= 17);
     assert.is(stats.server.commandsByOpcode['SET'], 3);
     assert.is(statusOf(18), Status.OK);
@@ -111,7 +134,16 @@ async function assertServing(port: number): Promise<void> {
   }
 }
 
-function header(fields: { magic?: number; version?: number; opcode?: number; flags?: number; requestId?: number; keyLength?: number; reserved?: number; valueLength?: number }): Buffer {
+function header(fields: {
+  magic?: number;
+  version?: number;
+  opcode?: number;
+  flags?: number;
+  requestId?: number;
+  keyLength?: number;
+  reserved?: number;
+  valueLength?: number;
+}): Buffer {
   const bytes = Buffer.alloc(HEADER_SIZE);
   bytes[0] = fields.magic ?? 0xdc;
   bytes[1] = fields.version ?? 1;
@@ -124,7 +156,10 @@ function header(fields: { magic?: number; version?: number; opcode?: number; fla
   return bytes;
 }
 
-const TLS_CLIENT_HELLO = Buffer.from('16030100c4010000c00303' + 'ab'.repeat(32) + '000004c02bc02f0100009300000010000e00000b6578616d706c652e636f6d', 'hex');
+const TLS_CLIENT_HELLO = Buffer.from(
+  '16030100c4010000c00303' + 'ab'.repeat(32) + '000004c02bc02f0100009300000010000e00000b6578616d706c652e636f6d',
+  'hex',
+);
 
 interface CorpusCase {
   name: string;
@@ -138,36 +173,67 @@ const CORPUS: CorpusCase[] = [
   { name: 'wrong magic', bytes: header({ magic: 0x00 }), outcome: 'error-then-close', status: Status.MALFORMED },
   { name: 'wrong version', bytes: header({ version: 9 }), outcome: 'error-then-close', status: Status.MALFORMED },
   { name: 'unknown opcode', bytes: header({ opcode: 0x3f }), outcome: 'error-keep-open', status: Status.UNKNOWN_OPCODE },
-  { name: 'key length 0 on GET', bytes: header({ opcode: Opcode.GET, keyLength: 0 }), outcome: 'error-keep-open', status: Status.BAD_ARGUMENT },
-  { name: 'key over the limit', bytes: Buffer.concat([header({ opcode: Opcode.GET, keyLength: 2000 }), Buffer.alloc(2000, 0x61)]), outcome: 'error-keep-open', status: Status.KEY_TOO_LARGE },
-  { name: 'value over the limit', bytes: Buffer.concat([header({ opcode: Opcode.SET, keyLength: 1, valueLength: 1024 * 1024 + 1 }), Buffer.alloc(1 + 1024 * 1024 + 1, 0x62)]), outcome: 'error-keep-open', status: Status.VALUE_TOO_LARGE },
-  { name: 'value length 0xFFFFFFFF', bytes: header({ opcode: Opcode.SET, keyLength: 1, valueLength: 0xffffffff }), outcome: 'error-then-close', status: Status.FRAME_TOO_LARGE },
-  { name: 'HTTP request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'), outcome: 'error-then-close', status: Status.MALFORMED },
+  {
+    name: 'key length 0 on GET',
+    bytes: header({ opcode: Opcode.GET, keyLength: 0 }),
+    outcome: 'error-keep-open',
+    status: Status.BAD_ARGUMENT,
+  },
+  {
+    name: 'key over the limit',
+    bytes: Buffer.concat([header({ opcode: Opcode.GET, keyLength: 2000 }), Buffer.alloc(2000, 0x61)]),
+    outcome: 'error-keep-open',
+    status: Status.KEY_TOO_LARGE,
+  },
+  {
+    name: 'value over the limit',
+    bytes: Buffer.concat([
+      header({ opcode: Opcode.SET, keyLength: 1, valueLength: 1024 * 1024 + 1 }),
+      Buffer.alloc(1 + 1024 * 1024 + 1, 0x62),
+    ]),
+    outcome: 'error-keep-open',
+    status: Status.VALUE_TOO_LARGE,
+  },
+  {
+    name: 'value length 0xFFFFFFFF',
+    bytes: header({ opcode: Opcode.SET, keyLength: 1, valueLength: 0xffffffff }),
+    outcome: 'error-then-close',
+    status: Status.FRAME_TOO_LARGE,
+  },
+  {
+    name: 'HTTP request',
+    bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+    outcome: 'error-then-close',
+    status: Status.MALFORMED,
+  },
   { name: 'TLS ClientHello', bytes: TLS_CLIENT_HELLO, outcome: 'error-then-close', status: Status.MALFORMED },
   { name: '1 MiB of zeros', bytes: Buffer.alloc(1024 * 1024), outcome: 'error-then-close', status: Status.MALFORMED },
 ];
 
 for (const testCase of CORPUS) {
-  Server(`bad input: ${testCase.name} → ${testCase.outcome} (${testCase.status === undefined ? '' : `status 0x${testCase.status.toString(16)}`}), server keeps serving`, async () => {
-    const node = await startTestNode();
-    const peer = await RawPeer.connect(node.port);
-    try {
-      peer.write(testCase.bytes);
-      const [response] = await peer.waitForResponses(1);
-      assert.is(response!.status, testCase.status);
-      if (testCase.outcome === 'error-then-close') {
-        await peer.closed;
-      } else {
-        peer.write(request(Opcode.PING, 99, null));
-        const responses = await peer.waitForResponses(2);
-        assert.is(responses[1]!.requestId, 99);
-        assert.is(responses[1]!.status, Status.OK);
+  Server(
+    `bad input: ${testCase.name} → ${testCase.outcome} (${testCase.status === undefined ? '' : `status 0x${testCase.status.toString(16)}`}), server keeps serving`,
+    async () => {
+      const node = await startTestNode();
+      const peer = await RawPeer.connect(node.port);
+      try {
+        peer.write(testCase.bytes);
+        const [response] = await peer.waitForResponses(1);
+        assert.is(response!.status, testCase.status);
+        if (testCase.outcome === 'error-then-close') {
+          await peer.closed;
+        } else {
+          peer.write(request(Opcode.PING, 99, null));
+          const responses = await peer.waitForResponses(2);
+          assert.is(responses[1]!.requestId, 99);
+          assert.is(responses[1]!.status, Status.OK);
+        }
+        await assertServing(node.port);
+      } finally {
+        peer.destroy();
       }
-      await assertServing(node.port);
-    } finally {
-      peer.destroy();
-    }
-  });
+    },
+  );
 }
 
 Server('a header cut at every offset is held (no response) and closed by the frame timeout', async () => {

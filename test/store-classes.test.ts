@@ -47,7 +47,10 @@ classes('every class boundary round-trips and lands in the smallest class that f
       if (valueBytes < 0) continue;
       const value = pattern(Math.min(valueBytes, store.maxValueBytes + 1), ++seed);
       if (valueBytes > store.maxValueBytes) {
-        assert.throws(() => store.set(key, value), (e: { code?: string }) => e.code === 'ERR_VALUE_TOO_LARGE');
+        assert.throws(
+          () => store.set(key, value),
+          (e: { code?: string }) => e.code === 'ERR_VALUE_TOO_LARGE',
+        );
         continue;
       }
       assert.is(store.set(key, value), true);
@@ -224,17 +227,50 @@ zeroCopy('bad ranges and lengths are refused before anything changes', () => {
     }
     return undefined;
   };
-  assert.is(code(() => store.setFrom(buf, 0, 0, buf, 0, 1)), 'ERR_KEY_EMPTY');
-  assert.is(code(() => store.setFrom(buf, 0, 9, buf, 0, 1)), 'ERR_KEY_TOO_LARGE');
-  assert.is(code(() => store.setFrom(buf, 0, 4, buf, 0, 17)), 'ERR_VALUE_TOO_LARGE');
-  assert.is(code(() => store.setFrom(buf, 60, 8, buf, 0, 1)), 'RangeError');
-  assert.is(code(() => store.setFrom(buf, 0, 4, buf, 60, 8)), 'RangeError');
-  assert.is(code(() => store.setFrom(buf, -1, 4, buf, 0, 1)), 'RangeError');
-  assert.is(code(() => store.setFrom(buf, 0.5, 4, buf, 0, 1)), 'RangeError');
-  assert.is(code(() => store.setFrom(buf, 0, 4, buf, 0, 1, -5)), 'ERR_INVALID_ARGUMENT');
-  assert.is(code(() => store.setFrom(buf, 0, 4, buf, 0, 1, 0, 7)), 'ERR_INVALID_ARGUMENT');
-  assert.is(code(() => store.lookup('key' as unknown as Buffer, 0, 3)), 'TypeError');
-  assert.is(code(() => store.setFrom(buf, 0, 4, [1, 2] as unknown as Buffer, 0, 1)), 'TypeError');
+  assert.is(
+    code(() => store.setFrom(buf, 0, 0, buf, 0, 1)),
+    'ERR_KEY_EMPTY',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 9, buf, 0, 1)),
+    'ERR_KEY_TOO_LARGE',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 4, buf, 0, 17)),
+    'ERR_VALUE_TOO_LARGE',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 60, 8, buf, 0, 1)),
+    'RangeError',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 4, buf, 60, 8)),
+    'RangeError',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, -1, 4, buf, 0, 1)),
+    'RangeError',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0.5, 4, buf, 0, 1)),
+    'RangeError',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 4, buf, 0, 1, -5)),
+    'ERR_INVALID_ARGUMENT',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 4, buf, 0, 1, 0, 7)),
+    'ERR_INVALID_ARGUMENT',
+  );
+  assert.is(
+    code(() => store.lookup('key' as unknown as Buffer, 0, 3)),
+    'TypeError',
+  );
+  assert.is(
+    code(() => store.setFrom(buf, 0, 4, [1, 2] as unknown as Buffer, 0, 1)),
+    'TypeError',
+  );
   assert.is(store.size, 0);
   assert.is(store.stats().sets, 0);
   store.close();

@@ -155,7 +155,25 @@ incr('int64 bounds are reachable; one past them is OverflowError and changes not
 
 incr('values that are not canonical int64 decimals are NotIntegerError and stay as they were', () => {
   const store = open({ clock: () => 0 });
-  const bad = ['', 'abc', '12a', ' 1', '1 ', '+1', '01', '-0', '-', '--1', '1.5', '1e3', '0x10', '9223372036854775808', '-9223372036854775809', '123456789012345678901', '٣'];
+  const bad = [
+    '',
+    'abc',
+    '12a',
+    ' 1',
+    '1 ',
+    '+1',
+    '01',
+    '-0',
+    '-',
+    '--1',
+    '1.5',
+    '1e3',
+    '0x10',
+    '9223372036854775808',
+    '-9223372036854775809',
+    '123456789012345678901',
+    '٣',
+  ];
   for (const [i, value] of bad.entries()) {
     const key = `bad${i}`;
     store.set(key, value, { ttlMs: 100_000 });

@@ -98,7 +98,20 @@ function run(seed: number): void {
     else keys.push(Buffer.from(`k${i % 7}`.repeat(1 + int(4)), 'latin1'));
   }
   const asciiKey = (k: Buffer): boolean => k.every((b) => b < 0x80);
-  const numbers = ['0', '1', '-1', '42', '007', '-0', '+5', ' 9', '9223372036854775807', '-9223372036854775808', '9223372036854775806', '12x'];
+  const numbers = [
+    '0',
+    '1',
+    '-1',
+    '42',
+    '007',
+    '-0',
+    '+5',
+    ' 9',
+    '9223372036854775807',
+    '-9223372036854775808',
+    '9223372036854775806',
+    '12x',
+  ];
   const randomValue = (): Buffer => {
     const r = random();
     if (r < 0.2) return Buffer.from(pick(numbers), 'latin1');
@@ -144,7 +157,16 @@ function run(seed: number): void {
       if (zeroCopy) {
         const vo = 128 + int(64); // past the key: keys are at most 64 + 41 bytes into the frame
         value.copy(frame, vo);
-        got = store.setFrom(frame, ko, kb.length, frame, vo, value.length, ttl, mode === 'set' ? SetMode.Set : mode === 'nx' ? SetMode.NX : SetMode.XX);
+        got = store.setFrom(
+          frame,
+          ko,
+          kb.length,
+          frame,
+          vo,
+          value.length,
+          ttl,
+          mode === 'set' ? SetMode.Set : mode === 'nx' ? SetMode.NX : SetMode.XX,
+        );
       } else {
         got = store.set(key, value, { ttlMs: ttl, mode });
       }
@@ -197,7 +219,10 @@ function run(seed: number): void {
   for (const kb of keys) {
     const expected = ref.get(kb.toString('hex'));
     const got = store.get(kb);
-    assert.ok((got === undefined) === (expected === undefined) && (!got || got.equals(expected!)), `final ${kb.toString('hex')} (seed ${seed})`);
+    assert.ok(
+      (got === undefined) === (expected === undefined) && (!got || got.equals(expected!)),
+      `final ${kb.toString('hex')} (seed ${seed})`,
+    );
   }
   const s = store.stats();
   assert.is(s.evicted, 0, `no eviction pressure (seed ${seed})`);

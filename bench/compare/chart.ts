@@ -38,7 +38,17 @@ interface Group {
   bars: Array<{ system: SystemId; value: number; ratio: number | null }>;
 }
 
-function panel(x: number, y: number, w: number, h: number, title: string, unit: string, groups: Group[], betterLower: boolean, valueLabels = false): string {
+function panel(
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  title: string,
+  unit: string,
+  groups: Group[],
+  betterLower: boolean,
+  valueLabels = false,
+): string {
   const out: string[] = [];
   const left = 56;
   const bottom = 34;
@@ -70,7 +80,11 @@ function panel(x: number, y: number, w: number, h: number, title: string, unit: 
       out.push(
         `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(y + top + plotH - by).toFixed(1)}" fill="${COLORS[b.system]}"><title>${esc(`${SYSTEM_LABELS[b.system]}: ${shortNumber(b.value)} ${unit}`)}</title></rect>`,
       );
-      const label = valueLabels ? b.value.toFixed(0) : b.system !== 'redis' && b.ratio !== null && Number.isFinite(b.ratio) ? `${b.ratio.toFixed(2)}×` : null;
+      const label = valueLabels
+        ? b.value.toFixed(0)
+        : b.system !== 'redis' && b.ratio !== null && Number.isFinite(b.ratio)
+          ? `${b.ratio.toFixed(2)}×`
+          : null;
       if (label !== null) {
         const cx = bx + (barW - 2) / 2 + 3;
         out.push(`<text transform="translate(${cx.toFixed(1)},${(by - 4).toFixed(1)}) rotate(-90)" font-size="10" ${FONT}>${label}</text>`);
@@ -120,7 +134,9 @@ export function renderSvg(rows: Row[], memory: MemoryRow[], systems: SystemId[],
         }),
       }));
       const title = `${metric === 'ops' ? 'ops/s' : 'p99 latency'}, ${sizeName(size)}, ${modeName(conc)}`;
-      parts.push(panel(10 + ci * panelW, top + ri * panelH, panelW, panelH, title, metric === 'ops' ? 'ops/s' : 'µs', groups, metric === 'p99'));
+      parts.push(
+        panel(10 + ci * panelW, top + ri * panelH, panelW, panelH, title, metric === 'ops' ? 'ops/s' : 'µs', groups, metric === 'p99'),
+      );
     });
   });
   if (memory.length > 0) {
@@ -129,7 +145,19 @@ export function renderSvg(rows: Row[], memory: MemoryRow[], systems: SystemId[],
       { label: "server's own accounting per key", bars: memory.map((m) => ({ system: m.system, value: m.accountingPerKey, ratio: null })) },
     ];
     const keys = memory[0]!.keys.toLocaleString('en-US');
-    parts.push(panel(10, top + panelH * metricRows.length, Math.min(width - 20, 640), memH, `memory: bytes per key (${keys} keys, 16 B key + 100 B value)`, 'bytes', groups, true, true));
+    parts.push(
+      panel(
+        10,
+        top + panelH * metricRows.length,
+        Math.min(width - 20, 640),
+        memH,
+        `memory: bytes per key (${keys} keys, 16 B key + 100 B value)`,
+        'bytes',
+        groups,
+        true,
+        true,
+      ),
+    );
   }
   parts.push('</svg>');
   return parts.join('\n');

@@ -155,7 +155,12 @@ function valuesFor(bytes: number): Buffer[] {
 }
 
 /** Runs `op` for indices 0..count-1 with `window` in flight; bounded by count and by maxMs. */
-async function windowed(count: number, window: number, maxMs: number, op: (i: number) => Promise<void>): Promise<{ done: number; errors: number }> {
+async function windowed(
+  count: number,
+  window: number,
+  maxMs: number,
+  op: (i: number) => Promise<void>,
+): Promise<{ done: number; errors: number }> {
   const deadline = performance.now() + maxMs;
   let next = 0;
   let done = 0;
@@ -194,7 +199,15 @@ async function prepare(d: Driver, r: PrepareRequest): Promise<null> {
     throw new Error(`self-check failed: ${wrong} of ${r.keyCount} GETs did not return the value SET (${read.errors} errors)`);
   }
   for (const phase of ['set', 'get'] as const) {
-    await run(d, { op: 'run', phase, valueBytes: r.valueBytes, keyCount: r.keyCount, concurrency: r.concurrency, maxOps: 1e9, maxMs: r.warmupMs });
+    await run(d, {
+      op: 'run',
+      phase,
+      valueBytes: r.valueBytes,
+      keyCount: r.keyCount,
+      concurrency: r.concurrency,
+      maxOps: 1e9,
+      maxMs: r.warmupMs,
+    });
   }
   return null;
 }
@@ -287,7 +300,9 @@ async function run(d: Driver, r: RunRequest): Promise<RunResult> {
 async function load(d: Driver, r: LoadRequest): Promise<LoadResult> {
   const values = valuesFor(r.valueBytes);
   const t0 = performance.now();
-  const { done, errors } = await windowed(r.count, r.window, r.maxMs, (i) => d.set(keyName(i), values[i % VALUE_VARIANTS]!).then(() => undefined));
+  const { done, errors } = await windowed(r.count, r.window, r.maxMs, (i) =>
+    d.set(keyName(i), values[i % VALUE_VARIANTS]!).then(() => undefined),
+  );
   return { loaded: done, errors, elapsedMs: performance.now() - t0 };
 }
 
@@ -334,7 +349,8 @@ if (typeof process.send !== 'function') {
 process.on('message', (message: Request) => {
   handle(message).then(
     (value) => process.send!({ ok: true, value } satisfies Reply),
-    (error: unknown) => process.send!({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies Reply),
+    (error: unknown) =>
+      process.send!({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) } satisfies Reply),
   );
 });
 // The conductor going away (crash, SIGKILL) must not leave this process running.

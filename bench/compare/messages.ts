@@ -86,9 +86,7 @@ export interface LoadResult {
   elapsedMs: number;
 }
 
-export type Reply =
-  | { ok: true; value: ConnectResult | RunResult | LoadResult | number | null }
-  | { ok: false; error: string };
+export type Reply = { ok: true; value: ConnectResult | RunResult | LoadResult | number | null } | { ok: false; error: string };
 
 /** 16-byte keys: "key:" and 12 digits. The same bytes for every system. */
 export const KEY_BYTES = 16;

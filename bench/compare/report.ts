@@ -116,7 +116,9 @@ export function aggregate(samples: Sample[], order: SystemId[]): Row[] {
     });
   }
   for (const row of rows) {
-    const base = rows.find((r) => r.system === 'redis' && r.valueBytes === row.valueBytes && r.concurrency === row.concurrency && r.phase === row.phase);
+    const base = rows.find(
+      (r) => r.system === 'redis' && r.valueBytes === row.valueBytes && r.concurrency === row.concurrency && r.phase === row.phase,
+    );
     if (base !== undefined) {
       row.opsRatio = row.opsPerSec / base.opsPerSec;
       row.p99Ratio = row.p99 / base.p99;
@@ -183,7 +185,9 @@ export function markdownTable(rows: Row[]): string {
 export function memoryMarkdown(rows: MemoryRow[]): string {
   const lines = ['| system | keys | own accounting per key | RSS per key |', '|---|---:|---:|---:|'];
   for (const m of rows) {
-    lines.push(`| ${m.label} | ${m.keys.toLocaleString('en-US')} | ${m.accountingPerKey.toFixed(0)} B (${m.accountingName}) | ${m.rssPerKey.toFixed(0)} B |`);
+    lines.push(
+      `| ${m.label} | ${m.keys.toLocaleString('en-US')} | ${m.accountingPerKey.toFixed(0)} B (${m.accountingName}) | ${m.rssPerKey.toFixed(0)} B |`,
+    );
   }
   return lines.join('\n');
 }
@@ -212,7 +216,9 @@ export function verdicts(rows: Row[], memory: MemoryRow[]): Verdict[] {
           met: ours.opsRatio >= 1.5 && ours.p99Ratio <= 1,
           detail:
             `${fmtRatio(ours.opsRatio)} ops/s, p99 ${fmtRatio(ours.p99Ratio)} (${fmtUs(ours.p99)} vs ${fmtUs(ours.p99 / ours.p99Ratio)})` +
-            (ap === undefined ? '' : `; against auto-pipelining ioredis: ${fmtRatio(ours.opsPerSec / ap.opsPerSec)} ops/s, p99 ${fmtRatio(ours.p99 / ap.p99)}`),
+            (ap === undefined
+              ? ''
+              : `; against auto-pipelining ioredis: ${fmtRatio(ours.opsPerSec / ap.opsPerSec)} ops/s, p99 ${fmtRatio(ours.p99 / ap.p99)}`),
         });
       }
     }

@@ -12,7 +12,13 @@ export interface LoadResult {
   p999: number;
 }
 
-export async function runLoad(client: Client, op: 'set' | 'get', inFlight: number, durationMs: number, maxOps = 2_000_000): Promise<LoadResult> {
+export async function runLoad(
+  client: Client,
+  op: 'set' | 'get',
+  inFlight: number,
+  durationMs: number,
+  maxOps = 2_000_000,
+): Promise<LoadResult> {
   const keys = Array.from({ length: 10_000 }, (_, i) => `bench:${String(i).padStart(10, '0')}`);
   const value = Buffer.alloc(100, 0x61);
   if (op === 'get') {

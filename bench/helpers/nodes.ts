@@ -17,7 +17,10 @@ process.on('exit', () => {
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 export function ensureBuilt(): void {
-  if (!fs.existsSync(MAIN)) spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+  if (!fs.existsSync(MAIN))
+    spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json')], {
+      stdio: 'inherit',
+    });
 }
 
 /** Starts one node; resolves with its address once it listens. */

@@ -295,7 +295,11 @@ export class Store extends StoreCore {
    * returns where to continue (-1 when done) and how many items went. `keep` gets a view of the key bytes
    * that is valid only during the call.
    */
-  removeWhere(keep: (page: Buffer, keyOffset: number, keyLength: number) => boolean, from = 0, budgetMs = 2): { next: number; removed: number } {
+  removeWhere(
+    keep: (page: Buffer, keyOffset: number, keyLength: number) => boolean,
+    from = 0,
+    budgetMs = 2,
+  ): { next: number; removed: number } {
     this.checkOpen();
     const slots = this.slots;
     const slab = this.slab;
@@ -376,7 +380,6 @@ export class Store extends StoreCore {
   }
 
   // ---- internals (the key is hashed into this.keyHash just before each of these) ----
-
 
   /** Returns the chunk ref to write the value into, or -1 when the NX / XX condition failed. */
   private put(kb: Uint8Array, ko: number, kl: number, h: number, vl: number, ttl: number, mode: number): number {

@@ -24,7 +24,8 @@ const TIMEOUT_MS = 2000;
 
 async function query(connection: NodeConnection, opcode: number): Promise<unknown> {
   const response = await connection.requestRaw(opcode, 0, null, null, 0);
-  if (response.status !== Status.OK) throw new Error(`${connection.address.id} answered ${statusName(response.status)}: ${response.value.toString()}`);
+  if (response.status !== Status.OK)
+    throw new Error(`${connection.address.id} answered ${statusName(response.status)}: ${response.value.toString()}`);
   return JSON.parse(response.value.toString('utf8')) as unknown;
 }
 
@@ -64,9 +65,15 @@ export async function printStatus(server: string, write: (text: string) => void,
     );
     const header = ['ADDRESS', 'STATE', 'INCARNATION', 'KEYS'];
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-    const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+    const line = (cells: string[]) =>
+      cells
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd();
     write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
-    write(`ring: epoch ${topology.epoch}, checksum ${topology.checksum.toString(16).padStart(8, '0')}, ${topology.vnodes} vnodes per member\n`);
+    write(
+      `ring: epoch ${topology.epoch}, checksum ${topology.checksum.toString(16).padStart(8, '0')}, ${topology.vnodes} vnodes per member\n`,
+    );
     return 0;
   } finally {
     await connection.close();

@@ -75,9 +75,7 @@ export function deltaError(by: unknown): Error | null {
       : new InvalidArgumentError(`by must be a safe integer (or a bigint for larger deltas), got ${by}`);
   }
   if (typeof by === 'bigint') {
-    return by >= INT64_MIN && by <= INT64_MAX
-      ? null
-      : new InvalidArgumentError(`by must fit in a signed 64-bit integer, got ${by}`);
+    return by >= INT64_MIN && by <= INT64_MAX ? null : new InvalidArgumentError(`by must fit in a signed 64-bit integer, got ${by}`);
   }
   return new TypeError(`by must be a number or a bigint, got ${describe(by)}`);
 }

@@ -222,8 +222,8 @@ export class Client extends EventEmitter {
     if (parts instanceof Error) return Promise.reject(parts);
     if (parts.length === 0) return this.whenOpen([]);
     if (parts.length === 1) return this.sendMulti(MGET, parts[0]!, 0) as Promise<Array<Buffer | null>>;
-    return Promise.all(parts.map((part) => this.sendMulti(MGET, part, 0) as Promise<Array<Buffer | null>>)).then(
-      (results) => results.flat(),
+    return Promise.all(parts.map((part) => this.sendMulti(MGET, part, 0) as Promise<Array<Buffer | null>>)).then((results) =>
+      results.flat(),
     );
   }
 
@@ -275,7 +275,9 @@ export class Client extends EventEmitter {
       if (owner !== null) {
         const sent = owner.request(opcode, flags, key, value, extras);
         // Only a cluster has another owner to retry on: a single node pays nothing for this.
-        return ring.size > 1 ? sent.then(undefined, (error: DCacheError) => this.retryElsewhere(error, opcode, flags, key, value, extras)) : sent;
+        return ring.size > 1
+          ? sent.then(undefined, (error: DCacheError) => this.retryElsewhere(error, opcode, flags, key, value, extras))
+          : sent;
       }
     }
     const c = this.pick();
@@ -299,7 +301,14 @@ export class Client extends EventEmitter {
    * A request refused with SHUTTING_DOWN never ran: the node is leaving and has announced it, so a fresh
    * topology names the new owner. Retried once; any other error is the caller's.
    */
-  private async retryElsewhere(error: DCacheError, opcode: number, flags: number, key: Bytes, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+  private async retryElsewhere(
+    error: DCacheError,
+    opcode: number,
+    flags: number,
+    key: Bytes,
+    value: Bytes | null,
+    extras: number | bigint,
+  ): Promise<unknown> {
     if (error.code !== 'ERR_SHUTTING_DOWN' || this.closed) throw error;
     await this.refresh().catch(() => undefined);
     const owner = this.ring === undefined ? null : this.ownerConnection(this.ring, key);
@@ -328,7 +337,8 @@ export class Client extends EventEmitter {
           const c = this.pick();
           if (c === null) throw this.unreachable();
           const response = await c.requestRaw(Opcode.TOPOLOGY, 0, null, null, 0);
-          if (response.status !== Status.OK) throw new ConnectionError(`${c.address.id} answered TOPOLOGY with ${statusName(response.status)}`);
+          if (response.status !== Status.OK)
+            throw new ConnectionError(`${c.address.id} answered TOPOLOGY with ${statusName(response.status)}`);
           this.apply(parseTopology(response.value.toString('utf8')));
         } while (this.refreshAgain && !this.closed);
       } finally {
@@ -353,7 +363,11 @@ export class Client extends EventEmitter {
     }
   }
 
-  private sendMulti(opcode: typeof Opcode.MGET | typeof Opcode.MSET, part: MultiPart<Bytes> | MultiPart<MsetEntry>, ttlMs: number): Promise<unknown> {
+  private sendMulti(
+    opcode: typeof Opcode.MGET | typeof Opcode.MSET,
+    part: MultiPart<Bytes> | MultiPart<MsetEntry>,
+    ttlMs: number,
+  ): Promise<unknown> {
     const c = this.pick();
     if (c === null) return Promise.reject(this.unreachable());
     return c.requestMulti(opcode, part.items, part.bodyLength, ttlMs);
@@ -389,7 +403,8 @@ export class Client extends EventEmitter {
     if (this.closed) return new ClientClosedError();
     const reasons = this.connections.map((c) => `${c.address.id}: ${c.lastError?.message ?? c.state}`).join('; ');
     // Every node refused the token: a configuration problem, typed as such rather than as a network one.
-    if (this.connections.every((c) => c.lastError instanceof AuthError)) return new AuthError(`no node accepted the auth token (${reasons})`);
+    if (this.connections.every((c) => c.lastError instanceof AuthError))
+      return new AuthError(`no node accepted the auth token (${reasons})`);
     return new ConnectionError(`no node is reachable (${reasons}); reconnecting in the background`);
   }
 

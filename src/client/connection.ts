@@ -87,7 +87,18 @@ export interface NodeConnectionOptions {
  * Module-local aliases for what the per-request path calls. tsx (the test and bench runner) compiles each
  * `import { x }` use into getter calls, which cost several percent of the client's CPU; tsc output does not.
  */
-const hot = { HEADER_SIZE, LARGE_VALUE_BYTES, Pending, closesConnection, promiseFor, rawResponseOf, resultOf, roomFor, writeRequest, writeRequestHead };
+const hot = {
+  HEADER_SIZE,
+  LARGE_VALUE_BYTES,
+  Pending,
+  closesConnection,
+  promiseFor,
+  rawResponseOf,
+  resultOf,
+  roomFor,
+  writeRequest,
+  writeRequestHead,
+};
 const SHUTTING_DOWN = Status.SHUTTING_DOWN;
 
 /** Room for an MGET frame's worst case against a node with the default value limit, plus slack. */
@@ -254,7 +265,14 @@ export class NodeConnection {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
-  private send(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint, raw: boolean): Promise<unknown> {
+  private send(
+    opcode: number,
+    flags: number,
+    key: Bytes | null,
+    value: Bytes | null,
+    extras: number | bigint,
+    raw: boolean,
+  ): Promise<unknown> {
     if (this.state !== 'ready') {
       const refusal = this.refuse();
       if (refusal !== null) return refusal;
@@ -264,7 +282,9 @@ export class NodeConnection {
     // A caller's own large value leaves by reference (outgoing.ts). Not for raw requests: a node relays views
     // of its read buffers there, which are not its to hold on to.
     const byReference = !raw && value !== null && typeof value !== 'string' && value.length >= hot.LARGE_VALUE_BYTES;
-    const at = out.reserve(hot.HEADER_SIZE + (key === null ? 0 : hot.roomFor(key)) + (value === null || byReference ? 0 : hot.roomFor(value)));
+    const at = out.reserve(
+      hot.HEADER_SIZE + (key === null ? 0 : hot.roomFor(key)) + (value === null || byReference ? 0 : hot.roomFor(value)),
+    );
     const p = new hot.Pending();
     p.opcode = opcode;
     p.raw = raw;
@@ -372,7 +392,12 @@ export class NodeConnection {
       onFrame: this.frameFn,
       onError: this.decodeErrorFn,
     });
-    const options = { connectTimeoutMs: this.connectTimeoutMs, readBuffer: this.readBuffer, lookup: this.hooks.lookup, localAddress: this.hooks.localAddress };
+    const options = {
+      connectTimeoutMs: this.connectTimeoutMs,
+      readBuffer: this.readBuffer,
+      lookup: this.hooks.lookup,
+      localAddress: this.hooks.localAddress,
+    };
     const socket: net.Socket = openSocket(this.address, options, {
       onConnect: () => {
         if (this.socket !== socket) return;

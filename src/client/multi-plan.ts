@@ -65,10 +65,7 @@ export function planMget(keys: unknown, limit = MULTI_SLACK_BYTES, keysPerFrame 
 }
 
 /** What mset accepts: pairs, a Map, or a plain object of string keys. */
-export type MsetInput =
-  | ReadonlyArray<readonly [Bytes, Bytes]>
-  | ReadonlyMap<Bytes, Bytes>
-  | Readonly<Record<string, Bytes>>;
+export type MsetInput = ReadonlyArray<readonly [Bytes, Bytes]> | ReadonlyMap<Bytes, Bytes> | Readonly<Record<string, Bytes>>;
 
 /** MSET entries → parts (empty for no entries), or the error for the first bad entry. */
 export function planMset(entries: unknown, limit = MULTI_SLACK_BYTES): Array<MultiPart<MsetEntry>> | Error {

@@ -56,7 +56,12 @@ export function parseTopology(text: string): TopologySnapshot {
     if (typeof member.id !== 'string' || !/^[^\s]+:\d{1,5}$/.test(member.id)) throw bad('member id');
     if (typeof member.state !== 'string' || !STATES.has(member.state)) throw bad('member state');
     if (typeof member.incarnation !== 'number' || !Number.isSafeInteger(member.incarnation)) throw bad('incarnation');
-    return { id: member.id, address: typeof member.address === 'string' ? member.address : member.id, state: member.state as ClusterMember['state'], incarnation: member.incarnation };
+    return {
+      id: member.id,
+      address: typeof member.address === 'string' ? member.address : member.id,
+      state: member.state as ClusterMember['state'],
+      incarnation: member.incarnation,
+    };
   });
   const snapshot: TopologySnapshot = { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members };
   if (t.limits !== undefined) snapshot.limits = parseLimits(t.limits, bad);

@@ -71,7 +71,11 @@ export class Admissions {
     if (under !== undefined) return under;
     const failedAt = this.failed.get(id);
     const host = this.host;
-    if (host.stopped() || this.pending.size >= MAX_PENDING_ADMISSIONS || (failedAt !== undefined && this.clock() - failedAt < ADMISSION_RETRY_MS)) {
+    if (
+      host.stopped() ||
+      this.pending.size >= MAX_PENDING_ADMISSIONS ||
+      (failedAt !== undefined && this.clock() - failedAt < ADMISSION_RETRY_MS)
+    ) {
       return Promise.resolve();
     }
     const attempt = host

@@ -116,7 +116,12 @@ export class MemberTable {
 
   /** True when news about this node says it was declared dead in this process's life. */
   isDeathNews(update: MemberUpdate): boolean {
-    return update.id === this.selfId && (update.state === 'dead' || update.state === 'left') && update.incarnation >= this.startIncarnation && !this.leaving;
+    return (
+      update.id === this.selfId &&
+      (update.state === 'dead' || update.state === 'left') &&
+      update.incarnation >= this.startIncarnation &&
+      !this.leaving
+    );
   }
 
   /** Local verdicts of the failure detector: same rules as news from a peer, at the member's incarnation. */
@@ -173,7 +178,11 @@ export class MemberTable {
     if (this.leaving) return 'ignored';
     // News that this process was declared dead counts even when a refute already moved past it (a suspicion
     // heard first): the cluster gave this node's ranges away meanwhile.
-    if ((update.state === 'dead' || update.state === 'left') && update.incarnation >= this.startIncarnation && update.incarnation > this.deathHandledAt) {
+    if (
+      (update.state === 'dead' || update.state === 'left') &&
+      update.incarnation >= this.startIncarnation &&
+      update.incarnation > this.deathHandledAt
+    ) {
       this.deathHandledAt = update.incarnation;
       for (const listener of this.declaredDeadListeners) listener();
     }

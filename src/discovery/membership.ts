@@ -52,8 +52,6 @@ export interface MembershipTransport {
   forget?(peerId: string): void;
 }
 
-
-
 const PIGGYBACK_LIMIT = 16;
 /** An unconfirmed suspicion lasts this many suspicion timeouts (Lifeguard's β; memberlist uses 6). */
 const SUSPICION_MAX_MULTIPLIER = 4;
@@ -88,8 +86,19 @@ export class Membership {
   private readonly admissions: Admissions;
   /** Counters for STATS and tests. */
   readonly counters = {
-    probes: 0, probeFailures: 0, indirectProbes: 0, suspicions: 0, confirmations: 0, verdictsDeferred: 0, deaths: 0, refutes: 0, syncs: 0,
-    admissions: 0, admissionFailures: 0, futureIncarnationsRefused: 0, hearsayIgnored: 0,
+    probes: 0,
+    probeFailures: 0,
+    indirectProbes: 0,
+    suspicions: 0,
+    confirmations: 0,
+    verdictsDeferred: 0,
+    deaths: 0,
+    refutes: 0,
+    syncs: 0,
+    admissions: 0,
+    admissionFailures: 0,
+    futureIncarnationsRefused: 0,
+    hearsayIgnored: 0,
   };
 
   constructor(
@@ -241,7 +250,8 @@ export class Membership {
       }
       if (wasCutOff && table.acceptAlive(update)) continue;
       // A peer that predates suspectedBy: the sender is the best guess at who suspected.
-      const news = update.state === 'suspect' && update.suspectedBy === undefined && from !== undefined ? { ...update, suspectedBy: from } : update;
+      const news =
+        update.state === 'suspect' && update.suspectedBy === undefined && from !== undefined ? { ...update, suspectedBy: from } : update;
       if (table.apply(news) === 'refuted') refuted = true;
       if (news.state === 'suspect') this.noteConfirmation(news);
     }
@@ -328,7 +338,12 @@ export class Membership {
 
   /** Asks up to `indirectProbes` other members to probe the target; true when any of them reached it. */
   private async probeIndirectly(target: string): Promise<boolean> {
-    const helpers = shuffle(this.table.others('alive').map((member) => member.id).filter((id) => id !== target)).slice(0, this.options.indirectProbes);
+    const helpers = shuffle(
+      this.table
+        .others('alive')
+        .map((member) => member.id)
+        .filter((id) => id !== target),
+    ).slice(0, this.options.indirectProbes);
     if (helpers.length === 0) return false;
     this.counters.indirectProbes += helpers.length;
     const timeoutMs = 2 * (this.options.probeTimeoutMs + this.lag.lagMs);

@@ -134,7 +134,12 @@ export function isErrorStatus(status: number): boolean {
 
 /** The server closes the connection after a response with one of these statuses. */
 export function closesConnection(status: number): boolean {
-  return status === Status.MALFORMED || status === Status.FRAME_TOO_LARGE || status === Status.TOO_MANY_CONNECTIONS || status === Status.FORBIDDEN;
+  return (
+    status === Status.MALFORMED ||
+    status === Status.FRAME_TOO_LARGE ||
+    status === Status.TOO_MANY_CONNECTIONS ||
+    status === Status.FORBIDDEN
+  );
 }
 
 /** The stable error code (src/errors.ts) a client raises for an error status. */

@@ -429,17 +429,16 @@ export class FrameDecoder {
     if (buf[off] !== this.magic) return this.malformed(buf, off, avail, this.badMagicMessage(buf[off]!));
     if (avail < 2) return true;
     if (buf[off + 1] !== PROTOCOL_VERSION) {
-      return this.malformed(
-        buf, off, avail,
-        `unsupported protocol version ${buf[off + 1]}; this peer speaks version ${PROTOCOL_VERSION}`,
-      );
+      return this.malformed(buf, off, avail, `unsupported protocol version ${buf[off + 1]}; this peer speaks version ${PROTOCOL_VERSION}`);
     }
     if (avail < 4) return true;
     if (this.isRequest) {
       const flags = buf[off + 3]!;
       if ((flags & ~ALLOWED_REQUEST_FLAGS) !== 0) {
         return this.malformed(
-          buf, off, avail,
+          buf,
+          off,
+          avail,
           `request flag bits 0x${(flags & ~ALLOWED_REQUEST_FLAGS).toString(16)} are reserved in protocol version 1 and must be 0`,
         );
       }
@@ -468,13 +467,7 @@ export class FrameDecoder {
     return this.fail(new ProtocolError(message), Status.MALFORMED, buf, off, avail);
   }
 
-  private fail(
-    error: ProtocolError | FrameTooLargeError,
-    status: number,
-    buf: Buffer,
-    off: number,
-    avail: number,
-  ): false {
+  private fail(error: ProtocolError | FrameTooLargeError, status: number, buf: Buffer, off: number, avail: number): false {
     const failure: DecodeFailure = {
       error,
       status,

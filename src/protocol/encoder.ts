@@ -6,14 +6,7 @@
  */
 
 import { KeyTooLargeError, ValueTooLargeError } from '../errors';
-import {
-  HEADER_SIZE,
-  MAX_WIRE_KEY_BYTES,
-  MAX_WIRE_VALUE_BYTES,
-  PROTOCOL_VERSION,
-  REQUEST_MAGIC,
-  RESPONSE_MAGIC,
-} from './constants';
+import { HEADER_SIZE, MAX_WIRE_KEY_BYTES, MAX_WIRE_VALUE_BYTES, PROTOCOL_VERSION, REQUEST_MAGIC, RESPONSE_MAGIC } from './constants';
 
 /** Key or value bytes as callers hold them: strings travel as UTF-8. */
 export type Bytes = string | Uint8Array;
@@ -28,8 +21,14 @@ const UINT64_MAX = 2n ** 64n - 1n;
  */
 export function writeExtras(buf: Uint8Array, off: number, extras: number | bigint): void {
   if (extras === 0) {
-    buf[off] = 0; buf[off + 1] = 0; buf[off + 2] = 0; buf[off + 3] = 0;
-    buf[off + 4] = 0; buf[off + 5] = 0; buf[off + 6] = 0; buf[off + 7] = 0;
+    buf[off] = 0;
+    buf[off + 1] = 0;
+    buf[off + 2] = 0;
+    buf[off + 3] = 0;
+    buf[off + 4] = 0;
+    buf[off + 5] = 0;
+    buf[off + 6] = 0;
+    buf[off + 7] = 0;
     return;
   }
   let hi: number;

@@ -242,10 +242,7 @@ export function decodeMsetBody(buf: Buffer, off: number, len: number): Array<[ke
   if (c.begin(buf, off, len) < 0) return null;
   const entries: Array<[Buffer, Buffer]> = [];
   while (c.nextEntry()) {
-    entries.push([
-      buf.subarray(c.keyOffset, c.keyOffset + c.keyLength),
-      buf.subarray(c.valueOffset, c.valueOffset + c.valueLength),
-    ]);
+    entries.push([buf.subarray(c.keyOffset, c.keyOffset + c.keyLength), buf.subarray(c.valueOffset, c.valueOffset + c.valueLength)]);
   }
   return c.complete ? entries : null;
 }

@@ -26,15 +26,7 @@
 
 import type { BufferPool } from './buffer-pool';
 import { HEADER_SIZE } from './constants';
-import {
-  type Bytes,
-  copyBytes,
-  requestLength,
-  writeRequest,
-  writeResponse,
-  writeResponseHeader,
-  writeResponseString,
-} from './encoder';
+import { type Bytes, copyBytes, requestLength, writeRequest, writeResponse, writeResponseHeader, writeResponseString } from './encoder';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -175,14 +167,7 @@ export class OutputBatch {
   }
 
   /** Appends a response with a UTF-8 string value (an error message, STATS JSON). */
-  appendResponseString(
-    opcode: number,
-    status: number,
-    requestId: number,
-    epoch: number,
-    text: string,
-    extras: number | bigint = 0,
-  ): void {
+  appendResponseString(opcode: number, status: number, requestId: number, epoch: number, text: string, extras: number | bigint = 0): void {
     const off = this.reserve(HEADER_SIZE + Buffer.byteLength(text, 'utf8'));
     this.end = writeResponseString(this.buf, off, opcode, status, requestId, epoch, text, extras);
   }

@@ -2,13 +2,7 @@
  * Argument helpers for the commands (case-insensitive keyword matching on bytes, Redis's integer rules) and
  * the error replies worded exactly as Redis 7 words them.
  */
-import {
-  DCacheError,
-  KeyEmptyError,
-  NotIntegerError,
-  OutOfMemoryError,
-  OverflowError,
-} from '../errors';
+import { DCacheError, KeyEmptyError, NotIntegerError, OutOfMemoryError, OverflowError } from '../errors';
 import { parseInt64 } from '../cache/int64';
 import type { RespArgs } from './backend';
 
@@ -127,7 +121,14 @@ export function expireArg(a: RespArgs, i: number, seconds: boolean, absolute: bo
 }
 
 /** EXPIRE's time argument (may be zero or negative: the key is then deleted). Relative ms, −1 for "already past". */
-export function expireCommandArg(a: RespArgs, i: number, seconds: boolean, absolute: boolean, now: number, command: string): number | string {
+export function expireCommandArg(
+  a: RespArgs,
+  i: number,
+  seconds: boolean,
+  absolute: boolean,
+  now: number,
+  command: string,
+): number | string {
   const v = argInt(a, i);
   if (Number.isNaN(v)) return ERR_NOT_INTEGER;
   if (seconds && (v > LLONG_MAX / 1000 || v < -LLONG_MAX / 1000)) return expireTimeError(command);

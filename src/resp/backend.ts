@@ -70,7 +70,16 @@ export interface RespBackend {
   set(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): MaybePromise<boolean>;
 
   /** SET … GET: does exactly what set() does and returns the value the key held before (null: none). */
-  setGet(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): MaybePromise<Uint8Array | null>;
+  setGet(
+    kb: Buffer,
+    ko: number,
+    kl: number,
+    vb: Buffer,
+    vo: number,
+    vl: number,
+    ttlMs: number,
+    flags: number,
+  ): MaybePromise<Uint8Array | null>;
 
   /**
    * MSET: args[first, first + 2 * pairs) alternate key, value. All or nothing: check every key and value

@@ -114,7 +114,16 @@ export class ClusterRespBackend implements RespBackend {
     return stored;
   }
 
-  setGet(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): MaybePromise<Uint8Array | null> {
+  setGet(
+    kb: Buffer,
+    ko: number,
+    kl: number,
+    vb: Buffer,
+    vo: number,
+    vl: number,
+    ttlMs: number,
+    flags: number,
+  ): MaybePromise<Uint8Array | null> {
     const owner = this.ownerOf(kb, ko, kl);
     if (owner === undefined) return this.local.setGet(kb, ko, kl, vb, vo, vl, ttlMs, flags);
     this.checkValue(vl);
@@ -198,14 +207,26 @@ export class ClusterRespBackend implements RespBackend {
   }
 
   del(args: RespArgs, first: number, count: number): MaybePromise<number> {
-    return this.perKey(args, first, count, Opcode.DELETE, (a) => this.del(a, 0, count), (owner, r) => (foundOrNot(owner, r) ? 1 : 0), (kb, ko, kl) =>
-      this.store.deleteFrom(kb, ko, kl) ? 1 : 0,
+    return this.perKey(
+      args,
+      first,
+      count,
+      Opcode.DELETE,
+      (a) => this.del(a, 0, count),
+      (owner, r) => (foundOrNot(owner, r) ? 1 : 0),
+      (kb, ko, kl) => (this.store.deleteFrom(kb, ko, kl) ? 1 : 0),
     );
   }
 
   exists(args: RespArgs, first: number, count: number): MaybePromise<number> {
-    return this.perKey(args, first, count, Opcode.TTL, (a) => this.exists(a, 0, count), (owner, r) => (pttlOf(owner, r) !== -2 ? 1 : 0), (kb, ko, kl) =>
-      this.store.ttlFrom(kb, ko, kl) !== -2 ? 1 : 0,
+    return this.perKey(
+      args,
+      first,
+      count,
+      Opcode.TTL,
+      (a) => this.exists(a, 0, count),
+      (owner, r) => (pttlOf(owner, r) !== -2 ? 1 : 0),
+      (kb, ko, kl) => (this.store.ttlFrom(kb, ko, kl) !== -2 ? 1 : 0),
     );
   }
 
@@ -347,9 +368,11 @@ export class ClusterRespBackend implements RespBackend {
     count: number,
     owners: Array<string | undefined> | typeof WAIT | undefined,
   ): MaybePromise<Array<Uint8Array | null>> {
-    if (owners === WAIT) return this.afterBarriers(args, first, count, 1, (a) => this.mgetValues(a, 0, count, this.ownersOf(a, 0, count, 1)));
+    if (owners === WAIT)
+      return this.afterBarriers(args, first, count, 1, (a) => this.mgetValues(a, 0, count, this.ownersOf(a, 0, count, 1)));
     const guard = this.local.responseGuard;
-    if (guard.mayRefuse(worstMgetReplyBytes(count, this.store.maxValueBytes))) guard.checkMget(storedMgetReplyBytes(this.store, args, first, count, owners));
+    if (guard.mayRefuse(worstMgetReplyBytes(count, this.store.maxValueBytes)))
+      guard.checkMget(storedMgetReplyBytes(this.store, args, first, count, owners));
     const values = new Array<Uint8Array | null>(count).fill(null);
     const byOwner = new Map<string, number[]>();
     for (let j = 0; j < count; j++) {
@@ -408,7 +431,17 @@ export class ClusterRespBackend implements RespBackend {
   }
 
   /** SET for a remote key; the first request goes out now (the views are valid only during the call). */
-  private setRemote(owner: string, kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): Promise<boolean> {
+  private setRemote(
+    owner: string,
+    kb: Buffer,
+    ko: number,
+    kl: number,
+    vb: Buffer,
+    vo: number,
+    vl: number,
+    ttlMs: number,
+    flags: number,
+  ): Promise<boolean> {
     const key = kb.subarray(ko, ko + kl);
     const mode = (flags & SetFlags.NX) !== 0 ? SetMode.NX : (flags & SetFlags.XX) !== 0 ? SetMode.XX : SetMode.SET;
     if (ttlMs < 0) {
@@ -439,7 +472,14 @@ export class ClusterRespBackend implements RespBackend {
    * Sends one request to a member: key requests (MGET/MSET included) marked FORWARDED, so the owner serves them
    * itself; STATS and FLUSH as they are. A missing answer becomes an -ERR naming the member.
    */
-  private send(owner: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse> {
+  private send(
+    owner: string,
+    opcode: number,
+    flags: number,
+    key: Uint8Array | null,
+    value: Uint8Array | null,
+    extras: number | bigint,
+  ): Promise<RawResponse> {
     const keyed = opcode !== Opcode.STATS && opcode !== Opcode.FLUSH;
     if (keyed) this.counters.forwarded++;
     let pending: Promise<RawResponse>;
@@ -470,7 +510,13 @@ export class ClusterRespBackend implements RespBackend {
   }
 
   /** Copies args[first, first + n) and runs `again` on the copy once every barrier among its keys settled. */
-  private afterBarriers<T>(args: RespArgs, first: number, n: number, step: number, again: (copied: RespArgs) => MaybePromise<T>): Promise<T> {
+  private afterBarriers<T>(
+    args: RespArgs,
+    first: number,
+    n: number,
+    step: number,
+    again: (copied: RespArgs) => MaybePromise<T>,
+  ): Promise<T> {
     const waits: Array<Promise<void>> = [];
     for (let i = first; i < first + n; i += step) {
       const wait = this.barrierOf(args.bufs[i]!, args.offs[i]!, args.lens[i]!);

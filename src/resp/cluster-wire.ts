@@ -27,7 +27,14 @@ export interface RespClusterView {
   readonly selfId: string;
   readonly ring: Pick<HashRing, 'lookupIndex' | 'nodeAt' | 'nodes' | 'epoch' | 'checksum' | 'size'>;
   readonly peers: {
-    request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse>;
+    request(
+      peerId: string,
+      opcode: number,
+      flags: number,
+      key: Uint8Array | null,
+      value: Uint8Array | null,
+      extras: number | bigint,
+    ): Promise<RawResponse>;
   };
   readonly membership: { readonly table: { all(): ReadonlyArray<{ readonly id: string; readonly state: MemberState }> } };
   /** False while the node is cut off from the majority (when the cluster tracks it): key commands are refused. */
@@ -202,7 +209,9 @@ export function storeStatsOf(peer: string, body: Buffer): PeerStoreStats {
 
 export function clusterIncomplete(what: string, missing: PeerAnswer[], note = ''): UnavailableError {
   const list = missing.map((a) => `${a.peer} (${messageOf(a.error)})`).join(', ');
-  return new UnavailableError(`${what} needs every member and ${missing.length === 1 ? 'this one' : 'these'} did not answer: ${list}${note === '' ? '' : `; ${note}`}`);
+  return new UnavailableError(
+    `${what} needs every member and ${missing.length === 1 ? 'this one' : 'these'} did not answer: ${list}${note === '' ? '' : `; ${note}`}`,
+  );
 }
 
 export function messageOf(error: unknown): string {

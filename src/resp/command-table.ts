@@ -22,7 +22,14 @@ export interface CommandSpec {
 }
 
 /** A spec; `flags` and `categories` are space-separated words, keys is [first, last, step]. */
-export function command(name: string, arity: number, flags: string, keys: readonly [number, number, number], categories: string, run: CommandRun): CommandSpec {
+export function command(
+  name: string,
+  arity: number,
+  flags: string,
+  keys: readonly [number, number, number],
+  categories: string,
+  run: CommandRun,
+): CommandSpec {
   const words = (text: string) => text.split(' ').filter((word) => word.length > 0);
   return { name, arity, flags: words(flags), firstKey: keys[0], lastKey: keys[1], step: keys[2], categories: words(categories), run };
 }

@@ -4,15 +4,7 @@
  * synchronously or returns a Deferred reply when it answered with a promise. GET and SET, the hot path, add
  * nothing to that: no string, no closure, no promise (a backend that answers synchronously included).
  */
-import {
-  ERR_NOT_INTEGER,
-  ERR_SYNTAX,
-  argBigInt,
-  argIs,
-  arityError,
-  expireArg,
-  expireCommandArg,
-} from './args';
+import { ERR_NOT_INTEGER, ERR_SYNTAX, argBigInt, argIs, arityError, expireArg, expireCommandArg } from './args';
 import { ExpireFlags, REPLIED, SetFlags, type RespArgs, type Replied } from './backend';
 import { command, type CommandSpec, ONE_KEY } from './command-table';
 import { reply as replyImport, type CommandContext, type CommandRun } from './context';
@@ -113,7 +105,14 @@ function expireKindOf(a: RespArgs, j: number): number {
 function ttlOf(c: CommandContext, a: RespArgs, o: SetOptions, name: string): number | string {
   const kind = o.expireKind;
   if (kind === 0 || kind === PERSIST) return 0;
-  return expireArg(a, o.expireAt, kind === EXPIRE_EX || kind === EXPIRE_EXAT, kind === EXPIRE_EXAT || kind === EXPIRE_PXAT, c.backend.now(), name);
+  return expireArg(
+    a,
+    o.expireAt,
+    kind === EXPIRE_EX || kind === EXPIRE_EXAT,
+    kind === EXPIRE_EXAT || kind === EXPIRE_PXAT,
+    c.backend.now(),
+    name,
+  );
 }
 
 const set: CommandRun = (c, a, w) => {
@@ -279,4 +278,3 @@ export const keyCommands: CommandSpec[] = [
   command('decrby', 3, 'write denyoom fast', ONE_KEY, '@write @string @fast', incrCommand(-1n, true)),
   command('strlen', 2, 'readonly fast', ONE_KEY, '@read @string @fast', strlen),
 ];
-

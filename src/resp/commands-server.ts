@@ -100,7 +100,10 @@ const hello: CommandRun = (c, a, w) => {
     c.client.name = argString(a, name);
   }
   w.array(14);
-  for (const [key, value] of [['server', 'redis'], ['version', REDIS_VERSION]] as const) {
+  for (const [key, value] of [
+    ['server', 'redis'],
+    ['version', REDIS_VERSION],
+  ] as const) {
     w.bulkString(key);
     w.bulkString(value);
   }
@@ -108,7 +111,10 @@ const hello: CommandRun = (c, a, w) => {
   w.integer(2);
   w.bulkString('id');
   w.integer(c.client.id);
-  for (const [key, value] of [['mode', 'standalone'], ['role', 'master']] as const) {
+  for (const [key, value] of [
+    ['mode', 'standalone'],
+    ['role', 'master'],
+  ] as const) {
     w.bulkString(key);
     w.bulkString(value);
   }

@@ -253,7 +253,11 @@ export class RespConnection implements CommandContext {
         }
       }
       if (pending !== undefined) this.enqueue(pending);
-      if (batch.length + socket.writableLength + this.held > highWater || this.waiting >= this.limits.maxPendingReplies || this.shares.outputOver) {
+      if (
+        batch.length + socket.writableLength + this.held > highWater ||
+        this.waiting >= this.limits.maxPendingReplies ||
+        this.shares.outputOver
+      ) {
         this.pause();
       }
     }

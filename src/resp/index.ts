@@ -10,7 +10,7 @@
  *                           DBSIZE/FLUSHALL/INFO (cluster-scope.ts), owners' answers (cluster-wire.ts)
  *   connection.ts           per-read batching, in-order replies across async answers, backpressure
  *   connection-auth.ts      a connection's password state and pre-auth limits
-  *   response-guard.ts       reply size: MGET over maxResponseBytes, large replies while output is over budget
+ *   response-guard.ts       reply size: MGET over maxResponseBytes, large replies while output is over budget
  *   server.ts               RespServer / startRespServer: listener, limits, graceful close
  *   node-resp.ts            createNodeRespServer: the port configured from a node's options (startNode)
  *

@@ -11,7 +11,19 @@ import type { RespServerInfo } from './context';
 /** The Redis version clients are told: the 7.2 command set these commands follow. */
 export const REDIS_VERSION = '7.2.0';
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'modules', 'errorstats', 'cluster', 'keyspace'];
+const DEFAULT_SECTIONS = [
+  'server',
+  'clients',
+  'memory',
+  'persistence',
+  'stats',
+  'replication',
+  'cpu',
+  'modules',
+  'errorstats',
+  'cluster',
+  'keyspace',
+];
 
 let packageVersion: string | undefined;
 function dcacheVersion(): string {

@@ -15,15 +15,7 @@
  */
 import { KeyEmptyError, KeyTooLargeError, ValueTooLargeError } from '../errors';
 import { SetMode, type Store } from '../cache/store';
-import {
-  ExpireFlags,
-  REPLIED,
-  SetFlags,
-  type BackendInfo,
-  type RespArgs,
-  type RespBackend,
-  type Replied,
-} from './backend';
+import { ExpireFlags, REPLIED, SetFlags, type BackendInfo, type RespArgs, type RespBackend, type Replied } from './backend';
 import { bytesToHuman } from './info';
 import { UNLIMITED, storedMgetReplyBytes, worstMgetReplyBytes, bulkReplyBytes, type ResponseGuard } from './response-guard';
 import { LARGE_RESPONSE_BYTES } from '../server/response-cap';

@@ -100,7 +100,13 @@ export function worstMgetReplyBytes(count: number, maxValueBytes: number): numbe
  * MGET's reply size from the store, nothing copied (a lookup and a length per key): keys args[first + j] with
  * owners[j] defined belong to another member and count as nil, the least they can take.
  */
-export function storedMgetReplyBytes(store: Store, args: RespArgs, first: number, count: number, owners?: ReadonlyArray<string | undefined>): number {
+export function storedMgetReplyBytes(
+  store: Store,
+  args: RespArgs,
+  first: number,
+  count: number,
+  owners?: ReadonlyArray<string | undefined>,
+): number {
   const { bufs, offs, lens } = args;
   let size = arrayHeaderBytes(count);
   for (let j = 0; j < count; j++) {

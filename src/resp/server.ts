@@ -133,7 +133,9 @@ export class RespServer implements RespServerInfo {
     const given = options.budgets;
     const inputCap = given?.input.limit ?? 2 ** 40;
     if (maxBulkBytes > inputCap) {
-      throw new ConfigError(`the input budget (${inputCap} bytes) must hold one bulk string of maxValueBytes + ${BULK_SLACK} (${maxBulkBytes} bytes)`);
+      throw new ConfigError(
+        `the input budget (${inputCap} bytes) must hold one bulk string of maxValueBytes + ${BULK_SLACK} (${maxBulkBytes} bytes)`,
+      );
     }
     const maxRequestBytes = int('maxRequestBytes', defaultMaxRequestBytes(maxBulkBytes, inputCap), maxBulkBytes, inputCap);
     this.commandTimeoutMs = int('commandTimeoutMs', 10_000, 0, 3_600_000);
@@ -147,9 +149,11 @@ export class RespServer implements RespServerInfo {
     const maxRequestsPerRead = int('maxRequestsPerRead', 1024, 1, 1_000_000);
     const maxResponseBytes = int('maxResponseBytes', outputHardLimitBytes - outputHighWaterBytes, 0, 2 ** 40);
     this.ownBudgets = given === undefined;
-    this.budgets = given ?? new NodeBudgets(Math.max(64 * 1024 * 1024, 2 * maxRequestBytes), Math.max(128 * 1024 * 1024, 2 * outputHardLimitBytes));
+    this.budgets =
+      given ?? new NodeBudgets(Math.max(64 * 1024 * 1024, 2 * maxRequestBytes), Math.max(128 * 1024 * 1024, 2 * outputHardLimitBytes));
     // The backend sizes GET/MGET replies by this rule (LocalRespBackend and ClusterRespBackend take it).
-    if (acceptsResponseGuard(options.backend)) options.backend.useResponseGuard(new ResponseGuard(new ResponseCap(maxResponseBytes, this.budgets.output), this.stats));
+    if (acceptsResponseGuard(options.backend))
+      options.backend.useResponseGuard(new ResponseGuard(new ResponseCap(maxResponseBytes, this.budgets.output), this.stats));
     const auth = new Authenticator(validateToken(options.authToken));
     this.config = new Map([
       ['bind', this.listenAt.host],
@@ -268,10 +272,19 @@ export class RespServer implements RespServerInfo {
     const now = Date.now();
     const idleBefore = this.idleTimeoutMs > 0 ? now - this.idleTimeoutMs : -Infinity;
     for (const connection of this.connections) {
-      if (this.commandTimeoutMs > 0 && connection.partialSince !== 0 && !connection.isPaused && now - connection.partialSince > this.commandTimeoutMs) {
+      if (
+        this.commandTimeoutMs > 0 &&
+        connection.partialSince !== 0 &&
+        !connection.isPaused &&
+        now - connection.partialSince > this.commandTimeoutMs
+      ) {
         this.stats.commandTimeouts++;
         connection.destroy();
-      } else if (this.slowReaderTimeoutMs > 0 && connection.outputBlockedSince !== 0 && now - connection.outputBlockedSince > this.slowReaderTimeoutMs) {
+      } else if (
+        this.slowReaderTimeoutMs > 0 &&
+        connection.outputBlockedSince !== 0 &&
+        now - connection.outputBlockedSince > this.slowReaderTimeoutMs
+      ) {
         connection.closeSlowReader();
       } else if (connection.isIdleSince(idleBefore)) {
         this.stats.idleKicks++;

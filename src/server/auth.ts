@@ -66,7 +66,11 @@ export function validateToken(token: unknown, what = 'authToken'): string | unde
  * Protected mode: a listener on a non-loopback address without a token refuses to start, unless the operator
  * said they accept the risk. Thrown before anything listens.
  */
-export function checkProtectedMode(listeners: Array<[string, HostPort | undefined]>, token: string | undefined, insecureNoAuth: boolean): void {
+export function checkProtectedMode(
+  listeners: Array<[string, HostPort | undefined]>,
+  token: string | undefined,
+  insecureNoAuth: boolean,
+): void {
   if (token !== undefined || insecureNoAuth) return;
   for (const [flag, address] of listeners) {
     if (address === undefined || isLoopbackHost(address.host)) continue;

@@ -43,7 +43,10 @@ export class Cluster implements ClusterView {
   /** Counters for STATS: comebacks that emptied the store, ranges swept, keys they dropped. */
   readonly staleGuard = { flushesOnComeback: 0, rangeSweeps: 0, keysDroppedForMovedRanges: 0, refusedWithoutQuorum: 0 };
 
-  constructor(private readonly options: ClusterOptions, private readonly logger: Logger) {
+  constructor(
+    private readonly options: ClusterOptions,
+    private readonly logger: Logger,
+  ) {
     this.ring = new HashRing({ vnodes: options.vnodes });
     this.peers = new PeerPool({
       forwardTimeoutMs: options.forwardTimeoutMs,

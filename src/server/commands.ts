@@ -35,7 +35,6 @@ export type StatsSource = () => Record<string, unknown>;
  */
 export const PINNED_VALUE_MIN_BYTES = 16 * 1024;
 
-
 export class LocalCommandHandler implements RequestHandler {
   /** Set while the node drains for shutdown: requests get SHUTTING_DOWN so clients retry elsewhere. */
   draining = false;
@@ -82,7 +81,16 @@ export class LocalCommandHandler implements RequestHandler {
         this.appendValue(out, frame);
         return;
       case Opcode.SET: {
-        const stored = store.setFrom(buffer, keyOffset, keyLength, buffer, frame.valueOffset, frame.valueLength, readTtlMs(frame), setModeOf(frame.flags));
+        const stored = store.setFrom(
+          buffer,
+          keyOffset,
+          keyLength,
+          buffer,
+          frame.valueOffset,
+          frame.valueLength,
+          readTtlMs(frame),
+          setModeOf(frame.flags),
+        );
         this.status(out, frame, stored ? Status.OK : Status.NOT_STORED);
         return;
       }

@@ -259,7 +259,10 @@ export class ServerConnection implements AsyncReplies {
     this.stats.preauthFrameTooLarge++;
     this.stats.errorResponses++;
     this.batch.appendResponseString(
-      opcode, Status.FRAME_TOO_LARGE, requestId, 0,
+      opcode,
+      Status.FRAME_TOO_LARGE,
+      requestId,
+      0,
       `frame body is ${body} bytes; the limit is ${PREAUTH_MAX_REQUEST_BYTES} bytes before AUTH`,
     );
     this.flush();
@@ -274,7 +277,11 @@ export class ServerConnection implements AsyncReplies {
     else if (opcode === Opcode.MEMBER_HELLO) this.onMemberHello(frame);
     else if (opcode === Opcode.MEMBER_VERIFY) this.onMemberVerify(frame);
     else if (this.memberId === undefined && isMemberOnly(frame)) {
-      this.forbid(opcode, frame.requestId, `${opcodeName(opcode)}${(frame.flags & Flag.FORWARDED) !== 0 ? ' (FORWARDED)' : ''} is for cluster members only: this connection did not complete the member handshake`);
+      this.forbid(
+        opcode,
+        frame.requestId,
+        `${opcodeName(opcode)}${(frame.flags & Flag.FORWARDED) !== 0 ? ' (FORWARDED)' : ''} is for cluster members only: this connection did not complete the member handshake`,
+      );
     } else if (!this.authenticated) this.refuseUnauthenticated(frame);
     else this.handler.handle(frame, this.batch, this);
     if (this.closing) return;
@@ -320,7 +327,10 @@ export class ServerConnection implements AsyncReplies {
     this.authenticated = false;
     const closing = ++this.authFailures > MAX_AUTH_FAILURES;
     this.batch.appendResponseString(
-      opcode, Status.AUTH_REQUIRED, requestId, 0,
+      opcode,
+      Status.AUTH_REQUIRED,
+      requestId,
+      0,
       closing
         ? `invalid auth token; ${this.authFailures} failed attempts, closing the connection`
         : 'invalid auth token (the node was started with --auth-token / DCACHE_AUTH_TOKEN)',
@@ -336,8 +346,11 @@ export class ServerConnection implements AsyncReplies {
     this.stats.authRequiredRejections++;
     this.stats.errorResponses++;
     this.batch.appendResponseString(
-      frame.opcode, Status.AUTH_REQUIRED, frame.requestId, 0,
-      'authentication required: send AUTH with the node\'s token first (client option authToken)',
+      frame.opcode,
+      Status.AUTH_REQUIRED,
+      frame.requestId,
+      0,
+      "authentication required: send AUTH with the node's token first (client option authToken)",
     );
   }
 

@@ -40,7 +40,8 @@ export class HeldBytesBudget<H extends BudgetHolder> {
   peak = 0;
 
   constructor(readonly limit: number) {
-    if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`a held-bytes limit must be a positive integer, got ${String(limit)}`);
+    if (!Number.isSafeInteger(limit) || limit <= 0)
+      throw new RangeError(`a held-bytes limit must be a positive integer, got ${String(limit)}`);
   }
 
   get bytes(): number {
@@ -127,7 +128,11 @@ export class NodeBudgets {
   readonly output: HeldBytesBudget<OutputHolder>;
   private watchTimer: NodeJS.Timeout | undefined;
 
-  constructor(inputLimitBytes: number, outputLimitBytes: number, private readonly clock: () => number = Date.now) {
+  constructor(
+    inputLimitBytes: number,
+    outputLimitBytes: number,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.input = new HeldBytesBudget(inputLimitBytes);
     this.output = new HeldBytesBudget(outputLimitBytes);
   }

@@ -88,7 +88,8 @@ export class SentHellos {
     this.expire();
     if (this.sent.size >= MAX_SENT_HELLOS) this.sent.delete(this.sent.keys().next().value!);
     this.sent.set(nonce, { to, at: this.clock() });
-    const hello: MemberHello = key === undefined ? { id: selfId, to, nonce } : { id: selfId, to, nonce, proof: proofOf(key, selfId, to, nonce).toString('hex') };
+    const hello: MemberHello =
+      key === undefined ? { id: selfId, to, nonce } : { id: selfId, to, nonce, proof: proofOf(key, selfId, to, nonce).toString('hex') };
     return Buffer.from(JSON.stringify(hello), 'utf8');
   }
 
@@ -133,7 +134,7 @@ export class MemberGate {
     const hello = parseHello(value);
     if (hello === undefined) throw new HelloRefused('malformed member hello');
     if (hello.to !== this.selfId) throw new HelloRefused(`the hello is addressed to ${hello.to}, this node is ${this.selfId}`);
-    if (hello.id === this.selfId) throw new HelloRefused('a hello in this node\'s own name');
+    if (hello.id === this.selfId) throw new HelloRefused("a hello in this node's own name");
     if (this.key !== undefined) {
       const expected = proofOf(this.key, hello.id, hello.to, hello.nonce);
       const given = hello.proof === undefined ? Buffer.alloc(expected.length) : Buffer.from(hello.proof, 'hex');
@@ -141,7 +142,8 @@ export class MemberGate {
     }
     if (this.seenNonces.has(hello.nonce)) throw new HelloRefused('a replayed hello');
     const failedAt = this.failedIds.get(hello.id);
-    if (failedAt !== undefined && this.clock() - failedAt < FAILED_ID_COOLDOWN_MS) throw new HelloRefused(`${hello.id} did not confirm a hello moments ago`);
+    if (failedAt !== undefined && this.clock() - failedAt < FAILED_ID_COOLDOWN_MS)
+      throw new HelloRefused(`${hello.id} did not confirm a hello moments ago`);
     if (this.verifying >= MAX_CONCURRENT_VERIFIES) throw new HelloRefused('too many member handshakes under way; retry');
     this.remember(hello.nonce);
     this.verifying++;

@@ -66,14 +66,20 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   let cluster: Cluster | undefined;
   let router: ClusterRouter | undefined;
   let server: CacheServer | undefined;
-  const local = new LocalCommandHandler(store, stats, resolved, () => ({
-    cluster: cluster?.stats(),
-    routing: router?.counters,
-    bufferPool: server?.bufferPool.stats(),
-    reads: { shared: server?.sharedReads ?? false, bufferBytes: resolved.readBufferBytes },
-    allocator: { tuned: isAllocatorTuned() },
-    heldMemory: budgets.stats(),
-  }), new ResponseCap(resolved.maxResponseBytes, budgets.output));
+  const local = new LocalCommandHandler(
+    store,
+    stats,
+    resolved,
+    () => ({
+      cluster: cluster?.stats(),
+      routing: router?.counters,
+      bufferPool: server?.bufferPool.stats(),
+      reads: { shared: server?.sharedReads ?? false, bufferBytes: resolved.readBufferBytes },
+      allocator: { tuned: isAllocatorTuned() },
+      heldMemory: budgets.stats(),
+    }),
+    new ResponseCap(resolved.maxResponseBytes, budgets.output),
+  );
   // The router needs the node's id, known only once the port is bound: it is created right after listen().
   server = new CacheServer(
     resolved,
@@ -97,7 +103,9 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   }
   const selfId = formatHostPort(resolved.advertise ?? bound);
   if (resolved.authToken !== undefined && resolved.clusterToken === undefined) {
-    logger.warn('members prove the client token (--auth-token) to each other: a client holding it could run a node and join; set --cluster-token');
+    logger.warn(
+      'members prove the client token (--auth-token) to each other: a client holding it could run a node and join; set --cluster-token',
+    );
   }
   cluster = new Cluster(
     {

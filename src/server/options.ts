@@ -249,14 +249,21 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     );
   }
   resolved.inputTotalLimitBytes = pick('inputTotalLimitBytes', Math.max(64 * 1024 * 1024, Math.floor(resolved.maxMemoryBytes / 4)));
-  resolved.outputTotalLimitBytes = pick('outputTotalLimitBytes', Math.max(2 * resolved.outputHardLimitBytes, Math.floor(resolved.maxMemoryBytes / 2)));
+  resolved.outputTotalLimitBytes = pick(
+    'outputTotalLimitBytes',
+    Math.max(2 * resolved.outputHardLimitBytes, Math.floor(resolved.maxMemoryBytes / 2)),
+  );
   if (resolved.outputTotalLimitBytes < resolved.maxResponseBytes) {
-    throw new ConfigError(`outputTotalLimitBytes (${resolved.outputTotalLimitBytes}) must hold the largest response (${resolved.maxResponseBytes} bytes: --output-limit less --output-high-water)`);
+    throw new ConfigError(
+      `outputTotalLimitBytes (${resolved.outputTotalLimitBytes}) must hold the largest response (${resolved.maxResponseBytes} bytes: --output-limit less --output-high-water)`,
+    );
   }
   // The largest binary frame, or the largest RESP bulk (a value plus its 64 KiB slack), whichever is larger.
   const largestFrame = Math.max(maxBodyBytesFor(resolved.maxKeyBytes, resolved.maxValueBytes), resolved.maxValueBytes + 64 * 1024);
   if (resolved.inputTotalLimitBytes < largestFrame) {
-    throw new ConfigError(`inputTotalLimitBytes (${resolved.inputTotalLimitBytes}) must hold the largest frame a client may send (${largestFrame} bytes)`);
+    throw new ConfigError(
+      `inputTotalLimitBytes (${resolved.inputTotalLimitBytes}) must hold the largest frame a client may send (${largestFrame} bytes)`,
+    );
   }
   return resolved;
 }

@@ -68,7 +68,14 @@ export class PeerPool implements PeerRequester, MembershipTransport {
     }
   }
 
-  request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse> {
+  request(
+    peerId: string,
+    opcode: number,
+    flags: number,
+    key: Uint8Array | null,
+    value: Uint8Array | null,
+    extras: number | bigint,
+  ): Promise<RawResponse> {
     return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, flags, key, value, extras);
   }
 

@@ -27,7 +27,14 @@ export interface RawResponse {
 
 /** Sends requests to other members (pooled, pipelined connections). Rejects when the peer is unreachable. */
 export interface PeerRequester {
-  request(peerId: string, opcode: number, flags: number, key: Uint8Array | null, value: Uint8Array | null, extras: number | bigint): Promise<RawResponse>;
+  request(
+    peerId: string,
+    opcode: number,
+    flags: number,
+    key: Uint8Array | null,
+    value: Uint8Array | null,
+    extras: number | bigint,
+  ): Promise<RawResponse>;
   requestMulti(peerId: string, opcode: typeof Opcode.MGET | typeof Opcode.MSET, body: Buffer, extras: number): Promise<RawResponse>;
 }
 
@@ -48,7 +55,14 @@ const CUT_OFF = 'this node is cut off from the majority of the cluster and serve
 
 export class ClusterRouter implements RequestHandler {
   /** Requests this node forwarded, and those whose owner could not be reached. */
-  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, membershipMessages: 0, rejectedMembershipMessages: 0, spoofedSenders: 0 };
+  readonly counters = {
+    forwarded: 0,
+    forwardFailures: 0,
+    servedForPeers: 0,
+    membershipMessages: 0,
+    rejectedMembershipMessages: 0,
+    spoofedSenders: 0,
+  };
   private readonly cursor = new MultiKeyCursor();
   private readonly limits: RequestLimits;
   /** The limits TOPOLOGY tells clients, so they split multi-key requests to fit (docs/PROTOCOL.md, Topology). */
@@ -129,7 +143,10 @@ export class ClusterRouter implements RequestHandler {
   }
 
   private relay(out: OutputBatch, opcode: number, requestId: number, response: RawResponse): void {
-    const extras = response.extrasHigh === 0 && response.extrasLow === 0 ? 0 : BigInt.asUintN(64, (BigInt(response.extrasHigh) << 32n) | BigInt(response.extrasLow));
+    const extras =
+      response.extrasHigh === 0 && response.extrasLow === 0
+        ? 0
+        : BigInt.asUintN(64, (BigInt(response.extrasHigh) << 32n) | BigInt(response.extrasLow));
     out.appendResponse(opcode, response.status, requestId, this.local.epoch, extras, response.value);
   }
 
@@ -213,7 +230,13 @@ export class ClusterRouter implements RequestHandler {
             return;
           }
           if (!isMset && !spreadMgetValues(result.response.value, result.indexes, values)) {
-            out.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, `malformed MGET answer from ${result.owner}`);
+            out.appendResponseString(
+              opcode,
+              Status.INTERNAL_ERROR,
+              requestId,
+              this.local.epoch,
+              `malformed MGET answer from ${result.owner}`,
+            );
             return;
           }
         }
@@ -245,13 +268,18 @@ export class ClusterRouter implements RequestHandler {
       // The connection's handshake proved who is speaking: a message in another member's name is a lie.
       this.counters.rejectedMembershipMessages++;
       this.counters.spoofedSenders++;
-      replies.forbid(opcode, requestId, `membership message from ${message.from} on the connection of member ${sender ?? '(none)'}: a member speaks only for itself`);
+      replies.forbid(
+        opcode,
+        requestId,
+        `membership message from ${message.from} on the connection of member ${sender ?? '(none)'}: a member speaks only for itself`,
+      );
       return;
     }
     const reply = replies.begin();
     this.cluster.handleMembership(opcode, message, sender).then(
       (answer) => reply.send((o) => o.appendResponse(opcode, Status.OK, requestId, this.local.epoch, 0, encodeMessage(answer))),
-      (error: unknown) => reply.send((o) => o.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, String(error))),
+      (error: unknown) =>
+        reply.send((o) => o.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, String(error))),
     );
   }
 }

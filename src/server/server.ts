@@ -50,7 +50,8 @@ export class CacheServer {
   private memberGate: MemberHandshake | undefined;
   /** What connections call: refuses hellos until the cluster is there. */
   private readonly members: MemberHandshake = {
-    admit: (value) => (this.memberGate === undefined ? Promise.reject(new HelloRefused('the node is starting')) : this.memberGate.admit(value)),
+    admit: (value) =>
+      this.memberGate === undefined ? Promise.reject(new HelloRefused('the node is starting')) : this.memberGate.admit(value),
     confirm: (value) => this.memberGate !== undefined && this.memberGate.confirm(value),
   };
 
@@ -182,7 +183,11 @@ export class CacheServer {
       if (connection.partialFrameSince !== 0 && !connection.isPaused && now - connection.partialFrameSince > frameTimeoutMs) {
         this.stats.frameTimeouts++;
         connection.destroy();
-      } else if (slowReaderTimeoutMs > 0 && connection.outputBlockedSince !== 0 && now - connection.outputBlockedSince > slowReaderTimeoutMs) {
+      } else if (
+        slowReaderTimeoutMs > 0 &&
+        connection.outputBlockedSince !== 0 &&
+        now - connection.outputBlockedSince > slowReaderTimeoutMs
+      ) {
         connection.closeForOutputLimit(true);
       } else if (connection.isIdleSince(idleBefore)) {
         this.stats.idleKicks++;

@@ -45,7 +45,10 @@ export function installSharedReads(server: net.Server, buffer: Buffer, accept: S
   if (handle === null || handle === undefined || typeof handle.onconnection !== 'function') return false;
   handle.onconnection = (status: number, clientHandle: ClientHandle | undefined): void => {
     if (status < 0 || clientHandle === undefined) {
-      const error = Object.assign(new Error(`accept ${getSystemErrorName(status)}`), { code: getSystemErrorName(status), syscall: 'accept' });
+      const error = Object.assign(new Error(`accept ${getSystemErrorName(status)}`), {
+        code: getSystemErrorName(status),
+        syscall: 'accept',
+      });
       server.emit('error', error);
       return;
     }

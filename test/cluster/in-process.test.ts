@@ -27,13 +27,20 @@ Cluster('3 nodes joined through one seed: keys set through A are readable throug
   values.forEach((value, i) => assert.is(value?.toString(), `value of ${keys[i]}`));
   const nodes = [a!, b!, c!];
   const items = nodes.map((node) => node.store.stats().items);
-  assert.is(items.reduce((sum, n) => sum + n, 0), 10_000, `items per node ${items.join(', ')}`);
+  assert.is(
+    items.reduce((sum, n) => sum + n, 0),
+    10_000,
+    `items per node ${items.join(', ')}`,
+  );
   const ring = a!.cluster.ring;
   for (const key of keys.slice(0, 2000)) {
     const owner = nodes.find((node) => node.address === ring.lookup(key))!;
     assert.ok(owner.store.get(key), `${key} is stored on its owner ${owner.address}`);
   }
-  assert.ok(items.every((n) => n > 2000), 'every node holds a share');
+  assert.ok(
+    items.every((n) => n > 2000),
+    'every node holds a share',
+  );
 });
 
 Cluster('MGET and MSET are split per owner and joined in key order', async () => {
@@ -42,7 +49,10 @@ Cluster('MGET and MSET are split per owner and joined in key order', async () =>
   const entries: Array<[string, string]> = Array.from({ length: 200 }, (_, i) => [`m:${i}`, `v${i}`]);
   await client.mset(entries, { ttlMs: 60_000 });
   const got = await client.mget([...entries.map(([key]) => key), 'absent']);
-  assert.equal(got.map((value) => (value === null ? null : value.toString())), [...entries.map(([, value]) => value), null]);
+  assert.equal(
+    got.map((value) => (value === null ? null : value.toString())),
+    [...entries.map(([, value]) => value), null],
+  );
 });
 
 Cluster('an unreachable owner gives a clear error fast, never a hang; survivors mark it dead and agree', async () => {
@@ -94,14 +104,17 @@ Cluster('a node whose seeds are all down keeps retrying and serves alone meanwhi
 });
 
 function forwardedCount(nodes: Array<{ stats(): Record<string, unknown> }>): number {
-  return nodes.reduce((sum, node) => sum + ((node.stats() as { routing: { forwarded: number } }).routing.forwarded), 0);
+  return nodes.reduce((sum, node) => sum + (node.stats() as { routing: { forwarded: number } }).routing.forwarded, 0);
 }
 
 Cluster('the smart client (default) fetches the topology from one seed and sends each key straight to its owner', async () => {
   const nodes = await startCluster(3);
   const client = clientFor(nodes[0]!.address);
   const members = await client.members();
-  assert.equal(members.map((m) => m.state), ['alive', 'alive', 'alive']);
+  assert.equal(
+    members.map((m) => m.state),
+    ['alive', 'alive', 'alive'],
+  );
   assert.equal(members.map((m) => m.id).sort(), nodes.map((node) => node.address).sort());
   const before = forwardedCount(nodes);
   const keys = Array.from({ length: 3000 }, (_, i) => `smart:${i}`);
@@ -109,10 +122,13 @@ Cluster('the smart client (default) fetches the topology from one seed and sends
   const values = await Promise.all(keys.map((key) => client.get(key)));
   values.forEach((value, i) => assert.is(value?.toString(), keys[i]));
   assert.is(forwardedCount(nodes), before, 'no request needed forwarding');
-  assert.ok(nodes.every((node) => node.store.stats().items > 500), 'every node got its share directly');
+  assert.ok(
+    nodes.every((node) => node.store.stats().items > 500),
+    'every node got its share directly',
+  );
 });
 
-Cluster('the smart client follows membership changes: a killed node\'s keys are routed to survivors after the epoch moves', async () => {
+Cluster("the smart client follows membership changes: a killed node's keys are routed to survivors after the epoch moves", async () => {
   const [a, b, c] = await startCluster(3);
   const client = clientFor(a!.address, { timeoutMs: 1000 });
   await client.members();
@@ -130,30 +146,33 @@ Cluster('the smart client follows membership changes: a killed node\'s keys are 
   assert.equal((await client.members()).find((m) => m.id === c!.address)?.state, 'dead');
 });
 
-Cluster('a graceful leave under load: requests answered SHUTTING_DOWN are retried on the new owner; no acknowledged request fails', async () => {
-  const [a, , c] = await startCluster(3);
-  const client = clientFor(a!.address, { timeoutMs: 2000 });
-  await client.members();
-  const keys = Array.from({ length: 200 }, (_, i) => `leave:${i}`);
-  let failures = 0;
-  let acknowledged = 0;
-  let running = true;
-  const load = (async () => {
-    for (let round = 0; running && round < 2000; round++) {
-      const results = await Promise.allSettled(keys.map((key) => client.set(key, `r${round}`)));
-      for (const result of results) {
-        if (result.status === 'fulfilled') acknowledged++;
-        else failures++;
+Cluster(
+  'a graceful leave under load: requests answered SHUTTING_DOWN are retried on the new owner; no acknowledged request fails',
+  async () => {
+    const [a, , c] = await startCluster(3);
+    const client = clientFor(a!.address, { timeoutMs: 2000 });
+    await client.members();
+    const keys = Array.from({ length: 200 }, (_, i) => `leave:${i}`);
+    let failures = 0;
+    let acknowledged = 0;
+    let running = true;
+    const load = (async () => {
+      for (let round = 0; running && round < 2000; round++) {
+        const results = await Promise.allSettled(keys.map((key) => client.set(key, `r${round}`)));
+        for (const result of results) {
+          if (result.status === 'fulfilled') acknowledged++;
+          else failures++;
+        }
       }
-    }
-  })();
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  await c!.close();
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  running = false;
-  await load;
-  assert.ok(acknowledged > 1000, `acknowledged ${acknowledged}`);
-  assert.is(failures, 0);
-});
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await c!.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    running = false;
+    await load;
+    assert.ok(acknowledged > 1000, `acknowledged ${acknowledged}`);
+    assert.is(failures, 0);
+  },
+);
 
 Cluster.run();

@@ -22,10 +22,17 @@ async function startThree(): Promise<CliNode[]> {
   const seed = await startCliNode();
   const others = await Promise.all([1, 2].map(() => startCliNode(['--join', seed.address])));
   const nodes = [seed, ...others];
-  await waitFor(async () => {
-    const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
-    return views.every((view) => view !== undefined && view.members.filter((m) => m.state === 'alive').length === 3 && view.checksum === views[0]!.checksum);
-  }, 'three nodes to converge', 15_000);
+  await waitFor(
+    async () => {
+      const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
+      return views.every(
+        (view) =>
+          view !== undefined && view.members.filter((m) => m.state === 'alive').length === 3 && view.checksum === views[0]!.checksum,
+      );
+    },
+    'three nodes to converge',
+    15_000,
+  );
   return nodes;
 }
 
@@ -100,17 +107,23 @@ async function startThreeUnderLoad(): Promise<{ nodes: [CliNode, CliNode, CliNod
   return { nodes, load };
 }
 
-Faults('SIGKILL under load: survivors mark the node dead within 5 s and agree; survivors\' keys never fail; nothing hangs', async () => {
+Faults("SIGKILL under load: survivors mark the node dead within 5 s and agree; survivors' keys never fail; nothing hangs", async () => {
   const { nodes, load } = await startThreeUnderLoad();
   const [a, b, c] = nodes;
   process.kill(c.pid, 'SIGKILL');
-  const detection = await waitFor(async () => {
-    const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
-    return views.every((view) => stateIn(view, c.address) === 'dead') && views[0]!.checksum === views[1]!.checksum;
-  }, 'both survivors to see the killed node dead', 8000);
+  const detection = await waitFor(
+    async () => {
+      const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
+      return views.every((view) => stateIn(view, c.address) === 'dead') && views[0]!.checksum === views[1]!.checksum;
+    },
+    'both survivors to see the killed node dead',
+    8000,
+  );
   await new Promise((resolve) => setTimeout(resolve, 300));
   const report = await load.stop();
-  console.log(`  (SIGKILL seen as dead on both survivors after ${detection} ms; ${report.requests} requests, slowest pair ${report.slowest} ms)`);
+  console.log(
+    `  (SIGKILL seen as dead on both survivors after ${detection} ms; ${report.requests} requests, slowest pair ${report.slowest} ms)`,
+  );
   assert.ok(detection < 5000, `detected in ${detection} ms`);
   assert.is(report.failuresByOwner.get(a.address) ?? 0, 0, 'keys owned by A never failed');
   assert.is(report.failuresByOwner.get(b.address) ?? 0, 0, 'keys owned by B never failed');
@@ -127,19 +140,33 @@ Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refute
   await Promise.all(keys.map((key) => client.set(key, 'v1')));
   process.kill(c.pid, 'SIGSTOP');
   let sawSuspect = false;
-  await waitFor(async () => {
-    const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
-    if (views.some((view) => stateIn(view, c.address) === 'suspect')) sawSuspect = true;
-    return views.every((view) => stateIn(view, c.address) === 'dead');
-  }, 'the frozen node to be dead on both survivors', 8000);
+  await waitFor(
+    async () => {
+      const views = await Promise.all([a, b].map((node) => topologyOf(node.address)));
+      if (views.some((view) => stateIn(view, c.address) === 'suspect')) sawSuspect = true;
+      return views.every((view) => stateIn(view, c.address) === 'dead');
+    },
+    'the frozen node to be dead on both survivors',
+    8000,
+  );
   assert.ok(sawSuspect, 'it was suspect before it was dead');
   // While C is away its ranges belong to A and B: newer values are acknowledged there.
-  await waitFor(async () => (await Promise.allSettled(keys.map((key) => client.set(key, 'v2')))).every((r) => r.status === 'fulfilled'), 'v2 acknowledged for every key', 5000);
+  await waitFor(
+    async () => (await Promise.allSettled(keys.map((key) => client.set(key, 'v2')))).every((r) => r.status === 'fulfilled'),
+    'v2 acknowledged for every key',
+    5000,
+  );
   process.kill(c.pid, 'SIGCONT');
-  await waitFor(async () => {
-    const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
-    return views.every((view) => view !== undefined && view.members.every((member) => member.state === 'alive') && view.checksum === views[0]!.checksum);
-  }, 'all three alive everywhere after SIGCONT', 10_000);
+  await waitFor(
+    async () => {
+      const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
+      return views.every(
+        (view) => view !== undefined && view.members.every((member) => member.state === 'alive') && view.checksum === views[0]!.checksum,
+      );
+    },
+    'all three alive everywhere after SIGCONT',
+    10_000,
+  );
   // C is back and owns its ranges again: it must answer v2 or a miss, never the v1 it held before.
   const reader = new Client({ nodes: [c.address], timeoutMs: 1000 });
   clients.push(reader);
@@ -148,10 +175,13 @@ Faults('SIGSTOP: the frozen node goes suspect then dead; after SIGCONT it refute
   const stale = values.filter((value) => value !== null && value.toString() === 'v1').length;
   assert.is(stale, 0, `${stale} stale reads`);
   const cStats = (await reader.stats()) as { cluster: { flushesOnComeback: number } };
-  assert.ok(cStats.cluster.flushesOnComeback >= 1, `the returning node emptied its store: ${JSON.stringify(cStats.cluster)} ${JSON.stringify((cStats as {store?: unknown}).store)}`);
+  assert.ok(
+    cStats.cluster.flushesOnComeback >= 1,
+    `the returning node emptied its store: ${JSON.stringify(cStats.cluster)} ${JSON.stringify((cStats as { store?: unknown }).store)}`,
+  );
 });
 
-Faults('SIGTERM under load: exits 0, peers see it left at once, survivors\' keys never fail', async () => {
+Faults("SIGTERM under load: exits 0, peers see it left at once, survivors' keys never fail", async () => {
   const { nodes, load } = await startThreeUnderLoad();
   const [a, b, c] = nodes;
   process.kill(c.pid, 'SIGTERM');

@@ -77,7 +77,8 @@ export class LoadChecker {
       this.reads++;
       if (value !== null && Number(value.toString().slice(1)) < floor) {
         this.staleReads++;
-        if (this.staleReads <= 3 && process.env['DCACHE_FAULTS_DEBUG']) console.log(`stale: ${key} read ${value.toString()} after v${floor} was acknowledged`);
+        if (this.staleReads <= 3 && process.env['DCACHE_FAULTS_DEBUG'])
+          console.log(`stale: ${key} read ${value.toString()} after v${floor} was acknowledged`);
       }
     } catch {
       this.countFailure(key);

@@ -18,7 +18,10 @@ export class FaultCluster {
   nodes: MemberNode[] = [];
   private readonly ring = new HashRing();
 
-  constructor(private readonly hosts: string[], private readonly port: number) {}
+  constructor(
+    private readonly hosts: string[],
+    private readonly port: number,
+  ) {}
 
   async start(): Promise<void> {
     const seed = `${this.hosts[0]}:${this.port}`;
@@ -59,7 +62,11 @@ export class FaultCluster {
     for (;;) {
       const views = await Promise.all(this.nodes.map((node) => topologyOf(node.address, 300)));
       const ok = views.every(
-        (view) => view !== undefined && view.members.length === this.nodes.length && view.members.every((m) => m.state === 'alive') && view.checksum === views[0]!.checksum,
+        (view) =>
+          view !== undefined &&
+          view.members.length === this.nodes.length &&
+          view.members.every((m) => m.state === 'alive') &&
+          view.checksum === views[0]!.checksum,
       );
       if (ok) return Date.now() - started;
       if (Date.now() - started > timeoutMs) throw new Error(`the cluster did not converge to all-alive within ${timeoutMs} ms`);
@@ -87,9 +94,13 @@ export class FaultCluster {
   }
 
   private spawnNode(host: string, extra: string[]): MemberNode {
-    const child = spawn(process.execPath, ['-r', 'tsx/cjs', MAIN, '--addr', `${host}:${this.port}`, '--log-level', process.env['DCACHE_FAULTS_LOG_LEVEL'] ?? 'warn', ...extra], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'tsx/cjs', MAIN, '--addr', `${host}:${this.port}`, '--log-level', process.env['DCACHE_FAULTS_LOG_LEVEL'] ?? 'warn', ...extra],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     return { host, port: this.port, address: `${host}:${this.port}`, child, exited };
   }

@@ -62,59 +62,101 @@ async function main(): Promise<void> {
     const victim = cluster.nodes[2]!;
     const healthy = cluster.nodes.slice(0, 2);
 
-    rows.push(await runCase('SIGKILL', cluster, victim, healthy, async () => {
-      cluster.signal(victim, 'SIGKILL');
-      return cluster.waitForState(healthy, victim, ['dead'], 8000);
-    }, async () => cluster.restart(victim)));
+    rows.push(
+      await runCase(
+        'SIGKILL',
+        cluster,
+        victim,
+        healthy,
+        async () => {
+          cluster.signal(victim, 'SIGKILL');
+          return cluster.waitForState(healthy, victim, ['dead'], 8000);
+        },
+        async () => cluster.restart(victim),
+      ),
+    );
 
-    rows.push(await runCase('SIGSTOP 4 s, SIGCONT', cluster, victim, healthy, async () => {
-      cluster.signal(victim, 'SIGSTOP');
-      const detection = await cluster.waitForState(healthy, victim, ['dead'], 8000);
-      await delay(Math.max(0, 4000 - detection));
-      cluster.signal(victim, 'SIGCONT');
-      return detection;
-    }));
+    rows.push(
+      await runCase('SIGSTOP 4 s, SIGCONT', cluster, victim, healthy, async () => {
+        cluster.signal(victim, 'SIGSTOP');
+        const detection = await cluster.waitForState(healthy, victim, ['dead'], 8000);
+        await delay(Math.max(0, 4000 - detection));
+        cluster.signal(victim, 'SIGCONT');
+        return detection;
+      }),
+    );
 
-    rows.push(await runCase('SIGTERM', cluster, victim, healthy, async () => {
-      cluster.signal(victim, 'SIGTERM');
-      const code = await victim.exited;
-      if (code !== 0) throw new Error(`SIGTERM exit code ${code}`);
-      return cluster.waitForState(healthy, victim, ['left'], 2000);
-    }, async () => cluster.restart(victim)));
+    rows.push(
+      await runCase(
+        'SIGTERM',
+        cluster,
+        victim,
+        healthy,
+        async () => {
+          cluster.signal(victim, 'SIGTERM');
+          const code = await victim.exited;
+          if (code !== 0) throw new Error(`SIGTERM exit code ${code}`);
+          return cluster.waitForState(healthy, victim, ['left'], 2000);
+        },
+        async () => cluster.restart(victim),
+      ),
+    );
 
     if (hasIptables()) {
-      rows.push(await runCase('partition (DROP both ways), heal', cluster, victim, healthy, async () => {
-        iptables('-A', 'INPUT', '-s', victim.host, '-j', 'DROP');
-        iptables('-A', 'INPUT', '-d', victim.host, '-j', 'DROP');
-        const detection = await cluster.waitForState(healthy, victim, ['dead'], 8000);
-        await delay(1500);
-        iptables('-F', 'INPUT');
-        return detection;
-      }));
-      rows.push(await runCase('10 % packet loss for 10 s', cluster, undefined, cluster.nodes, async () => {
-        iptables('-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', '0.1', '-j', 'DROP');
-        await delay(10_000);
-        iptables('-F', 'INPUT');
-        return 'n/a';
-      }, undefined, true));
+      rows.push(
+        await runCase('partition (DROP both ways), heal', cluster, victim, healthy, async () => {
+          iptables('-A', 'INPUT', '-s', victim.host, '-j', 'DROP');
+          iptables('-A', 'INPUT', '-d', victim.host, '-j', 'DROP');
+          const detection = await cluster.waitForState(healthy, victim, ['dead'], 8000);
+          await delay(1500);
+          iptables('-F', 'INPUT');
+          return detection;
+        }),
+      );
+      rows.push(
+        await runCase(
+          '10 % packet loss for 10 s',
+          cluster,
+          undefined,
+          cluster.nodes,
+          async () => {
+            iptables('-A', 'INPUT', '-m', 'statistic', '--mode', 'random', '--probability', '0.1', '-j', 'DROP');
+            await delay(10_000);
+            iptables('-F', 'INPUT');
+            return 'n/a';
+          },
+          undefined,
+          true,
+        ),
+      );
     } else {
       for (const fault of ['partition (DROP both ways), heal', '10 % packet loss for 10 s']) {
-        rows.push({ fault, detectionMs: '-', falsePositives: 0, failedOnHealthy: 0, staleReads: 0, result: 'skipped', note: 'iptables not installed (apt-get install -y iptables)' });
+        rows.push({
+          fault,
+          detectionMs: '-',
+          falsePositives: 0,
+          failedOnHealthy: 0,
+          staleReads: 0,
+          result: 'skipped',
+          note: 'iptables not installed (apt-get install -y iptables)',
+        });
       }
     }
   } finally {
     cluster.killAll();
   }
   console.log('\nFault tolerance summary (3 nodes, default membership timings, steady load through a smart client)\n');
-  console.table(rows.map((row) => ({
-    fault: row.fault,
-    'detection ms': row.detectionMs,
-    'false positives': row.falsePositives,
-    'failed acked (healthy owners)': row.failedOnHealthy,
-    'stale reads': row.staleReads,
-    result: row.result,
-    note: row.note,
-  })));
+  console.table(
+    rows.map((row) => ({
+      fault: row.fault,
+      'detection ms': row.detectionMs,
+      'false positives': row.falsePositives,
+      'failed acked (healthy owners)': row.failedOnHealthy,
+      'stale reads': row.staleReads,
+      result: row.result,
+      note: row.note,
+    })),
+  );
   const passed = rows.filter((row) => row.result === 'pass').length;
   const failed = rows.filter((row) => row.result === 'FAIL').length;
   const skipped = rows.filter((row) => row.result === 'skipped').length;
@@ -139,7 +181,15 @@ async function runCase(
   failuresAllowed = false,
 ): Promise<Row> {
   if (ONLY !== undefined && !fault.includes(ONLY)) {
-    return { fault, detectionMs: '-', falsePositives: 0, failedOnHealthy: 0, staleReads: 0, result: 'skipped', note: `not selected (DCACHE_FAULTS_ONLY=${ONLY})` };
+    return {
+      fault,
+      detectionMs: '-',
+      falsePositives: 0,
+      failedOnHealthy: 0,
+      staleReads: 0,
+      result: 'skipped',
+      note: `not selected (DCACHE_FAULTS_ONLY=${ONLY})`,
+    };
   }
   const client = new Client({ nodes: cluster.nodes.map((node) => node.address), timeoutMs: 1000 });
   const checker = new LoadChecker(client, 200, victim ? (key) => cluster.ownerBeforeFault(key) === victim.address : () => false);

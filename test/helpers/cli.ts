@@ -42,7 +42,8 @@ export async function waitForLog(proc: CliProcess, pattern: RegExp, timeoutMs = 
   for (;;) {
     const match = pattern.exec(proc.stderr());
     if (match) return match;
-    if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}) before logging ${pattern}: ${proc.stderr()}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(`process exited (${proc.child.exitCode}) before logging ${pattern}: ${proc.stderr()}`);
     if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms: ${proc.stderr()}`);
     await nextOutputOrExit(proc, deadline - Date.now());
   }
@@ -64,7 +65,10 @@ function nextOutputOrExit(proc: CliProcess, remainingMs: number): Promise<void> 
 }
 
 /** Starts a node through the CLI on an ephemeral port and returns it with its bound address. */
-export async function startCliNode(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess & { address: string; port: number }> {
+export async function startCliNode(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliProcess & { address: string; port: number }> {
   const proc = runCli(['--addr', '127.0.0.1:0', ...args], env);
   const match = await waitForLog(proc, /listening on ([\d.]+):(\d+)/);
   return Object.assign(proc, { address: `${match[1]}:${match[2]}`, port: Number(match[2]) });

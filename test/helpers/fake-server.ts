@@ -263,7 +263,8 @@ export class FakeServer {
           const text = item.value.toString('latin1');
           if (!/^-?\d{1,19}$/.test(text)) return { status: Status.NOT_INTEGER, value: 'value is not an integer or out of range' };
           current = BigInt(text);
-          if (current < INT64_MIN || current > INT64_MAX) return { status: Status.NOT_INTEGER, value: 'value is not an integer or out of range' };
+          if (current < INT64_MIN || current > INT64_MAX)
+            return { status: Status.NOT_INTEGER, value: 'value is not an integer or out of range' };
         }
         const next = current + readDelta(r);
         if (next < INT64_MIN || next > INT64_MAX) return { status: Status.OVERFLOW, value: 'increment or decrement would overflow' };
@@ -285,7 +286,10 @@ export class FakeServer {
       case Opcode.PING:
         return { status: Status.OK, value: r.value.length > 0 ? r.value : PONG };
       case Opcode.STATS:
-        return { status: Status.OK, value: JSON.stringify({ server: { connections: this.sockets.size }, store: { items: this.store.size } }) };
+        return {
+          status: Status.OK,
+          value: JSON.stringify({ server: { connections: this.sockets.size }, store: { items: this.store.size } }),
+        };
       case Opcode.FLUSH:
         this.store.clear();
         return { status: Status.OK };

@@ -13,7 +13,11 @@ import { RawPeer } from './raw-socket';
 export async function memberSocket(as: CacheNode, target: CacheNode, track: RawPeer[], clusterToken?: string): Promise<RawPeer> {
   const peer = await RawPeer.connect(target.port);
   track.push(peer);
-  const hello = as.cluster.peers.sentHellos.create(as.address, target.address, clusterToken === undefined ? undefined : Buffer.from(clusterToken));
+  const hello = as.cluster.peers.sentHellos.create(
+    as.address,
+    target.address,
+    clusterToken === undefined ? undefined : Buffer.from(clusterToken),
+  );
   peer.write(encodeRequest({ opcode: Opcode.MEMBER_HELLO, requestId: 1, value: hello }));
   const [answer] = await peer.waitForResponses(1);
   if (answer!.status !== Status.OK) throw new Error(`member handshake refused: ${answer!.value.toString()}`);

@@ -45,7 +45,8 @@ export class ScrambledBackend implements RespBackend {
   mget(args: RespArgs, first: number, count: number): MaybePromise<Array<Uint8Array | null>> {
     return this.answer(() => {
       const out: Array<Uint8Array | null> = [];
-      for (let i = first; i < first + count; i++) out.push(this.local.store.get(args.bufs[i]!.subarray(args.offs[i]!, args.offs[i]! + args.lens[i]!)) ?? null);
+      for (let i = first; i < first + count; i++)
+        out.push(this.local.store.get(args.bufs[i]!.subarray(args.offs[i]!, args.offs[i]! + args.lens[i]!)) ?? null);
       return out;
     });
   }
@@ -54,7 +55,16 @@ export class ScrambledBackend implements RespBackend {
     return this.answer(() => this.local.set(kb, ko, kl, vb, vo, vl, ttlMs, flags));
   }
 
-  setGet(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): MaybePromise<Uint8Array | null> {
+  setGet(
+    kb: Buffer,
+    ko: number,
+    kl: number,
+    vb: Buffer,
+    vo: number,
+    vl: number,
+    ttlMs: number,
+    flags: number,
+  ): MaybePromise<Uint8Array | null> {
     return this.answer(() => this.local.setGet(kb, ko, kl, vb, vo, vl, ttlMs, flags));
   }
 

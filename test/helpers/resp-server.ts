@@ -40,7 +40,13 @@ export async function startRespTestServer(options: TestServerOptions = {}): Prom
   stores.add(store);
   const local = new LocalRespBackend(store, { clock: clock.read });
   const backend = wrap ? wrap(local) : local;
-  const server = new RespServer({ addr: '127.0.0.1:0', drainTimeoutMs: 1000, maxValueBytes: store.maxValueBytes, ...serverOptions, backend });
+  const server = new RespServer({
+    addr: '127.0.0.1:0',
+    drainTimeoutMs: 1000,
+    maxValueBytes: store.maxValueBytes,
+    ...serverOptions,
+    backend,
+  });
   servers.add(server);
   await server.listen();
   return { server, port: server.port, store, clock, backend };

@@ -45,12 +45,17 @@ function installInto(name: string, tgz: string): { app: string; output: string }
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: `app-${name}`, version: '1.0.0', private: true }));
   const bin = barePath();
-  const { status, output } = run(path.join(bin, 'npm'), ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', tgz], app, {
-    PATH: bin,
-    DCACHE_REQUIRE_NATIVE: '',
-    DCACHE_FORCE_JS: '',
-    PREBUILDS_ONLY: '',
-  });
+  const { status, output } = run(
+    path.join(bin, 'npm'),
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', tgz],
+    app,
+    {
+      PATH: bin,
+      DCACHE_REQUIRE_NATIVE: '',
+      DCACHE_FORCE_JS: '',
+      PREBUILDS_ONLY: '',
+    },
+  );
   assert.is(status, 0, `npm install failed:\n${output}`);
   return { app, output };
 }
@@ -58,7 +63,12 @@ function installInto(name: string, tgz: string): { app: string; output: string }
 /** Runs a script in the app folder with the bare PATH: it requires or imports the package, serves SET/GET. */
 function exercise(app: string, file: string, source: string): string {
   fs.writeFileSync(path.join(app, file), source);
-  const { status, output } = run(path.join(work, 'bin', 'node'), [file], app, { PATH: path.join(work, 'bin'), DCACHE_REQUIRE_NATIVE: '', DCACHE_FORCE_JS: '', PREBUILDS_ONLY: '' });
+  const { status, output } = run(path.join(work, 'bin', 'node'), [file], app, {
+    PATH: path.join(work, 'bin'),
+    DCACHE_REQUIRE_NATIVE: '',
+    DCACHE_FORCE_JS: '',
+    PREBUILDS_ONLY: '',
+  });
   assert.is(status, 0, `${file} failed:\n${output}`);
   return output;
 }
@@ -91,11 +101,32 @@ Install.after(() => {
 });
 
 Install('the package holds only what a user needs', () => {
-  const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
-  const allowed = [/^dist\/.+\.(js|d\.ts)$/, /^native\/[^/]+\.(cc|h)$/, /^binding\.gyp$/, /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/, /^docs\/[A-Z]+\.md$/, /^scripts\/install\.js$/, /^(package\.json|README\.md|LICENSE)$/];
+  const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
+  const allowed = [
+    /^dist\/.+\.(js|d\.ts)$/,
+    /^native\/[^/]+\.(cc|h)$/,
+    /^binding\.gyp$/,
+    /^prebuilds\/[a-z0-9]+-[a-z0-9]+\/[^/]+\.node$/,
+    /^docs\/[A-Z]+\.md$/,
+    /^scripts\/install\.js$/,
+    /^(package\.json|README\.md|LICENSE)$/,
+  ];
   const stray = files.filter((file) => !allowed.some((pattern) => pattern.test(file)));
   assert.equal(stray, [], `files a user does not need: ${stray.join(', ')}`);
-  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/main.js', 'native/binding.cc', 'binding.gyp', 'scripts/install.js', 'LICENSE', 'README.md', 'package.json']) {
+  for (const needed of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/main.js',
+    'native/binding.cc',
+    'binding.gyp',
+    'scripts/install.js',
+    'LICENSE',
+    'README.md',
+    'package.json',
+  ]) {
     assert.ok(files.includes(needed), `the package holds ${needed}`);
   }
   assert.ok(!files.some((file) => /(^|\/)(test|bench|src)\//.test(file)), 'no tests, benchmarks or TypeScript sources');
@@ -113,16 +144,46 @@ Install('without a prebuild and without a compiler: the install exits 0, and req
   assert.equal(result(exercise(app, 'check.cjs', CJS)), { native: false, value: 'v' });
   assert.equal(result(exercise(app, 'check.mjs', ESM)), { native: false, value: 'v' });
   // TypeScript users resolve the typings through `exports` with node16 and bundler resolution, from ESM and CJS.
-  fs.writeFileSync(path.join(app, 'typed.mts'), "import { Client, type ClientOptions } from 'distributed-cache';\nconst options: ClientOptions = { nodes: ['127.0.0.1:1'] };\nexport const client: Client = new Client(options);\n");
-  fs.writeFileSync(path.join(app, 'typed.cts'), "import { startNode } from 'distributed-cache';\nexport const start: typeof startNode = startNode;\n");
+  fs.writeFileSync(
+    path.join(app, 'typed.mts'),
+    "import { Client, type ClientOptions } from 'distributed-cache';\nconst options: ClientOptions = { nodes: ['127.0.0.1:1'] };\nexport const client: Client = new Client(options);\n",
+  );
+  fs.writeFileSync(
+    path.join(app, 'typed.cts'),
+    "import { startNode } from 'distributed-cache';\nexport const start: typeof startNode = startNode;\n",
+  );
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  for (const [module, resolution] of [['node16', 'node16'], ['esnext', 'bundler']] as const) {
+  for (const [module, resolution] of [
+    ['node16', 'node16'],
+    ['esnext', 'bundler'],
+  ] as const) {
     const files = resolution === 'bundler' ? ['typed.mts'] : ['typed.mts', 'typed.cts'];
-    const typed = run(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--module', module, '--moduleResolution', resolution, ...files], app);
+    const typed = run(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(ROOT, 'node_modules', '@types'),
+        '--module',
+        module,
+        '--moduleResolution',
+        resolution,
+        ...files,
+      ],
+      app,
+    );
     assert.is(typed.status, 0, `tsc --moduleResolution ${resolution}:\n${typed.output}`);
   }
   // Asking for certainty turns the fallback into an error at run time.
-  const required = run(path.join(work, 'bin', 'node'), ['-e', "require('distributed-cache')"], app, { PATH: path.join(work, 'bin'), DCACHE_REQUIRE_NATIVE: '1' });
+  const required = run(path.join(work, 'bin', 'node'), ['-e', "require('distributed-cache')"], app, {
+    PATH: path.join(work, 'bin'),
+    DCACHE_REQUIRE_NATIVE: '1',
+  });
   assert.is.not(required.status, 0, 'DCACHE_REQUIRE_NATIVE=1 fails without a native addon');
 });
 
