@@ -1,5 +1,5 @@
 /**
- * The side-by-side comparison (issue 6): distributed-cache against redis-server and memcached, each driven by
+ * The side-by-side comparison: distributed-cache against redis-server and memcached, each driven by
  * its usual Node client, in one run on this machine, reported as ratios to redis-server.
  *
  *   npm run bench                          microbenchmarks, then this comparison (full: several minutes)
@@ -26,7 +26,7 @@
  *    (A B C D, B C D A, C D A B …) so no system always runs right after the same one: on this machine the slot
  *    after another node's phase measured up to 40 % faster than the one after redis's, for the same build. Medians
  *    are reported.
- *    Ratios are to ioredis with its defaults (the issue's baseline); a second redis row, ioredis with
+ *    Ratios are to ioredis with its defaults (the baseline the targets are stated against); a second redis row, ioredis with
  *    enableAutoPipelining, shows the baseline a tuned ioredis user gets (it batches a tick's commands like ours).
  *    CPU used by other processes during each phase is measured (/proc/stat): a phase during which they took
  *    over a quarter of a CPU is run again (at most twice, after a pause), and what remains is reported.
@@ -610,7 +610,7 @@ async function main(): Promise<void> {
     );
   }
   if (verdictList.length > 0) {
-    console.log('\ntargets (issue 6)');
+    console.log('\ntargets');
     for (const v of verdictList)
       console.log(`  ${v.met === true ? 'MET   ' : v.met === false ? 'MISSED' : 'N/A   '} ${v.target}: ${v.detail}`);
   }

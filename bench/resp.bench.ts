@@ -1,5 +1,5 @@
 /**
- * The RESP port against redis-server, side by side in the same run (DESIGN: a figure is a ratio against a
+ * The RESP port against redis-server, side by side in the same run (docs/ARCHITECTURE.md, Decisions, "Measuring": a figure is a ratio against a
  * baseline measured on the same machine with the same load generator):
  *
  *   redis-benchmark -t set,get -n 200000 -c 50 -r 100000 -P 1 | -P 16

@@ -10,7 +10,7 @@
  * 2. 1M such entries: RSS and heapUsed per entry (after − before, both after two full GCs) and the duration of
  *    one full GC (global.gc(), median of 7) with the live set. Each store is measured in a fresh child process
  *    (`node --expose-gc -r tsx/cjs bench/store.bench.ts --measure KIND N`) so figures do not mix.
- * Targets (issue 3): ≤ 170 B RSS per entry, a full GC ≤ 5 ms with 1M entries, ops/s ≥ lru-cache's.
+ * Targets: ≤ 170 B RSS per entry, a full GC ≤ 5 ms with 1M entries, ops/s ≥ lru-cache's.
  */
 
 import { spawnSync } from 'node:child_process';

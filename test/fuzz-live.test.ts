@@ -1,5 +1,5 @@
 /**
- * Issue 8, live-server fuzz: several connections send seeded random bytes and mutated valid frames (random
+ * Live-server fuzz: several connections send seeded random bytes and mutated valid frames (random
  * chunking, reconnecting whenever the server closes them) for a bounded time, while a canary client checks
  * SET/GET round trips. Pass: zero canary errors, the server up and answering, protocol errors counted.
  * The seed is printed; FUZZ_SEED=<n> replays a run, FUZZ_MS=<ms> changes its length.

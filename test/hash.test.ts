@@ -5,7 +5,7 @@ import { xxh32 } from '../src/consistent/hash';
 import { nativeBinding } from '../src/consistent/native';
 import { seededRandom } from './helpers/random';
 
-// Published known answers for XXH32: "", "a", "abc" from the DESIGN's list; the rest from the xxHash-Swift
+// Published known answers for XXH32: "", "a", "abc" from docs/ARCHITECTURE.md (Decisions, "Hash"); the rest from the xxHash-Swift
 // one-shot test table. Lengths 0-3 take only the byte tail, 4-15 the lane tail, 16+ the stripe loop, 32+ two
 // stripes and 90+ several; seeds 1 and 0x7fffffff exercise the seeded lane initialisation.
 const SEEDED = 0x7fffffff;

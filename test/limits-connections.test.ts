@@ -1,5 +1,5 @@
 /**
- * Issue 8, limits: connection flood (exactly the max kept, the rest refused and counted, descriptors back to
+ * Limits: connection flood (exactly the max kept, the rest refused and counted, descriptors back to
  * baseline), idle timeout (idle kicked, active kept), slow readers (hard cap and slow-reader timeout) while
  * other clients are served, fairness (requests per read) and the in-flight cap, on both ports.
  */

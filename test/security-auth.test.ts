@@ -1,5 +1,5 @@
 /**
- * Issue 8, security: protected mode (no non-loopback listener without a token), AUTH on the binary and RESP
+ * Security: protected mode (no non-loopback listener without a token), AUTH on the binary and RESP
  * ports (required first, wrong tokens, pre-auth limits, failure limit), constant-time comparison, the client
  * and the CLI status with a token.
  */

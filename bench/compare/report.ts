@@ -1,6 +1,6 @@
 /**
  * From per-round samples to what a person reads: medians over rounds, ratios to redis-server measured in the
- * same run, the console table, the Markdown table for the README, and the target verdicts of issue 6.
+ * same run, the console table, the Markdown table for the README, and the target verdicts (docs/PERFORMANCE.md).
  */
 import type { Phase, RunResult } from './messages';
 
@@ -198,7 +198,7 @@ export interface Verdict {
   detail: string;
 }
 
-/** The targets of issue 6, judged on this run's medians. null = not measurable in this run. */
+/** The comparison's targets, judged on this run's medians. null = not measurable in this run. */
 export function verdicts(rows: Row[], memory: MemoryRow[]): Verdict[] {
   const out: Verdict[] = [];
   const find = (system: SystemId, size: number, conc: number, phase: Phase) =>

@@ -1,5 +1,5 @@
 /**
- * Chunks whose bytes a socket write still reads (DESIGN decision 4: "defer reuse").
+ * Chunks whose bytes a socket write still reads (docs/ARCHITECTURE.md, Decisions, "Store": defer reuse).
  *
  * The server answers a GET of a large value with a view of the value's chunk instead of a copy (store.ts,
  * pinValue). Until that write completes, the chunk must keep its bytes: nothing may be written into it. The store

@@ -290,7 +290,7 @@ export class Store extends StoreCore {
 
   /**
    * Removes the items whose key `keep` rejects: a node drops the keys of ring ranges that moved to another
-   * member, so an old copy can never come back if the range later returns here (issue 8, no stale comebacks).
+   * member, so an old copy can never come back if the range later returns here (docs/ARCHITECTURE.md, Decisions, "No stale comebacks").
    * Scans slots from `from` for about `budgetMs`, so a large store is swept in slices between other work;
    * returns where to continue (-1 when done) and how many items went. `keep` gets a view of the key bytes
    * that is valid only during the call.

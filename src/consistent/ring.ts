@@ -1,5 +1,5 @@
 /**
- * HashRing: consistent hashing with virtual nodes (DESIGN decision 2).
+ * HashRing: consistent hashing with virtual nodes (docs/ARCHITECTURE.md, Decisions, "Ring").
  *
  * Point derivation (every node must compute it identically): node `id` with weight `w` gets
  * `round(vnodes * w)` points (at least 1); point r (r = 0, 1, …) is xxh32(UTF-8 bytes of `${id}-${r}`, seed 0).

@@ -1,5 +1,5 @@
 /**
- * SWIM-style membership (DESIGN decision 7): every probe interval, probe one member; no answer within the probe
+ * SWIM-style membership (docs/ARCHITECTURE.md, Decisions, "Membership"): every probe interval, probe one member; no answer within the probe
  * timeout → ask `indirectProbes` other members to probe it; still nothing → suspect; a suspect that does not
  * refute within the suspicion timeout → dead. Changes are pushed to every member at once (clusters here are
  * small) and piggybacked on probes; a periodic full sync with a random member, dead ones included, makes

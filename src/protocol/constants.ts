@@ -48,7 +48,7 @@ export const Opcode = {
   PING: 0x09,
   STATS: 0x0a,
   FLUSH: 0x0b,
-  /** Reserved for the cluster issue: the node's ring (members, epoch) for clients that route themselves. */
+  /** The node's ring (members, epoch, limits) for clients that route themselves (docs/PROTOCOL.md, Topology). */
   TOPOLOGY: 0x10,
   /** Authenticate the connection: the value is the node's token. OK, or AUTH_REQUIRED for a wrong token. */
   AUTH: 0x11,

@@ -1,5 +1,5 @@
 /**
- * RespBackend for a cluster node (issue 7, DESIGN decision 6): a Redis client pointed at any node's RESP port
+ * RespBackend for a cluster node (docs/ARCHITECTURE.md, Decisions, "Routing"): a Redis client pointed at any node's RESP port
  * sees the whole cluster as one cache. A key's owner is the ring owner of its bytes, as on the binary port:
  * keys this node owns go to the LocalRespBackend (synchronous, no promise); the others are forwarded once to
  * their owner over the peer pool with the FORWARDED flag, as binary requests (GET, SET with its NX/XX mode and

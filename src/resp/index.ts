@@ -1,5 +1,5 @@
 /**
- * The Redis-protocol (RESP2) port (issue 7): what the node, the CLI and a cluster backend need.
+ * The Redis-protocol (RESP2) port: what the node, the CLI and a cluster backend need.
  *
  *   parser.ts + inline.ts   resumable request parser (arrays of bulk strings, inline lines), views into reads
  *   writer.ts               RESP2 reply encoder into the shared OutputBatch

@@ -1,5 +1,5 @@
 /**
- * Listen and connect addresses. `:PORT` means 127.0.0.1:PORT (DESIGN decision 9: loopback unless asked
+ * Listen and connect addresses. `:PORT` means 127.0.0.1:PORT (docs/ARCHITECTURE.md, Decisions, "Safe defaults": loopback unless asked
  * otherwise); `HOST:PORT` and `[IPv6]:PORT` otherwise.
  */
 import { parseNodeAddress } from '../client/address';

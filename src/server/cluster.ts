@@ -72,7 +72,7 @@ export class Cluster implements ClusterView {
       if ((member.state === 'dead' || member.state === 'left') && previous?.state !== member.state) this.peers.forget(member.id);
       this.checkQuorum();
     });
-    // No stale comebacks (issue 8): while this node was declared dead its ranges belonged to others, who may
+    // No stale comebacks (docs/ARCHITECTURE.md, Decisions): while this node was declared dead its ranges belonged to others, who may
     // have acknowledged newer values; what it holds could be older. It empties its store before it serves.
     this.membership.table.onDeclaredDead(() => this.forgetEverything('the cluster had declared this node dead'));
   }

@@ -3,7 +3,7 @@
  * into the read buffer; they go to the store as (buffer, offset, length) with no copy. A value read from the
  * store is copied straight into the output batch, except a GET's value of PINNED_VALUE_MIN_BYTES or more when
  * the batch accepts external pieces (a server's): then the socket reads it from its chunk, pinned until the write
- * completes (DESIGN decision 4's "defer reuse"; memcached keeps an item referenced while it is sent the same way).
+ * completes (docs/ARCHITECTURE.md, Decisions, "Store": defer reuse; memcached keeps an item referenced while it is sent the same way).
  */
 import {
   DCacheError,

@@ -1,5 +1,5 @@
 /**
- * Cluster routing (DESIGN decision 6): a key request whose owner on this node's ring is another member is
+ * Cluster routing (docs/ARCHITECTURE.md, Decisions, "Routing"): a key request whose owner on this node's ring is another member is
  * forwarded once to that owner, marked FORWARDED; a forwarded request is always served where it lands, so
  * requests never loop and no deadlock arises while views differ. MGET and MSET are split per owner and joined.
  * An owner that cannot be reached yields UNAVAILABLE within the forward timeout, never a hang.
