@@ -36,15 +36,6 @@ export interface MembershipOptions {
   forgetAfterMs: number;
 }
 
-export const MEMBERSHIP_DEFAULTS: MembershipOptions = {
-  probeIntervalMs: 300,
-  probeTimeoutMs: 300,
-  indirectProbes: 2,
-  suspicionTimeoutMs: 1500,
-  syncIntervalMs: 2000,
-  forgetAfterMs: 60_000,
-};
-
 /** Sends one membership message and resolves with the reply; rejects on any failure. */
 export interface MembershipTransport {
   send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage>;

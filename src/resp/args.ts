@@ -65,12 +65,6 @@ export function argLower(a: RespArgs, i: number): string {
   return argString(a, i).toLowerCase();
 }
 
-/** A copy of argument i's bytes (to keep beyond the command). */
-export function argCopy(a: RespArgs, i: number): Buffer {
-  const off = a.offs[i]!;
-  return Buffer.from(a.bufs[i]!.subarray(off, off + a.lens[i]!));
-}
-
 /**
  * Argument i as an integer under Redis's string2ll rules (optional '-', digits, no leading zero, no '+' or
  * spaces, within int64), or NaN. Values past 2^53 come back rounded, which the callers only compare or clamp.
