@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import { eventually } from './helpers/wait';
 import * as assert from 'uvu/assert';
 import { supersedes, type MemberUpdate } from '../src/discovery/member';
 import { MemberTable } from '../src/discovery/member-table';
@@ -6,6 +7,9 @@ import { Membership, type MembershipOptions, type MembershipTransport } from '..
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../src/discovery/messages';
 import { Opcode } from '../src/protocol/constants';
 import { silentLogger } from '../src/server/logger';
+
+/** Every event-loop turn (or every few ms), as this file has always waited. */
+const waitUntil = (check: () => boolean, what: string, timeoutMs = 5000): Promise<number> => eventually(check, what, timeoutMs, 5);
 
 const Rules = suite('member precedence');
 
@@ -84,14 +88,6 @@ const FAST: MembershipOptions = {
   forgetAfterMs: 60_000,
 };
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const Swim = suite('membership (in-memory network)');
 const running: Membership[] = [];
 Swim.after.each(() => {
@@ -112,11 +108,11 @@ Swim('join through one seed spreads to all; a killed member goes suspect then de
   const network = new FakeNetwork();
   const ids = ['n:1', 'n:2', 'n:3', 'n:4'];
   const nodes = ids.map((id) => startMember(network, id, ['n:1']));
-  await until(() => nodes.every((node) => node.table.ownerIds().length === 4), 'all four to know each other');
+  await waitUntil(() => nodes.every((node) => node.table.ownerIds().length === 4), 'all four to know each other');
   network.down.add('n:3');
   // (n:3 alone sees nobody alive: it only suspects the others; the three survivors declare it dead.)
   const survivors = nodes.filter((node) => node.selfId !== 'n:3');
-  await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
+  await waitUntil(() => survivors.every((node) => stateOf(node, 'n:3') === 'dead'), 'n:3 dead everywhere');
   assert.ok(
     survivors.some((node) => node.counters.suspicions > 0),
     'it was suspected before it was declared dead',
@@ -129,8 +125,8 @@ Swim('join through one seed spreads to all; a killed member goes suspect then de
   nodes[2]!.stop();
   network.down.delete('n:3');
   const restarted = startMember(network, 'n:3', ['n:1'], Date.now() + 1);
-  await until(() => survivors.every((node) => stateOf(node, 'n:3') === 'alive'), 'n:3 alive again everywhere');
-  await until(() => restarted.table.ownerIds().length === 4, 'the restarted node to know everyone');
+  await waitUntil(() => survivors.every((node) => stateOf(node, 'n:3') === 'alive'), 'n:3 alive again everywhere');
+  await waitUntil(() => restarted.table.ownerIds().length === 4, 'the restarted node to know everyone');
 });
 
 Swim('a frozen member is suspected and then refutes when it wakes before the suspicion timeout', async () => {
@@ -143,12 +139,12 @@ Swim('a frozen member is suspected and then refutes when it wakes before the sus
     node.start(['f:1']);
     return node;
   });
-  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  await waitUntil(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
   const before = nodes[1]!.table.self.incarnation;
   network.down.add('f:2');
-  await until(() => stateOf(nodes[0]!, 'f:2') === 'suspect' || stateOf(nodes[2]!, 'f:2') === 'suspect', 'f:2 suspected');
+  await waitUntil(() => stateOf(nodes[0]!, 'f:2') === 'suspect' || stateOf(nodes[2]!, 'f:2') === 'suspect', 'f:2 suspected');
   network.down.delete('f:2');
-  await until(() => [nodes[0]!, nodes[2]!].every((node) => stateOf(node, 'f:2') === 'alive'), 'f:2 alive again');
+  await waitUntil(() => [nodes[0]!, nodes[2]!].every((node) => stateOf(node, 'f:2') === 'alive'), 'f:2 alive again');
   assert.ok(nodes[1]!.table.self.incarnation > before, 'it refuted with a higher incarnation');
   assert.ok(nodes[1]!.counters.refutes > 0);
 });
@@ -156,7 +152,7 @@ Swim('a frozen member is suspected and then refutes when it wakes before the sus
 Swim('a graceful leave is seen as left at once and never refuted', async () => {
   const network = new FakeNetwork();
   const nodes = ['l:1', 'l:2', 'l:3'].map((id) => startMember(network, id, ['l:1']));
-  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  await waitUntil(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
   await nodes[2]!.leave();
   assert.is(stateOf(nodes[0]!, 'l:3'), 'left');
   assert.is(stateOf(nodes[1]!, 'l:3'), 'left');
@@ -166,7 +162,7 @@ Swim('a graceful leave is seen as left at once and never refuted', async () => {
 Swim('a partition is detected on both sides and views converge to all-alive after it heals', async () => {
   const network = new FakeNetwork();
   const nodes = ['p:1', 'p:2', 'p:3'].map((id) => startMember(network, id, ['p:1']));
-  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  await waitUntil(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
   // The majority side must never see one of its own as dead: not during the cut, not while healing.
   const falselyDead: string[] = [];
   for (const node of nodes.slice(0, 2)) {
@@ -175,14 +171,14 @@ Swim('a partition is detected on both sides and views converge to all-alive afte
     });
   }
   network.down.add('p:3'); // p:3 can reach nobody and nobody can reach it
-  await until(
+  await waitUntil(
     () => stateOf(nodes[0]!, 'p:3') === 'dead' && stateOf(nodes[2]!, 'p:1') === 'suspect' && stateOf(nodes[2]!, 'p:2') === 'suspect',
     'both sides to see the cut',
   );
   assert.not.ok(nodes[2]!.table.hasQuorum(), 'the cut-off node knows it has no majority');
   assert.is(stateOf(nodes[0]!, 'p:2'), 'alive', 'the majority side keeps its own members');
   network.down.delete('p:3');
-  await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
+  await waitUntil(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
   assert.equal(falselyDead, []);
 });
 
@@ -198,18 +194,18 @@ Swim('a node cut off from the others declares none of them dead, not even one it
     node.start(['c:1']);
     return node;
   });
-  await until(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
+  await waitUntil(() => nodes.every((node) => node.table.ownerIds().length === 3), 'all three to know each other');
   const cutOff = nodes[2]!;
   const verdicts: string[] = [];
   cutOff.table.onChange((member) => {
     if (member.state === 'dead') verdicts.push(member.id);
   });
   network.down.add('c:3');
-  await until(() => cutOff.counters.verdictsDeferred >= 4 || verdicts.length > 0, 'the cut-off node to defer its verdicts a few times');
+  await waitUntil(() => cutOff.counters.verdictsDeferred >= 4 || verdicts.length > 0, 'the cut-off node to defer its verdicts a few times');
   assert.equal(verdicts, [], 'no verdict without hearing from a majority');
-  await until(() => stateOf(nodes[0]!, 'c:3') === 'dead' && stateOf(nodes[1]!, 'c:3') === 'dead', 'the majority to declare c:3 dead');
+  await waitUntil(() => stateOf(nodes[0]!, 'c:3') === 'dead' && stateOf(nodes[1]!, 'c:3') === 'dead', 'the majority to declare c:3 dead');
   network.down.delete('c:3');
-  await until(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
+  await waitUntil(() => nodes.every((node) => node.table.all().every((member) => member.state === 'alive')), 'all-alive after healing');
 });
 
 Swim('suspicion timeout: the maximum without confirmations, the minimum once the expected ones arrived', () => {

@@ -8,6 +8,7 @@
  * asserts a duration. Every server, node, client and budget is closed in after.each.
  */
 import { suite } from 'uvu';
+import { eventually } from './helpers/wait';
 import * as assert from 'uvu/assert';
 import { RespReplyError, RespTestClient, closeAllClients, encodeCommand, text, type RespValue } from './helpers/resp-client';
 import { closeAllRespServers, startRespTestServer } from './helpers/resp-server';
@@ -17,6 +18,9 @@ import type { CacheNode } from '../src/server/node';
 import { NodeBudgets, type OutputHolder } from '../src/server/held-memory';
 import { DEFAULT_MAX_ARGS } from '../src/resp/parser';
 import { defaultMaxRequestBytes } from '../src/resp/server';
+
+/** Every event-loop turn (or every few ms), as this file has always waited. */
+const waitUntil = (check: () => boolean, what: string, timeoutMs = 10000): Promise<number> => eventually(check, what, timeoutMs, 0);
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -46,15 +50,6 @@ Limits.after.each(async () => {
   for (const made of budgetsMade) made.stop();
   budgetsMade.clear();
 });
-
-/** Resolves when `check` holds, looking again on every event-loop turn; fails after timeoutMs. */
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** An MSET of `pairs` keys with values of `valueBytes`, cut `missing` bytes before the end of the last value. */
 function cutMset(prefix: string, pairs: number, valueBytes: number, missing: number): Buffer {
@@ -186,7 +181,7 @@ Limits('input budget: past the node-wide cap the connection holding the most is 
   // A declares 2 × 400,000 bytes and sends all but 100,000 of the second value: it holds about 800 KB.
   const a = await RespTestClient.connect(t.port);
   a.sendRaw(cutMset('a', 2, 400_000, 100_000));
-  await until(() => shared.input.bytes >= 800_000, 'A to hold its MSET');
+  await waitUntil(() => shared.input.bytes >= 800_000, 'A to hold its MSET');
   assert.ok(shared.input.bytes <= MiB, `A alone (${shared.input.bytes} bytes) is within the cap`);
   await canaryRound(canary, 1);
 
@@ -204,7 +199,7 @@ Limits('input budget: past the node-wide cap the connection holding the most is 
   // D holds a little more: the total stays within the cap, nobody else is closed.
   const d = await RespTestClient.connect(t.port);
   d.sendRaw(cutMset('d', 1, 100_000, 10_000));
-  await until(() => shared.input.bytes >= 400_000, 'B and D to be counted');
+  await waitUntil(() => shared.input.bytes >= 400_000, 'B and D to be counted');
   assert.is(t.server.stats.inputLimitDisconnects, 1);
   await canaryRound(canary, 3);
 
@@ -213,7 +208,7 @@ Limits('input budget: past the node-wide cap the connection holding the most is 
   d.sendRaw(restOfMset(1, 10_000));
   assert.is((await b.take(1))[0], 'OK');
   assert.is((await d.take(1))[0], 'OK');
-  await until(() => shared.input.bytes === 0, 'the budget to drop to 0');
+  await waitUntil(() => shared.input.bytes === 0, 'the budget to drop to 0');
   assert.is(await canary.call('STRLEN', 'b1'), 150_000);
   assert.is(await canary.call('EXISTS', 'a0', 'a1'), 0, "A's MSET never ran");
   assert.is(infoField((await canary.str('INFO', 'stats'))!, 'dcache_input_limit_disconnects'), '1');
@@ -225,9 +220,9 @@ Limits('input budget: closing a connection with a half-received command gives it
   const t = await startRespTestServer({ budgets: shared, store: { maxValueBytes: 512 * KiB } });
   const c = await RespTestClient.connect(t.port);
   c.sendRaw(cutMset('k', 1, 300_000, 1000));
-  await until(() => shared.input.bytes >= 300_000, 'the half command to be counted');
+  await waitUntil(() => shared.input.bytes >= 300_000, 'the half command to be counted');
   c.destroy();
-  await until(() => shared.input.bytes === 0 && t.server.connectionCount === 0, 'the bytes to be released');
+  await waitUntil(() => shared.input.bytes === 0 && t.server.connectionCount === 0, 'the bytes to be released');
   assert.is(t.server.stats.inputLimitDisconnects, 0);
 });
 
@@ -376,11 +371,11 @@ Limits('output budget: a client that never reads is closed once the node is over
   assert.is(t.server.stats.slowReaderDisconnects, 0, 'closed by the budget, not by the slow-reader sweep');
   assert.is(shared.output.stats().closed, 1);
   assert.ok(shared.output.peak > 256 * KiB, `the node went over its cap (peak ${shared.output.peak})`);
-  await until(() => t.server.connectionCount === 2, 'the stalled connection to be gone');
+  await waitUntil(() => t.server.connectionCount === 2, 'the stalled connection to be gone');
   for (let i = 0; i < 5; i++) await canaryRound(canary, round++);
   const last: RespValue = await reader.call('GET', 'big');
   assert.ok(Buffer.isBuffer(last) && last.equals(value), 'the reader gets a large reply once the node has room');
-  await until(() => shared.output.bytes === 0, 'the output budget to empty');
+  await waitUntil(() => shared.output.bytes === 0, 'the output budget to empty');
   assert.ok(canary.isOpen && reader.isOpen);
   stalled.socket.resume(); // a paused socket never reports its end
   await stalled.closedWithin();
@@ -400,8 +395,11 @@ Limits(
     await c.call('SET', 'big', 'v'.repeat(200 * KiB));
     c.socket.pause();
     c.send('MGET', ...Array.from({ length: 50 }, () => 'big'));
-    await until(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
-    await until(() => t.server.connectionCount === 0 && t.server.budgets.output.bytes === 0, 'the connection and its output to be gone');
+    await waitUntil(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
+    await waitUntil(
+      () => t.server.connectionCount === 0 && t.server.budgets.output.bytes === 0,
+      'the connection and its output to be gone',
+    );
     assert.is(t.server.stats.responseTooLarge, 0);
     c.socket.resume();
     await c.closedWithin();

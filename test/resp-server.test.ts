@@ -1,4 +1,5 @@
 import { suite } from 'uvu';
+import { eventually } from './helpers/wait';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -11,6 +12,9 @@ import { resolveNodeOptions } from '../src/server/options';
 import { silentLogger } from '../src/server/logger';
 import { createNodeRespServer } from '../src/resp/node-resp';
 
+/** Every event-loop turn (or every few ms), as this file has always waited. */
+const waitUntil = (check: () => boolean, what: string, timeoutMs = 5000): Promise<number> => eventually(check, what, timeoutMs, 0);
+
 const Server = suite('resp server');
 
 const rawSockets = new Set<net.Socket>();
@@ -21,15 +25,6 @@ Server.after.each(async () => {
   closeAllClients();
   await closeAllRespServers();
 });
-
-/** Resolves when `check` holds, looking again on every event-loop turn; fails after timeoutMs. */
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /** A mixed pipeline and the replies a correct server gives, in order. */
 function mixedPipeline(count: number, seed: number): { bytes: Buffer; expected: unknown[] } {
@@ -130,7 +125,7 @@ Server('a protocol error after pending replies: they come first, then the error,
   scrambled!.hold();
   const c = await RespTestClient.connect(t.port);
   c.sendRaw(Buffer.concat([encodeCommand(['SET', 'a', '1']), encodeCommand(['GET', 'a']), Buffer.from('PING\r\n*x\r\n')]));
-  await until(() => scrambled!.pending === 2, 'two answers held');
+  await waitUntil(() => scrambled!.pending === 2, 'two answers held');
   scrambled!.release();
   await c.closedWithin();
   assert.is(c.received.toString(), '+OK\r\n$1\r\n1\r\n+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n');
@@ -230,7 +225,7 @@ Server("connections over maxConnections get Redis's error and are closed", async
   assert.is(t.server.stats.rejectedConnections, 1);
   a.destroy();
   await a.closed;
-  await until(() => t.server.connectionCount === 1, 'the server to see the close');
+  await waitUntil(() => t.server.connectionCount === 1, 'the server to see the close');
   const d = await RespTestClient.connect(t.port);
   assert.is(await d.call('PING'), 'PONG');
 });
@@ -244,7 +239,7 @@ Server('a client that stops reading pauses its connection; reading resumes and e
   const n = 2000; // ~64 MB of replies: far more than the socket buffers hold
   const batch = Buffer.concat(Array.from({ length: 100 }, () => encodeCommand(['GET', 'big'])));
   for (let i = 0; i < n / 100; i++) c.sendRaw(batch);
-  await until(() => t.server.stats.backpressurePauses > 0, 'a backpressure pause');
+  await waitUntil(() => t.server.stats.backpressurePauses > 0, 'a backpressure pause');
   c.socket.resume();
   const replies = await c.take(n);
   assert.ok(replies.every((r: RespValue) => Buffer.isBuffer(r) && r.length === value.length));
@@ -265,8 +260,8 @@ Server('a client that never reads is disconnected once its replies pass the hard
   // Reading pauses after each command past the high-water mark, so only one reply bigger than the hard
   // limit can pass it: an MGET of 50 × 200 KiB.
   c.send('MGET', ...Array.from({ length: 50 }, () => 'big'));
-  await until(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
-  await until(() => t.server.connectionCount === 0, 'the connection to be gone');
+  await waitUntil(() => t.server.stats.outputLimitDisconnects === 1, 'the disconnect');
+  await waitUntil(() => t.server.connectionCount === 0, 'the connection to be gone');
   c.socket.resume(); // a paused socket never reports its end
   await c.closedWithin();
 });
@@ -278,7 +273,7 @@ Server('close() lets pending replies reach their clients, then closes', async ()
   assert.is(await c.call('SET', 'k', 'v'), 'OK');
   scrambled!.hold();
   c.send('GET', 'k');
-  await until(() => scrambled!.pending === 1, 'the GET to be held');
+  await waitUntil(() => scrambled!.pending === 1, 'the GET to be held');
   const closing = t.server.close();
   scrambled!.release();
   await closing;

@@ -3,11 +3,15 @@
  * SIGCONT, SIGTERM, a short freeze. Every process is killed by PID in the after hook, also on failure.
  */
 import { suite } from 'uvu';
+import { eventually } from '../helpers/wait';
 import * as assert from 'uvu/assert';
 import { Client } from '../../src/client/client';
 import { HashRing } from '../../src/consistent/ring';
 import { killAllChildren, startCliNode } from '../helpers/cli';
 import { stateIn, topologyOf, type TopologyView } from '../helpers/topology';
+
+/** Polls every 25 ms (the checks here ask CLI processes over the network). */
+const waitFor = (check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<number> => eventually(check, what, timeoutMs, 25);
 
 const Faults = suite('cluster faults (processes)');
 const clients: Client[] = [];
@@ -34,15 +38,6 @@ async function startThree(): Promise<CliNode[]> {
     15_000,
   );
   return nodes;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return Date.now() - started;
 }
 
 function ringOf(nodes: CliNode[]): HashRing {

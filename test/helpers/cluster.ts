@@ -2,6 +2,9 @@
 import type { CacheNode } from '../../src/server/node';
 import type { NodeOptions } from '../../src/server/options';
 import { startTestNode } from './node';
+import { eventually } from './wait';
+
+export { eventually };
 
 export const FAST_MEMBERSHIP: NodeOptions = {
   probeIntervalMs: 50,
@@ -10,15 +13,6 @@ export const FAST_MEMBERSHIP: NodeOptions = {
   syncIntervalMs: 200,
   forwardTimeoutMs: 300,
 };
-
-/** Resolves once `check` holds, re-checking on a short timer; fails with `what` after timeoutMs. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 export function aliveIds(node: CacheNode): string[] {
   return node.cluster.membership.table
