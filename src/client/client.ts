@@ -26,6 +26,7 @@ import { type ConnectionState, NodeConnection } from './connection';
 import { DEFAULT_NODE_LIMITS, type MsetInput, type MultiPart, mgetKeysPerFrame, planMget, planMset } from './multi-plan';
 import { type ClientOptions, resolveClientOptions } from './options';
 import { parseNodeAddress } from './address';
+import type { ClientOpcode, OpcodeResults } from './results';
 import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
 import type { HashRing } from '../consistent/ring';
 import { Status, statusName } from '../protocol/constants';
@@ -170,40 +171,40 @@ export class Client extends EventEmitter {
   get(key: Bytes): Promise<Buffer | null> {
     const error = checkKey(key);
     if (error !== null) return Promise.reject(error);
-    return this.send(GET, 0, key, null, 0) as Promise<Buffer | null>;
+    return this.send(GET, 0, key, null, 0);
   }
 
   /** Stores the value; false when an 'nx'/'xx' condition failed. */
   set(key: Bytes, value: Bytes, options?: SetOptions): Promise<boolean> {
     const error = checkKey(key) ?? checkValue(value);
     if (error !== null) return Promise.reject(error);
-    if (options === undefined) return this.send(SET, 0, key, value, 0) as Promise<boolean>;
+    if (options === undefined) return this.send(SET, 0, key, value, 0);
     const optionError = optionsError(options) ?? ttlError(options.ttlMs, 'options.ttlMs', true);
     if (optionError !== null) return Promise.reject(optionError);
     const mode = parseMode(options.mode);
     if (typeof mode !== 'number') return Promise.reject(mode);
-    return this.send(SET, setModeFlags(mode as SetMode), key, value, options.ttlMs ?? 0) as Promise<boolean>;
+    return this.send(SET, setModeFlags(mode as SetMode), key, value, options.ttlMs ?? 0);
   }
 
   /** True when the key existed. */
   delete(key: Bytes): Promise<boolean> {
     const error = checkKey(key);
     if (error !== null) return Promise.reject(error);
-    return this.send(DELETE, 0, key, null, 0) as Promise<boolean>;
+    return this.send(DELETE, 0, key, null, 0);
   }
 
   /** Sets a new TTL (0 = no expiry); true when the key existed. */
   touch(key: Bytes, ttlMs: number): Promise<boolean> {
     const error = checkKey(key) ?? ttlError(ttlMs, 'ttlMs', false);
     if (error !== null) return Promise.reject(error);
-    return this.send(TOUCH, 0, key, null, ttlMs) as Promise<boolean>;
+    return this.send(TOUCH, 0, key, null, ttlMs);
   }
 
   /** Remaining time to live in ms, Redis PTTL style: -1 = no expiry, -2 = missing. */
   ttl(key: Bytes): Promise<number> {
     const error = checkKey(key);
     if (error !== null) return Promise.reject(error);
-    return this.send(TTL, 0, key, null, 0) as Promise<number>;
+    return this.send(TTL, 0, key, null, 0);
   }
 
   /**
@@ -213,7 +214,7 @@ export class Client extends EventEmitter {
   incr(key: Bytes, by: number | bigint = 1): Promise<number | bigint> {
     const error = checkKey(key) ?? deltaError(by);
     if (error !== null) return Promise.reject(error);
-    return this.send(INCR, 0, key, null, by) as Promise<number | bigint>;
+    return this.send(INCR, 0, key, null, by);
   }
 
   /** The values in key order, null for each missing key. */
@@ -221,10 +222,8 @@ export class Client extends EventEmitter {
     const parts = planMget(keys, MULTI_SLACK_BYTES, mgetKeysPerFrame(this.topology?.limits ?? DEFAULT_NODE_LIMITS, this.maxResponseBytes));
     if (parts instanceof Error) return Promise.reject(parts);
     if (parts.length === 0) return this.whenOpen([]);
-    if (parts.length === 1) return this.sendMulti(MGET, parts[0]!, 0) as Promise<Array<Buffer | null>>;
-    return Promise.all(parts.map((part) => this.sendMulti(MGET, part, 0) as Promise<Array<Buffer | null>>)).then((results) =>
-      results.flat(),
-    );
+    if (parts.length === 1) return this.sendMulti(MGET, parts[0]!, 0);
+    return Promise.all(parts.map((part) => this.sendMulti(MGET, part, 0))).then((results) => results.flat());
   }
 
   /**
@@ -238,7 +237,7 @@ export class Client extends EventEmitter {
     if (parts instanceof Error) return Promise.reject(parts);
     const ttlMs = options?.ttlMs ?? 0;
     if (parts.length === 0) return this.whenOpen(undefined);
-    if (parts.length === 1) return this.sendMulti(MSET, parts[0]!, ttlMs) as Promise<void>;
+    if (parts.length === 1) return this.sendMulti(MSET, parts[0]!, ttlMs);
     return Promise.all(parts.map((part) => this.sendMulti(MSET, part, ttlMs))).then(() => undefined);
   }
 
@@ -250,12 +249,12 @@ export class Client extends EventEmitter {
 
   /** The node's STATS document (server counters and store statistics). */
   stats(): Promise<Record<string, unknown>> {
-    return this.send(STATS, 0, null, null, 0) as Promise<Record<string, unknown>>;
+    return this.send(STATS, 0, null, null, 0);
   }
 
   /** Removes every key on the node. */
   flush(): Promise<void> {
-    return this.send(FLUSH, 0, null, null, 0) as Promise<void>;
+    return this.send(FLUSH, 0, null, null, 0);
   }
 
   /**
@@ -268,7 +267,13 @@ export class Client extends EventEmitter {
     return Promise.all([...this.byId.values()].map((c) => c.close())).then(() => undefined);
   }
 
-  private send(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<unknown> {
+  private send<O extends ClientOpcode>(
+    opcode: O,
+    flags: number,
+    key: Bytes | null,
+    value: Bytes | null,
+    extras: number | bigint,
+  ): Promise<OpcodeResults[O]> {
     const ring = this.ring;
     if (ring !== undefined && key !== null) {
       const owner = this.ownerConnection(ring, key);
@@ -301,14 +306,14 @@ export class Client extends EventEmitter {
    * A request refused with SHUTTING_DOWN never ran: the node is leaving and has announced it, so a fresh
    * topology names the new owner. Retried once; any other error is the caller's.
    */
-  private async retryElsewhere(
+  private async retryElsewhere<O extends ClientOpcode>(
     error: DCacheError,
-    opcode: number,
+    opcode: O,
     flags: number,
     key: Bytes,
     value: Bytes | null,
     extras: number | bigint,
-  ): Promise<unknown> {
+  ): Promise<OpcodeResults[O]> {
     if (error.code !== 'ERR_SHUTTING_DOWN' || this.closed) throw error;
     await this.refresh().catch(() => undefined);
     const owner = this.ring === undefined ? null : this.ownerConnection(this.ring, key);
@@ -363,11 +368,11 @@ export class Client extends EventEmitter {
     }
   }
 
-  private sendMulti(
-    opcode: typeof Opcode.MGET | typeof Opcode.MSET,
+  private sendMulti<O extends typeof Opcode.MGET | typeof Opcode.MSET>(
+    opcode: O,
     part: MultiPart<Bytes> | MultiPart<MsetEntry>,
     ttlMs: number,
-  ): Promise<unknown> {
+  ): Promise<OpcodeResults[O]> {
     const c = this.pick();
     if (c === null) return Promise.reject(this.unreachable());
     return c.requestMulti(opcode, part.items, part.bodyLength, ttlMs);

@@ -39,7 +39,7 @@ import type { NodeAddress } from './address';
 import { type Bytes, roomFor } from './args';
 import { MGET_KEYS_PER_FRAME } from './multi-plan';
 import { Pending, PendingTable, promiseFor } from './pending';
-import { type RawResponse, rawResponseOf, resultOf } from './results';
+import { type ClientOpcode, type OpcodeResults, type RawResponse, rawResponseOf, resultOf } from './results';
 import { openSocket } from './socket';
 
 export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -206,8 +206,15 @@ export class NodeConnection {
   }
 
   /** Sends a single-key request (or PING/STATS/FLUSH with null key). Resolves with the decoded result. */
-  request(opcode: number, flags: number, key: Bytes | null, value: Bytes | null, extras: number | bigint): Promise<unknown> {
-    return this.send(opcode, flags, key, value, extras, false);
+  request<O extends ClientOpcode>(
+    opcode: O,
+    flags: number,
+    key: Bytes | null,
+    value: Bytes | null,
+    extras: number | bigint,
+  ): Promise<OpcodeResults[O]> {
+    // resultOf decodes each opcode's response into its OpcodeResults type: the one place the type is asserted.
+    return this.send(opcode, flags, key, value, extras, false) as Promise<OpcodeResults[O]>;
   }
 
   /**
@@ -221,12 +228,12 @@ export class NodeConnection {
   }
 
   /** Sends an MGET (keys) or MSET (entries) request whose body is bodyLength bytes. */
-  requestMulti(
-    opcode: typeof Opcode.MGET | typeof Opcode.MSET,
+  requestMulti<O extends typeof Opcode.MGET | typeof Opcode.MSET>(
+    opcode: O,
     items: readonly Bytes[] | readonly MsetEntry[],
     bodyLength: number,
     extras: number,
-  ): Promise<unknown> {
+  ): Promise<OpcodeResults[O]> {
     if (this.state !== 'ready') {
       const refusal = this.refuse();
       if (refusal !== null) return refusal;
@@ -245,7 +252,7 @@ export class NodeConnection {
         : writeMsetBody(buf, at + HEADER_SIZE, items as readonly MsetEntry[]);
     writeRequestHeader(buf, at, opcode, 0, id, 0, end - at - HEADER_SIZE, extras);
     out.commit(end);
-    return this.track(p);
+    return this.track(p) as Promise<OpcodeResults[O]>;
   }
 
   /**

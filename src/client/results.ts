@@ -15,6 +15,24 @@ const { GET, SET, DELETE, TOUCH, TTL, INCR, MGET, MSET, PING, STATS, FLUSH } = O
 const { OK, NOT_FOUND, NOT_STORED } = Status;
 const int64 = readInt64;
 
+/** What a request of each opcode resolves with (resultOf decodes it so): the client's typed view of the protocol. */
+export interface OpcodeResults {
+  [Opcode.GET]: Buffer | null;
+  [Opcode.SET]: boolean;
+  [Opcode.DELETE]: boolean;
+  [Opcode.TOUCH]: boolean;
+  [Opcode.TTL]: number;
+  [Opcode.INCR]: number | bigint;
+  [Opcode.MGET]: Array<Buffer | null>;
+  [Opcode.MSET]: void;
+  [Opcode.PING]: Buffer;
+  [Opcode.STATS]: Record<string, unknown>;
+  [Opcode.FLUSH]: void;
+}
+
+/** The opcodes a client sends and gets a decoded result for. */
+export type ClientOpcode = keyof OpcodeResults;
+
 /** The value bytes of a response, copied out of the read buffer. */
 export function copyValue(frame: Frame): Buffer {
   const n = frame.valueLength;
