@@ -6,12 +6,12 @@
  */
 import { ConfigError } from './errors';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './cli/flags';
-import { createLogger, LOG_LEVELS, type LogLevel } from './server/logger';
+import { createLogger, LOG_LEVELS, type LogLevel } from './logger';
 import { NODE_DEFAULTS, type NodeOptions } from './server/options';
 import { parseSize } from './server/size';
 import { startNode } from './server/node';
 import { printStatus } from './cli/status';
-import { AUTH_TOKEN_ENV, CLUSTER_TOKEN_ENV } from './server/auth';
+import { AUTH_TOKEN_ENV, CLUSTER_TOKEN_ENV } from './net/auth';
 import { tuneAllocatorForServer } from './server/allocator';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -6,7 +6,7 @@ import { MemberTable } from '../src/discovery/member-table';
 import { Membership, type MembershipOptions, type MembershipTransport } from '../src/discovery/membership';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../src/discovery/messages';
 import { Opcode } from '../src/protocol/constants';
-import { silentLogger } from '../src/server/logger';
+import { silentLogger } from '../src/logger';
 
 /** Every event-loop turn (or every few ms), as this file has always waited. */
 const waitUntil = (check: () => boolean, what: string, timeoutMs = 5000): Promise<number> => eventually(check, what, timeoutMs, 5);

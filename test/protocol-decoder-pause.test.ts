@@ -53,7 +53,7 @@ test('pausing after every frame of a reused read buffer: each held rest survives
   const readBuffer = Buffer.alloc(input.length + 100);
   input.copy(readBuffer);
   decoder.push(readBuffer.subarray(0, input.length));
-  readBuffer.fill(0xee); // the next read of a shared buffer (server/shared-reads.ts) overwrites it
+  readBuffer.fill(0xee); // the next read of a shared buffer (net/shared-reads.ts) overwrites it
   while (decoder.isPaused) decoder.resume();
   assert.equal(
     seen,

@@ -15,7 +15,7 @@ import { closeAllRespServers, startRespTestServer } from './helpers/resp-server'
 import { startCluster } from './helpers/cluster';
 import { closeAllNodes } from './helpers/node';
 import type { CacheNode } from '../src/server/node';
-import { NodeBudgets, type OutputHolder } from '../src/server/held-memory';
+import { NodeBudgets, type OutputHolder } from '../src/net/held-memory';
 import { DEFAULT_MAX_ARGS } from '../src/resp/parser';
 import { defaultMaxRequestBytes } from '../src/resp/server';
 

@@ -9,8 +9,8 @@ import { ScrambledBackend } from './helpers/resp-async-backend';
 import { seededRandom } from './helpers/random';
 import { Store } from '../src/cache/store';
 import { resolveNodeOptions } from '../src/server/options';
-import { silentLogger } from '../src/server/logger';
-import { createNodeRespServer } from '../src/resp/node-resp';
+import { silentLogger } from '../src/logger';
+import { createNodeRespServer } from '../src/server/node-resp';
 
 /** Every event-loop turn (or every few ms), as this file has always waited. */
 const waitUntil = (check: () => boolean, what: string, timeoutMs = 5000): Promise<number> => eventually(check, what, timeoutMs, 0);

@@ -12,7 +12,7 @@ import { AuthError, ConfigError } from '../src/errors';
 import { encodeRequest } from '../src/protocol/encoder';
 import { Opcode, Status, HEADER_SIZE } from '../src/protocol/constants';
 import { writeRequestHeader } from '../src/protocol/encoder';
-import { Authenticator, tokensEqual, PREAUTH_MAX_REQUEST_BYTES } from '../src/server/auth';
+import { Authenticator, tokensEqual, PREAUTH_MAX_REQUEST_BYTES } from '../src/net/auth';
 import { resolveNodeOptions } from '../src/server/options';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';

@@ -8,7 +8,7 @@
  * Incarnations are start times in ms (member.ts): one further ahead of this node's clock than
  * MAX_INCARNATION_LEAD_MS is a lie or a badly wrong clock, refused, counted and logged now and then.
  */
-import type { Logger } from '../server/logger';
+import type { Logger } from '../logger';
 import type { MemberUpdate } from './member';
 import type { MembershipMessage } from './messages';
 

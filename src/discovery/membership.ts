@@ -17,7 +17,7 @@
  *   from the others declares nobody dead, even while its table still shows some of them alive.
  */
 import { Opcode } from '../protocol/constants';
-import type { Logger } from '../server/logger';
+import type { Logger } from '../logger';
 import { Admissions } from './admission';
 import { LoopLagMonitor } from './loop-lag';
 import { MemberTable } from './member-table';

@@ -4,7 +4,7 @@
  * unauthenticated client; a bigger command is a protocol error that closes the connection); more than
  * MAX_AUTH_FAILURES wrong passwords close it. Without a password any AUTH with user `default` passes.
  */
-import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../server/auth';
+import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../net/auth';
 import { argIs } from './args';
 import type { RespArgs } from './backend';
 import type { ParserLimits } from './parser';

@@ -14,7 +14,7 @@
  * limit the connection is closed. A protocol error is answered (in order) and the connection closed after it,
  * as Redis does; QUIT likewise after its +OK.
  *
- * Node-wide (src/server/budget-shares.ts): the input held for a half-received command and the output queued for the
+ * Node-wide (src/net/budget-shares.ts): the input held for a half-received command and the output queued for the
  * client count in the budgets both ports share; past the input cap the largest holders are closed, past the
  * output cap no connection runs its next command until the total is back under it, and the slow readers
  * holding the most are closed.
@@ -26,11 +26,11 @@
  * wrong passwords close it.
  */
 import type { Socket } from 'node:net';
-import type { NodeBudgets } from '../server/held-memory';
-import type { Authenticator } from '../server/auth';
+import type { NodeBudgets } from '../net/held-memory';
+import type { Authenticator } from '../net/auth';
 import { errorReply, unknownCommandError, arityError } from './args';
 import type { RespArgs, RespBackend } from './backend';
-import { BudgetShares } from '../server/budget-shares';
+import { BudgetShares } from '../net/budget-shares';
 import { arityOk } from './command-table';
 import { ConnectionAuth, NOAUTH } from './connection-auth';
 import { COMMANDS } from './commands';

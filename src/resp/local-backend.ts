@@ -18,7 +18,7 @@ import { SetMode, type Store } from '../cache/store';
 import { ExpireFlags, REPLIED, SetFlags, type BackendInfo, type RespArgs, type RespBackend, type Replied } from './backend';
 import { bytesToHuman } from './info';
 import { UNLIMITED, storedMgetReplyBytes, worstMgetReplyBytes, bulkReplyBytes, type ResponseGuard } from './response-guard';
-import { LARGE_RESPONSE_BYTES } from '../server/response-cap';
+import { LARGE_RESPONSE_BYTES } from '../net/response-cap';
 import type { RespWriter } from './writer';
 
 /** Local aliases of the imports (see connection.ts): read per GET. */

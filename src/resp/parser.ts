@@ -19,7 +19,7 @@
  *   - the bytes a command declares ≤ maxRequestBytes (Redis's client-query-buffer-limit, in spirit; the server's
  *     default is max(64 MiB, 2 × the bulk limit));
  *   - an inline line ≤ maxInlineBytes (64 KiB, PROTO_INLINE_MAX_SIZE).
- * heldBytes: the input kept alive (reported to the node-wide input budget, src/server/held-memory.ts).
+ * heldBytes: the input kept alive (reported to the node-wide input budget, src/net/held-memory.ts).
  * Stricter than Redis, on purpose: a length line must be canonical digits (a stray byte fails at once, so a
  * desync flood such as `*\x00…` is rejected at its second byte); only `*-1` and `*0` are accepted (and
  * ignored, as Redis does) among non-positive counts; a bulk must be followed by CRLF (Redis skips 2 bytes unseen).

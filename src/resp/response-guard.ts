@@ -1,5 +1,5 @@
 /**
- * How big a reply the RESP port builds: the binary port's rule (src/server/response-cap.ts).
+ * How big a reply the RESP port builds: the binary port's rule (src/net/response-cap.ts).
  *   - An MGET whose reply would pass maxResponseBytes (default: outputHardLimitBytes less outputHighWaterBytes,
  *     so one reply always fits between the mark where reading pauses and the hard limit; 63 MiB by default) is
  *     refused before any value is copied: its size is computed from lookups and value lengths first (only
@@ -16,7 +16,7 @@
  */
 import type { Store } from '../cache/store';
 import { ResponseTooLargeError } from '../errors';
-import { ResponseCap, UNCAPPED } from '../server/response-cap';
+import { ResponseCap, UNCAPPED } from '../net/response-cap';
 import type { RespArgs } from './backend';
 
 export class ResponseGuard {

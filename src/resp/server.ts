@@ -10,25 +10,25 @@
  *   - maxRequestBytes, the bytes one command may declare (Redis's client-query-buffer-limit, 1 GB there),
  *     default max(64 MiB, 2 × the bulk limit), and never more than the node's input budget.
  *   - before the password is given: 10 arguments and 16 KiB (connection-auth.ts).
- * Memory over all connections: the node-wide budgets (src/server/held-memory.ts, shared with the binary port
+ * Memory over all connections: the node-wide budgets (src/net/held-memory.ts, shared with the binary port
  * when the node passes its own) bound the input held for unfinished commands and the output queued for clients
- * that do not read (src/server/budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
+ * that do not read (src/net/budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors';
 import { OutputBatch } from '../protocol/output-batch';
-import { formatHostPort, parseHostPort, type HostPort } from '../server/address';
-import { Authenticator, validateToken } from '../server/auth';
-import { sweepIntervalFor } from '../server/server';
-import { silentLogger, type Logger } from '../server/logger';
-import { NodeBudgets } from '../server/held-memory';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address';
+import { Authenticator, validateToken } from '../net/auth';
+import { sweepIntervalFor } from '../net/sweep';
+import { silentLogger, type Logger } from '../logger';
+import { NodeBudgets } from '../net/held-memory';
 import type { RespBackend } from './backend';
 import { RespConnection, type ConnectionShared } from './connection';
 import type { ClientState, RespServerInfo } from './context';
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
-import { ResponseCap } from '../server/response-cap';
+import { ResponseCap } from '../net/response-cap';
 import { ResponseGuard, acceptsResponseGuard } from './response-guard';
 import { RespStats } from './stats';
 import { RespWriter } from './writer';
@@ -73,7 +73,7 @@ export interface RespServerOptions {
   /** Replies above the high-water mark this long close the connection: a client that never reads (default 30 s; 0: off). */
   slowReaderTimeoutMs?: number;
   /**
-   * The node-wide input and output budgets (src/server/held-memory.ts) this server's connections report into;
+   * The node-wide input and output budgets (src/net/held-memory.ts) this server's connections report into;
    * a node passes the one its binary port uses. Default: the server's own, input max(64 MiB, 2 ×
    * maxRequestBytes) and output max(128 MiB, 2 × outputHardLimitBytes).
    */

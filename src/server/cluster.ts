@@ -8,7 +8,7 @@ import { HashRing } from '../consistent/ring';
 import { Membership, type MembershipOptions } from '../discovery/membership';
 import type { MembershipMessage } from '../discovery/messages';
 import type { MemberHandshake } from './connection';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 import { MemberGate } from './member-auth';
 import { PeerPool } from './peer-pool';
 import type { ClusterView } from './router';

@@ -23,7 +23,7 @@ import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest, type RequestLimits } from '../protocol/validate';
 import type { Store } from '../cache/store';
 import type { RequestHandler } from './connection';
-import { LARGE_RESPONSE_BYTES, ResponseCap, UNCAPPED } from './response-cap';
+import { LARGE_RESPONSE_BYTES, ResponseCap, UNCAPPED } from '../net/response-cap';
 import type { ServerStats } from './stats';
 
 /** Extra facts STATS reports beside the server's counters and the store's (the cluster adds its own). */

@@ -28,10 +28,10 @@ import type { BufferPool } from '../protocol/buffer-pool';
 import { FrameDecoder, type DecodeFailure, type Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import { validateRequest } from '../protocol/validate';
-import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from './auth';
-import { BudgetShares } from './budget-shares';
-import type { NodeBudgets } from './held-memory';
-import { PreauthGuard } from './preauth-guard';
+import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../net/auth';
+import { BudgetShares } from '../net/budget-shares';
+import type { NodeBudgets } from '../net/held-memory';
+import { PreauthGuard } from '../net/preauth-guard';
 import type { ServerStats } from './stats';
 
 /**

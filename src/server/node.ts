@@ -5,18 +5,18 @@
  */
 import { Store } from '../cache/store';
 import { isNativeAccelerationEnabled, nativeUnavailableReason } from '../consistent/native';
-import { createNodeRespServer } from '../resp/node-resp';
-import { ClusterRespBackend } from '../resp/cluster-backend';
+import { createNodeRespServer } from './node-resp';
+import { ClusterRespBackend } from './resp-cluster-backend';
 import { LocalRespBackend } from '../resp/local-backend';
 import type { RespServer } from '../resp/server';
 import { ConfigError } from '../errors';
-import { formatHostPort } from './address';
+import { formatHostPort } from '../net/address';
 import { isAllocatorTuned } from './allocator';
 import { Cluster } from './cluster';
 import { LocalCommandHandler } from './commands';
-import { NodeBudgets } from './held-memory';
-import { ResponseCap } from './response-cap';
-import { createLogger } from './logger';
+import { NodeBudgets } from '../net/held-memory';
+import { ResponseCap } from '../net/response-cap';
+import { createLogger } from '../logger';
 import { clusterKeyOf } from './member-auth';
 import { resolveNodeOptions, type NodeOptions } from './options';
 import { ClusterRouter } from './router';

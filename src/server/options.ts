@@ -4,9 +4,9 @@
  */
 import { ConfigError } from '../errors';
 import { maxBodyBytesFor } from '../protocol/constants';
-import { checkProtectedMode, validateToken } from './auth';
-import { formatHostPort, parseHostPort, type HostPort } from './address';
-import type { Logger } from './logger';
+import { checkProtectedMode, validateToken } from '../net/auth';
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address';
+import type { Logger } from '../logger';
 
 export interface NodeOptions {
   /** Where to listen: `:PORT` (127.0.0.1), `HOST:PORT`. Default `:7000`; `:0` picks a free port. */

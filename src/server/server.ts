@@ -8,25 +8,16 @@ import { once } from 'node:events';
 import { BufferPool } from '../protocol/buffer-pool';
 import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
-import { formatHostPort, type HostPort } from './address';
-import { Authenticator } from './auth';
+import { formatHostPort, type HostPort } from '../net/address';
+import { Authenticator } from '../net/auth';
 import { ServerConnection, writeTooManyConnections, type MemberHandshake, type RequestHandler } from './connection';
-import { NodeBudgets } from './held-memory';
+import { NodeBudgets } from '../net/held-memory';
 import { HelloRefused } from './member-auth';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 import type { ResolvedNodeOptions } from './options';
-import { installSharedReads } from './shared-reads';
+import { installSharedReads } from '../net/shared-reads';
+import { sweepIntervalFor } from '../net/sweep';
 import type { ServerStats } from './stats';
-
-/** How often half-sent frames (and idle connections, slow readers) are looked for; a stalled frame closes within frameTimeoutMs + this. */
-const SWEEP_INTERVAL_MS = 250;
-
-/** The sweep runs often enough for the shortest timeout to be kept within a quarter of itself. */
-export function sweepIntervalFor(...timeoutsMs: number[]): number {
-  let interval = SWEEP_INTERVAL_MS;
-  for (const timeout of timeoutsMs) if (timeout > 0) interval = Math.min(interval, Math.max(10, Math.floor(timeout / 4)));
-  return interval;
-}
 
 export class CacheServer {
   private readonly server: net.Server;

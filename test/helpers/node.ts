@@ -1,7 +1,7 @@
 /** Start nodes on ephemeral loopback ports, and close every node a test suite started, even after a failure. */
 import { startNode, type CacheNode } from '../../src/server/node';
 import type { NodeOptions } from '../../src/server/options';
-import { silentLogger } from '../../src/server/logger';
+import { silentLogger } from '../../src/logger';
 
 const started = new Set<CacheNode>();
 

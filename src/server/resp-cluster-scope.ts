@@ -8,11 +8,11 @@
  */
 import { ownsKeys } from '../discovery/member';
 import { Opcode } from '../protocol/constants';
-import type { RawResponse } from '../server/router';
-import type { BackendInfo, MaybePromise } from './backend';
-import { clusterIncomplete, expectOk, storeStatsOf, type PeerAnswer, type RespClusterView } from './cluster-wire';
-import { bytesToHuman } from './info';
-import type { LocalRespBackend } from './local-backend';
+import type { RawResponse } from './router';
+import type { BackendInfo, MaybePromise } from '../resp/backend';
+import { clusterIncomplete, expectOk, storeStatsOf, type PeerAnswer, type RespClusterView } from './resp-cluster-wire';
+import { bytesToHuman } from '../resp/info';
+import type { LocalRespBackend } from '../resp/local-backend';
 
 export class ClusterScope {
   constructor(

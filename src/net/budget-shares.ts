@@ -16,7 +16,7 @@
  * A holder's bytes are set, not added, so the next report corrects a stale one; release() on close gives all back.
  */
 import type { Socket } from 'node:net';
-import type { BudgetHolder, NodeBudgets, OutputHolder } from '../server/held-memory';
+import type { BudgetHolder, NodeBudgets, OutputHolder } from './held-memory';
 
 export class BudgetShares {
   /** Since when the connection's output has stayed above its high-water mark (0: it has not). */

@@ -17,8 +17,8 @@ import { MULTI_SLACK_BYTES, Status, statusName } from '../protocol/constants';
 import { encodeMsetBody, type MsetEntry } from '../protocol/multi';
 import type { HashRing } from '../consistent/ring';
 import type { MemberState } from '../discovery/member';
-import type { RawResponse } from '../server/router';
-import { ExpireFlags, type RespArgs } from './backend';
+import type { RawResponse } from './router';
+import { ExpireFlags, type RespArgs } from '../resp/backend';
 
 const TWO_32 = 4294967296;
 

@@ -5,12 +5,12 @@
  * over its store unless a backend is given (the cluster passes its own). startNode calls this when `respAddr` is set.
  */
 import type { Store } from '../cache/store';
-import type { NodeBudgets } from '../server/held-memory';
-import type { Logger } from '../server/logger';
-import type { ResolvedNodeOptions } from '../server/options';
-import type { RespBackend } from './backend';
-import { LocalRespBackend } from './local-backend';
-import { RespServer } from './server';
+import type { NodeBudgets } from '../net/held-memory';
+import type { Logger } from '../logger';
+import type { ResolvedNodeOptions } from './options';
+import type { RespBackend } from '../resp/backend';
+import { LocalRespBackend } from '../resp/local-backend';
+import { RespServer } from '../resp/server';
 
 export type NodeRespLimits = Pick<
   ResolvedNodeOptions,

@@ -29,9 +29,9 @@ import { MGET_KEYS_PER_FRAME } from '../client/multi-plan';
 import { KeyEmptyError, KeyTooLargeError, ServerError, UnavailableError, ValueTooLargeError } from '../errors';
 import { Flag, Opcode, SetMode, SET_MODE_SHIFT } from '../protocol/constants';
 import { decodeMgetResponse, encodeMgetBody, type MsetEntry } from '../protocol/multi';
-import type { RawResponse } from '../server/router';
-import { SetFlags, type BackendInfo, type MaybePromise, type RespArgs, type RespBackend, type Replied } from './backend';
-import { ClusterScope } from './cluster-scope';
+import type { RawResponse } from './router';
+import { SetFlags, type BackendInfo, type MaybePromise, type RespArgs, type RespBackend, type Replied } from '../resp/backend';
+import { ClusterScope } from './resp-cluster-scope';
 import {
   copy,
   copyArgs,
@@ -47,12 +47,12 @@ import {
   valueOf,
   view,
   type RespClusterView,
-} from './cluster-wire';
-import type { LocalRespBackend } from './local-backend';
-import { storedMgetReplyBytes, worstMgetReplyBytes, type ResponseGuard } from './response-guard';
-import type { RespWriter } from './writer';
+} from './resp-cluster-wire';
+import type { LocalRespBackend } from '../resp/local-backend';
+import { storedMgetReplyBytes, worstMgetReplyBytes, type ResponseGuard } from '../resp/response-guard';
+import type { RespWriter } from '../resp/writer';
 
-export type { RespClusterView } from './cluster-wire';
+export type { RespClusterView } from './resp-cluster-wire';
 
 const CUT_OFF = 'this node is cut off from the majority of the cluster and serves no keys until it rejoins; retry on another node';
 const noop = (): void => undefined;
