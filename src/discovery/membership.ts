@@ -1,25 +1,20 @@
 /**
- * SWIM-style membership (docs/ARCHITECTURE.md, Decisions, "Membership"): every probe interval, probe one member; no answer within the probe
- * timeout → ask `indirectProbes` other members to probe it; still nothing → suspect; a suspect that does not
- * refute within the suspicion timeout → dead. Changes are pushed to every member at once (clusters here are
- * small) and piggybacked on probes; a periodic full sync with a random member, dead ones included, makes
- * views converge again after a partition heals. A graceful stop is `left`, never refuted.
+ * SWIM-style membership (docs/ARCHITECTURE.md, Decisions, "Membership"): every probe interval, probe one member;
+ * no answer within the probe timeout → ask `indirectProbes` other members to probe it; still nothing → suspect;
+ * a suspect that does not refute within the suspicion timeout → dead. Changes are pushed to every member at once
+ * (clusters here are small) and piggybacked on probes; a periodic full sync with a random member, dead ones
+ * included, makes views converge again after a partition heals. A graceful stop is `left`, never refuted.
  *
- * Lifeguard-style care against false positives:
- * - the probe timeout grows with this node's own event-loop lag, and a timed-out probe gets its verdict only
- *   after pending I/O has been read (setImmediate), so a node whose loop was blocked does not blame a peer whose
- *   answer is sitting in its socket;
- * - a suspicion nobody else confirms runs SUSPICION_MAX_MULTIPLIER times the suspicion timeout; each member that
- *   independently suspects the same incarnation shortens it, down to the suspicion timeout once the expected
- *   confirmations arrived. A crashed member is suspected by everyone and declared dead as fast as before; a
- *   member one peer cannot reach for a while (packet loss, one slow link) gets time to refute;
- * - a verdict needs a majority heard from since the suspicion began (this node included), so a node cut off
- *   from the others declares nobody dead, even while its table still shows some of them alive.
+ * Lifeguard-style care against false positives: the probe timeout grows with this node's own event-loop lag, and
+ * a timed-out probe gets its verdict only after pending I/O has been read (setImmediate), so a node whose loop
+ * was blocked does not blame a peer whose answer is sitting in its socket. Suspicions, their confirmations and
+ * verdicts are suspicions.ts; who enters the table is admission.ts.
  */
 import { Opcode } from '../protocol/constants';
 import type { Logger } from '../logger';
 import { Admissions } from './admission';
 import { LoopLagMonitor } from './loop-lag';
+import { Suspicions } from './suspicions';
 import { MemberTable } from './member-table';
 import type { MemberUpdate } from './member';
 import type { MembershipMessage } from './messages';
@@ -44,19 +39,6 @@ export interface MembershipTransport {
 }
 
 const PIGGYBACK_LIMIT = 16;
-/** An unconfirmed suspicion lasts this many suspicion timeouts (Lifeguard's β; memberlist uses 6). */
-const SUSPICION_MAX_MULTIPLIER = 4;
-/** Confirmations that bring a suspicion down to the suspicion timeout (Lifeguard's K), fewer in small clusters. */
-const MAX_EXPECTED_CONFIRMATIONS = 3;
-
-/** A suspicion this node raised itself: its verdict timer and the members that confirmed it independently. */
-interface Suspicion {
-  readonly incarnation: number;
-  /** When this node suspected (or last found itself without a majority): the verdict needs contact since then. */
-  startedAt: number;
-  readonly confirmedBy: Set<string>;
-  timer: NodeJS.Timeout | undefined;
-}
 const JOIN_TIMEOUT_MS = 1000;
 const JOIN_BACKOFF_START_MS = 100;
 const JOIN_BACKOFF_MAX_MS = 5000;
@@ -64,7 +46,8 @@ const JOIN_BACKOFF_MAX_MS = 5000;
 export class Membership {
   readonly table: MemberTable;
   private readonly lag = new LoopLagMonitor();
-  private readonly suspicions = new Map<string, Suspicion>();
+  /** The suspicions this node raised itself and their Lifeguard verdicts (suspicions.ts). */
+  private readonly suspicions: Suspicions;
   /** When each member was last heard from (a message or a reply), on this node's clock. */
   private readonly lastHeard = new Map<string, number>();
   private probeOrder: string[] = [];
@@ -113,9 +96,21 @@ export class Membership {
       logger,
       clock,
     );
+    this.suspicions = new Suspicions(
+      {
+        selfId,
+        table: this.table,
+        suspicionTimeoutMs: options.suspicionTimeoutMs,
+        lagMs: () => this.lag.lagMs,
+        lastHeard: (id) => this.lastHeard.get(id),
+        broadcast: (updates) => void this.broadcast(updates),
+        stopped: () => this.stopped,
+      },
+      this.counters,
+      clock,
+    );
     this.table.onChange((member, previous) => {
-      const suspicion = this.suspicions.get(member.id);
-      if (suspicion && (member.state !== 'suspect' || member.incarnation !== suspicion.incarnation)) this.clearSuspicion(member.id);
+      this.suspicions.memberChanged(member);
       if (member.id !== selfId && member.state !== previous?.state) {
         this.logger.info(`member ${member.id} is ${member.state} (incarnation ${member.incarnation})`);
       }
@@ -142,8 +137,7 @@ export class Membership {
     this.stopped = true;
     this.lag.stop();
     for (const timer of [this.probeTimer, this.syncTimer, this.joinTimer]) if (timer) clearTimeout(timer);
-    for (const suspicion of this.suspicions.values()) clearTimeout(suspicion.timer);
-    this.suspicions.clear();
+    this.suspicions.clearAll();
   }
 
   /**
@@ -244,7 +238,7 @@ export class Membership {
       const news =
         update.state === 'suspect' && update.suspectedBy === undefined && from !== undefined ? { ...update, suspectedBy: from } : update;
       if (table.apply(news) === 'refuted') refuted = true;
-      if (news.state === 'suspect') this.noteConfirmation(news);
+      if (news.state === 'suspect') this.suspicions.confirm(news);
     }
     if (refuted) {
       this.counters.refutes++;
@@ -286,7 +280,7 @@ export class Membership {
       if (await this.probe(target)) return;
       this.counters.probeFailures++;
       if (await this.probeIndirectly(target)) return;
-      this.suspect(target);
+      this.suspicions.raise(target);
     } finally {
       this.probing = false;
     }
@@ -353,92 +347,9 @@ export class Membership {
     return answers.some(Boolean);
   }
 
-  /**
-   * This node's own probes (direct and indirect) failed: suspect the target, tell everyone, and start the
-   * verdict timer. Telling everyone also when the target was already suspect (news from a peer) is what lets the
-   * first suspecter count this node as an independent confirmation.
-   */
-  private suspect(target: string): void {
-    const member = this.table.get(target);
-    if (!member || (member.state !== 'alive' && member.state !== 'suspect')) return;
-    if (member.state === 'alive') {
-      if (!this.table.markSuspect(target)) return;
-      this.counters.suspicions++;
-    }
-    if (this.suspicions.has(target)) return;
-    const current = this.table.get(target)!;
-    const suspicion: Suspicion = { incarnation: current.incarnation, startedAt: this.clock(), confirmedBy: new Set(), timer: undefined };
-    if (current.suspectedBy !== undefined && current.suspectedBy !== this.selfId) suspicion.confirmedBy.add(current.suspectedBy);
-    this.suspicions.set(target, suspicion);
-    this.scheduleVerdict(target, suspicion);
-    void this.broadcast([{ id: target, state: 'suspect', incarnation: current.incarnation, suspectedBy: this.selfId }]);
-  }
-
-  /** Another member suspects what this node suspects, at the same incarnation: the verdict may come sooner. */
-  private noteConfirmation(update: MemberUpdate): void {
-    const suspicion = this.suspicions.get(update.id);
-    const by = update.suspectedBy;
-    if (!suspicion || update.incarnation !== suspicion.incarnation || by === undefined) return;
-    if (by === this.selfId || by === update.id || suspicion.confirmedBy.has(by)) return;
-    suspicion.confirmedBy.add(by);
-    this.counters.confirmations++;
-    this.scheduleVerdict(update.id, suspicion);
-  }
-
-  /** Lifeguard's suspicion timeout: from max (no confirmation) down to min (the expected confirmations). */
+  /** Lifeguard's suspicion timeout for this many independent confirmations (suspicions.ts). */
   suspicionTimeoutMs(confirmations: number): number {
-    const min = this.options.suspicionTimeoutMs;
-    const max = min * SUSPICION_MAX_MULTIPLIER;
-    // The members that could confirm: everyone alive but this node (the suspect is not alive).
-    const expected = Math.min(MAX_EXPECTED_CONFIRMATIONS, this.table.others('alive').length);
-    if (expected < 1 || confirmations >= expected) return min;
-    return Math.max(min, Math.round(max - ((max - min) * Math.log(confirmations + 1)) / Math.log(expected + 1)));
-  }
-
-  private scheduleVerdict(target: string, suspicion: Suspicion): void {
-    clearTimeout(suspicion.timer);
-    const dueAt = suspicion.startedAt + this.suspicionTimeoutMs(suspicion.confirmedBy.size) + this.lag.lagMs;
-    suspicion.timer = setTimeout(() => this.verdict(target, suspicion), Math.max(0, dueAt - this.clock()));
-    suspicion.timer.unref();
-  }
-
-  /**
-   * A suspect that has not refuted when the timer fires is declared dead, but only by a node that heard from a
-   * majority since it suspected: on the small side of a cut every peer looks dead (and some still look alive in
-   * the table, not yet probed), and those verdicts would spread as false deaths once the cut heals. Without a
-   * majority the suspicion starts over.
-   */
-  private verdict(target: string, suspicion: Suspicion): void {
-    if (this.suspicions.get(target) !== suspicion || this.stopped) return;
-    const current = this.table.get(target);
-    if (!current || current.state !== 'suspect' || current.incarnation !== suspicion.incarnation) {
-      this.suspicions.delete(target);
-      return;
-    }
-    if (!this.heardFromMajoritySince(suspicion.startedAt)) {
-      this.counters.verdictsDeferred++;
-      suspicion.startedAt = this.clock();
-      this.scheduleVerdict(target, suspicion);
-      return;
-    }
-    this.suspicions.delete(target);
-    if (this.table.markDead(target)) {
-      this.counters.deaths++;
-      void this.broadcast([this.table.get(target)!]);
-    }
-  }
-
-  /** True when this node and the alive members it heard from since `since` are a majority of the non-left. */
-  private heardFromMajoritySince(since: number): boolean {
-    let reachable = 1;
-    for (const member of this.table.others('alive')) if ((this.lastHeard.get(member.id) ?? -Infinity) >= since) reachable++;
-    return reachable * 2 > this.table.votingMembers;
-  }
-
-  private clearSuspicion(id: string): void {
-    const suspicion = this.suspicions.get(id);
-    if (suspicion) clearTimeout(suspicion.timer);
-    this.suspicions.delete(id);
+    return this.suspicions.timeoutMs(confirmations);
   }
 
   /** Pushes updates to every alive or suspect member; resolves when all answered or failed. */
