@@ -30,7 +30,7 @@ const OWNER_BITS = 2 ** 20;
 /**
  * Single-key lookups hash in TypeScript by default: bench/ring.bench.ts measured the native single-key call
  * slower than the TS hash + search for short keys, because the call itself costs more than the work. The
- * batch lookup is where the addon pays. Set by measurement; see the README's ring table.
+ * batch lookup is where the addon pays. Set by measurement; see docs/PERFORMANCE.md, "The hash and the ring".
  */
 const NATIVE_SINGLE_KEY_LOOKUP = false;
 
