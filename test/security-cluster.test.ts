@@ -198,8 +198,33 @@ Trust(
       assert.is(responses.length, 1, 'nothing behind the refused hello was served');
     }
     assert.is(serverStats(target).memberHandshakeFailures, attempts.length);
+    // The forged hellos that named the real member did not lock it out: its own handshake still succeeds at once.
+    const real = await memberSocket(member, target, peers, CLUSTER_TOKEN);
+    assert.ok(!real.socket.destroyed);
   },
 );
+
+Trust('on a node without tokens, a client naming a real member in a hello is refused, and cannot keep that member out', async () => {
+  const nodes = await startCluster(2);
+  const [target, member] = nodes as [CacheNode, CacheNode];
+  for (let i = 0; i < 3; i++) {
+    const peer = await rawPeer(target);
+    const nonce = String(i).repeat(32);
+    peer.write(
+      encodeRequest({
+        opcode: Opcode.MEMBER_HELLO,
+        requestId: 1,
+        value: JSON.stringify({ id: member.address, to: target.address, nonce }),
+      }),
+    );
+    const [answer] = await peer.waitForResponses(1);
+    assert.is(answer!.status, Status.FORBIDDEN);
+    assert.match(answer!.value.toString(), /did not send this hello/);
+  }
+  const real = await memberSocket(member, target, peers);
+  assert.ok(!real.socket.destroyed);
+  assert.equal(aliveIds(target), nodes.map((node) => node.address).sort());
+});
 
 Trust('a cluster with a client token and a cluster token converges, forwards and serves the smart and proxy clients', async () => {
   const nodes = await startCluster(3, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });

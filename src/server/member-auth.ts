@@ -35,7 +35,7 @@ const MAX_SENT_HELLOS = 4096;
 const MAX_SEEN_NONCES = 8192;
 /** Call-backs run at once; more hellos wait for none but are refused, so clients cannot make the node dial out at will. */
 const MAX_CONCURRENT_VERIFIES = 16;
-/** A call-back that failed is not tried again for the same id this soon. */
+/** An id whose call-back found nothing listening is not called again this soon. */
 const FAILED_ID_COOLDOWN_MS = 5000;
 
 const NONCE_PATTERN = /^[0-9a-f]{32}$/;
@@ -110,8 +110,11 @@ export class SentHellos {
   }
 }
 
-/** Calls the named member back: resolves true when it confirms it sent the hello with this nonce to us. */
-export type HelloCallback = (id: string, nonce: string, to: string) => Promise<boolean>;
+/** What the call-back found: the id confirmed the hello, answered that it did not send it, or did not answer. */
+export type CallBackAnswer = 'confirmed' | 'denied' | 'unreachable';
+
+/** Calls the named member back and asks whether it sent the hello with this nonce to us. */
+export type HelloCallback = (id: string, nonce: string, to: string) => Promise<CallBackAnswer>;
 
 /** Why a hello was refused, for the FORBIDDEN answer and the log. */
 export class HelloRefused extends Error {}
@@ -119,7 +122,8 @@ export class HelloRefused extends Error {}
 /** Checks the hellos this node receives (the receiver's half of the handshake). */
 export class MemberGate {
   private readonly seenNonces = new Set<string>();
-  private readonly failedIds = new Map<string, number>();
+  /** Ids that did not answer their call-back, and when: not called again for a while. */
+  private readonly unreachableIds = new Map<string, number>();
   private verifying = 0;
 
   constructor(
@@ -141,26 +145,29 @@ export class MemberGate {
       if (!timingSafeEqual(expected, given)) throw new HelloRefused('wrong cluster key: start every member with the same --cluster-token');
     }
     if (this.seenNonces.has(hello.nonce)) throw new HelloRefused('a replayed hello');
-    const failedAt = this.failedIds.get(hello.id);
+    const failedAt = this.unreachableIds.get(hello.id);
     if (failedAt !== undefined && this.clock() - failedAt < FAILED_ID_COOLDOWN_MS)
-      throw new HelloRefused(`${hello.id} did not confirm a hello moments ago`);
+      throw new HelloRefused(`${hello.id} could not be reached moments ago`);
     if (this.verifying >= MAX_CONCURRENT_VERIFIES) throw new HelloRefused('too many member handshakes under way; retry');
     this.remember(hello.nonce);
     this.verifying++;
-    let confirmed = false;
+    let answer: CallBackAnswer = 'unreachable';
     try {
-      confirmed = await this.callBack(hello.id, hello.nonce, hello.to);
+      answer = await this.callBack(hello.id, hello.nonce, hello.to);
     } catch {
-      confirmed = false;
+      answer = 'unreachable';
     } finally {
       this.verifying--;
     }
-    if (!confirmed) {
-      if (this.failedIds.size > 1024) this.failedIds.clear();
-      this.failedIds.set(hello.id, this.clock());
-      throw new HelloRefused(`${hello.id} could not be reached, or did not confirm this hello: a member must listen at its id`);
+    if (answer === 'unreachable') {
+      // Only an id nothing answers at is put on hold: one that answered "not my hello" is a real member that a
+      // forged hello named, and holding it would let anyone keep it out of the cluster.
+      if (this.unreachableIds.size > 1024) this.unreachableIds.clear();
+      this.unreachableIds.set(hello.id, this.clock());
+      throw new HelloRefused(`${hello.id} could not be reached: a member must listen at its id`);
     }
-    this.failedIds.delete(hello.id);
+    this.unreachableIds.delete(hello.id);
+    if (answer === 'denied') throw new HelloRefused(`${hello.id} did not send this hello`);
     return hello.id;
   }
 

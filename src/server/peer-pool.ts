@@ -11,7 +11,7 @@ import { ServerError } from '../errors';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import type { MembershipTransport } from '../discovery/membership';
 import { Flag, Opcode as Op, Status, statusName } from '../protocol/constants';
-import { SentHellos } from './member-auth';
+import { SentHellos, type CallBackAnswer } from './member-auth';
 import type { PeerRequester, RawResponse } from './router';
 import type { Opcode } from '../protocol/constants';
 
@@ -45,7 +45,7 @@ export class PeerPool implements PeerRequester, MembershipTransport {
    * this nonce to `to`. A fresh connection each time, closed after the answer: ids here are claims from
    * connections not yet trusted, so nothing is pooled for them.
    */
-  async confirmHello(id: string, nonce: string, to: string): Promise<boolean> {
+  async confirmHello(id: string, nonce: string, to: string): Promise<CallBackAnswer> {
     let connection: NodeConnection;
     try {
       connection = new NodeConnection(parseNodeAddress(id, 'member id'), {
@@ -56,13 +56,13 @@ export class PeerPool implements PeerRequester, MembershipTransport {
         ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
       });
     } catch {
-      return false;
+      return 'unreachable';
     }
     try {
       const answer = await connection.requestRaw(Op.MEMBER_VERIFY, 0, null, Buffer.from(JSON.stringify({ nonce, to }), 'utf8'), 0);
-      return answer.status === Status.OK;
+      return answer.status === Status.OK ? 'confirmed' : 'denied';
     } catch {
-      return false;
+      return 'unreachable';
     } finally {
       void connection.close();
     }
