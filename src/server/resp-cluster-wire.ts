@@ -17,7 +17,7 @@ import { MULTI_SLACK_BYTES, Status, statusName } from '../protocol/constants';
 import { encodeMsetBody, type MsetEntry } from '../protocol/multi';
 import type { HashRing } from '../consistent/ring';
 import type { MemberState } from '../discovery/member';
-import type { RawResponse } from './router';
+import type { PeerRequester, RawResponse } from './router';
 import { ExpireFlags, type RespArgs } from '../resp/backend';
 
 const TWO_32 = 4294967296;
@@ -26,16 +26,7 @@ const TWO_32 = 4294967296;
 export interface RespClusterView {
   readonly selfId: string;
   readonly ring: Pick<HashRing, 'lookupIndex' | 'nodeAt' | 'nodes' | 'epoch' | 'checksum' | 'size'>;
-  readonly peers: {
-    request(
-      peerId: string,
-      opcode: number,
-      flags: number,
-      key: Uint8Array | null,
-      value: Uint8Array | null,
-      extras: number | bigint,
-    ): Promise<RawResponse>;
-  };
+  readonly peers: Pick<PeerRequester, 'request'>;
   readonly membership: { readonly table: { all(): ReadonlyArray<{ readonly id: string; readonly state: MemberState }> } };
   /** False while the node is cut off from the majority (when the cluster tracks it): key commands are refused. */
   readonly hasQuorum?: boolean;
