@@ -5,6 +5,7 @@
  * An owner that cannot be reached yields UNAVAILABLE within the forward timeout, never a hang.
  * Membership messages and TOPOLOGY are answered here; everything else goes to the local command handler.
  */
+import { isNativeAccelerationEnabled } from '../consistent/native';
 import type { HashRing } from '../consistent/ring';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import { Flag, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, MGET_MISSING, Opcode, Status } from '../protocol/constants';
@@ -49,6 +50,8 @@ export interface ClusterView {
   topology(): Record<string, unknown>;
 }
 
+/** Keys from which a multi-key request is routed with one native batch call (measured: bench/route-multi.bench.ts). */
+const BATCH_ROUTING_MIN_KEYS = 32;
 const KEY_OPCODES = new Set<number>([Opcode.GET, Opcode.SET, Opcode.DELETE, Opcode.TOUCH, Opcode.TTL, Opcode.INCR]);
 const KEYED_OPCODES = new Set<number>([...KEY_OPCODES, Opcode.MGET, Opcode.MSET]);
 const CUT_OFF = 'this node is cut off from the majority of the cluster and serves no keys until it rejoins; retry on another node';
@@ -124,6 +127,27 @@ export class ClusterRouter implements RequestHandler {
     return owner === this.cluster.selfId ? undefined : owner;
   }
 
+  /**
+   * The owner index of each key of a multi-key request. From BATCH_ROUTING_MIN_KEYS keys up, one native batch
+   * call (where the addon loaded) beats a TypeScript lookup per key; below it the call's own cost loses
+   * (bench/route-multi.bench.ts, docs/PERFORMANCE.md).
+   */
+  private ownersOf(buffer: Buffer, spans: ReadonlyArray<readonly [number, number, number, number]>): Int32Array {
+    const count = spans.length;
+    const owners = new Int32Array(count);
+    if (count >= BATCH_ROUTING_MIN_KEYS && isNativeAccelerationEnabled) {
+      const flat = new Uint32Array(2 * count);
+      for (let i = 0; i < count; i++) {
+        flat[2 * i] = spans[i]![0];
+        flat[2 * i + 1] = spans[i]![1];
+      }
+      this.ring.lookupBatch(buffer, flat, count, owners);
+    } else {
+      for (let i = 0; i < count; i++) owners[i] = this.ring.lookupIndex(buffer, spans[i]![0], spans[i]![1]);
+    }
+    return owners;
+  }
+
   private forward(owner: string, frame: Frame, replies: AsyncReplies): void {
     this.counters.forwarded++;
     const { opcode, requestId } = frame;
@@ -161,16 +185,19 @@ export class ClusterRouter implements RequestHandler {
     const remote = new Map<string, number[]>();
     const spans: Array<[number, number, number, number]> = [];
     while (isMset ? cursor.nextEntry() : cursor.nextKey()) {
-      const owner = this.ownerOf(frame.buffer, cursor.keyOffset, cursor.keyLength);
-      const index = spans.length;
       spans.push([cursor.keyOffset, cursor.keyLength, cursor.valueOffset, cursor.valueLength]);
-      if (owner !== undefined) {
-        const list = remote.get(owner) ?? [];
-        list.push(index);
-        remote.set(owner, list);
-      }
     }
     cursor.release();
+    const owners = this.ownersOf(frame.buffer, spans);
+    const selfId = this.cluster.selfId;
+    for (let index = 0; index < spans.length; index++) {
+      const ownerIndex = owners[index]!;
+      const owner = ownerIndex < 0 ? undefined : this.ring.nodeAt(ownerIndex);
+      if (owner === undefined || owner === selfId) continue;
+      const list = remote.get(owner) ?? [];
+      list.push(index);
+      remote.set(owner, list);
+    }
     if (remote.size === 0) {
       this.local.handle(frame, out);
       return;
