@@ -116,7 +116,7 @@ Server('with few replies allowed to wait on the backend, reading pauses and resu
   const { bytes, expected } = mixedPipeline(1000, 10);
   c.sendRaw(bytes);
   assert.equal((await c.take(1000)).map(text), expected);
-  assert.ok(t.server.stats.backpressurePauses > 0, 'reading paused on pending replies');
+  assert.ok(t.server.stats.inflightPauses > 0, 'reading paused on pending replies');
 });
 
 Server('a protocol error after pending replies: they come first, then the error, then the close', async () => {

@@ -44,6 +44,11 @@ export interface WireSession {
   readonly heldOutputBytes: number;
   /** The session waits for something of its own (a handshake): nothing is read until it is over. */
   readonly waiting: boolean;
+  /**
+   * Called before every write of the batch: a session that keeps replies in order moves what the batch holds
+   * behind a reply still pending, and writes (writeHeld) the replies that are now first in line.
+   */
+  prepareOutput(): void;
   /** Parsing ends for good: let go of held input. */
   stop(): void;
 }
@@ -261,6 +266,7 @@ export class ConnectionCore<S extends WireSession = WireSession> {
       this.batch.discard();
       return;
     }
+    this.session.prepareOutput();
     if (this.batch.length > 0) {
       this.turnCork();
       this.counters.bytesOut += this.batch.writeTo(socket);
@@ -287,7 +293,8 @@ export class ConnectionCore<S extends WireSession = WireSession> {
     this.closing = true;
     this.session.stop();
     setTimeout(() => this.socket.destroy(), graceMs).unref();
-    this.endIfDone();
+    // What the batch holds (the reply that explains the close) goes first; the socket ends once nothing is owed.
+    this.flush();
   }
 
   destroy(): void {

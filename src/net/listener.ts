@@ -55,13 +55,13 @@ export class Listener<S extends WireSession> {
   /** Reads go into one buffer the listener owns instead of a Node allocation per read. */
   sharedReads = false;
   private readonly server: net.Server;
-  private readonly readBuffer: Buffer | null;
+  private readonly readBufferStorage: Buffer | null;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: HostPort | undefined;
   private closed = false;
 
   constructor(private readonly options: ListenerOptions<S>) {
-    this.readBuffer = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
+    this.readBufferStorage = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
     // Node's own accept path: used until listening, and for good where shared reads are off or unavailable.
     this.server = net.createServer({ noDelay: true }, (socket) => {
       const connection = this.accept(socket);
@@ -74,6 +74,11 @@ export class Listener<S extends WireSession> {
   get address(): HostPort {
     if (this.bound === undefined) throw new Error(`the ${this.options.logPrefix}listener is not listening`);
     return this.bound;
+  }
+
+  /** The memory every read is a view of, while shared reads are on (null: each read has its own). */
+  get readBuffer(): ArrayBufferLike | null {
+    return this.sharedReads && this.readBufferStorage !== null ? this.readBufferStorage.buffer : null;
   }
 
   get isListening(): boolean {
@@ -90,8 +95,8 @@ export class Listener<S extends WireSession> {
     await Promise.race([listening, failed]);
     const bound = this.server.address() as net.AddressInfo;
     this.bound = { host, port: bound.port };
-    if (this.readBuffer !== null) {
-      this.sharedReads = installSharedReads(this.server, this.readBuffer, (socket) => {
+    if (this.readBufferStorage !== null) {
+      this.sharedReads = installSharedReads(this.server, this.readBufferStorage, (socket) => {
         const connection = this.accept(socket);
         return connection === undefined ? undefined : (chunk) => connection.receive(chunk);
       });

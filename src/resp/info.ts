@@ -133,6 +133,7 @@ function serverFields(section: string, s: RespServerInfo): InfoFields {
         dcache_protocol_errors: stats.protocolErrors,
         dcache_command_timeouts: stats.commandTimeouts,
         dcache_backpressure_pauses: stats.backpressurePauses,
+        dcache_inflight_pauses: stats.inflightPauses,
         dcache_output_limit_disconnects: stats.outputLimitDisconnects,
         dcache_input_limit_disconnects: stats.inputLimitDisconnects,
         dcache_response_too_large: stats.responseTooLarge,

@@ -136,6 +136,34 @@ export class RespParser implements RespArgs {
     this.pos = 0;
   }
 
+  /**
+   * The last read was a view of `shared`, a buffer the next read overwrites (net/shared-reads.ts): copy what
+   * this parser keeps of it, the unparsed rest of the read (a paused connection) and the finished arguments of
+   * a half-received command, into buffers of its own.
+   */
+  detach(shared: ArrayBufferLike): void {
+    if (this.pos < this.chunk.length && this.chunk.buffer === shared) {
+      this.chunk = Buffer.from(this.chunk.subarray(this.pos));
+      this.pos = 0;
+    }
+    if (this.state === S_START || this.state === S_DEAD || this.argChunk.buffer !== shared) return;
+    const { bufs, offs, lens } = this;
+    let total = 0;
+    for (let i = 0; i < this.argc; i++) if (bufs[i]!.buffer === shared) total += lens[i]!;
+    const own = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < this.argc; i++) {
+      if (bufs[i]!.buffer !== shared) continue;
+      bufs[i]!.copy(own, at, offs[i]!, offs[i]! + lens[i]!);
+      bufs[i] = own;
+      offs[i] = at;
+      at += lens[i]!;
+    }
+    this.argChunkBytes += total - this.argChunk.length;
+    this.argChunk = own;
+    this.ownsArgs = true;
+  }
+
   /** Stops for good (connection closing); later calls return PARSE_NEED_MORE. */
   destroy(): void {
     this.state = S_DEAD;

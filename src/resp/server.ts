@@ -14,18 +14,16 @@
  * when the node passes its own) bound the input held for unfinished commands and the output queued for clients
  * that do not read (src/net/budget-shares.ts); replies are bounded by maxResponseBytes (response-guard.ts).
  */
-import * as net from 'node:net';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, parseHostPort, type HostPort } from '../net/address';
 import { Authenticator, validateToken } from '../net/auth';
-import { sweepIntervalFor } from '../net/sweep';
 import { silentLogger, type Logger } from '../logger';
 import { NodeBudgets } from '../net/held-memory';
+import { Listener } from '../net/listener';
 import type { RespBackend } from './backend';
-import { RespConnection, type ConnectionShared } from './connection';
+import { RespSession, type RespSessionShared } from './resp-session';
 import type { ClientState, RespServerInfo } from './context';
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
 import { ResponseCap } from '../net/response-cap';
@@ -83,6 +81,11 @@ export interface RespServerOptions {
    * copied (default outputHardLimitBytes less outputHighWaterBytes: 63 MiB with the defaults).
    */
   maxResponseBytes?: number;
+  /**
+   * Bytes of the one buffer every connection's reads land in, instead of a Node allocation per read (default
+   * 1 MiB; 0: Node allocates). The parser copies what it keeps of a read (parser.ts, detach).
+   */
+  readBufferBytes?: number;
 }
 
 /**
@@ -97,28 +100,19 @@ export class RespServer implements RespServerInfo {
   readonly runId = randomBytes(20).toString('hex');
   readonly maxClients: number;
   readonly config: ReadonlyMap<string, string>;
-  private readonly server: net.Server;
-  private readonly connections = new Set<RespConnection>();
-  private readonly shared: ConnectionShared;
+  private readonly listener: Listener<RespSession>;
   private readonly listenAt: HostPort;
-  private readonly logger: Logger;
-  private readonly commandTimeoutMs: number;
   private readonly drainTimeoutMs: number;
-  private readonly idleTimeoutMs: number;
-  private readonly slowReaderTimeoutMs: number;
   /** The budgets the connections report into; stopped on close when this server made them. */
   readonly budgets: NodeBudgets;
   private readonly ownBudgets: boolean;
   private nextClientId = 1;
-  private sweepTimer: NodeJS.Timeout | undefined;
-  private bound: HostPort | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RespServerOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     if (options.backend === undefined || options.backend === null) throw new ConfigError('options.backend is required (a RespBackend)');
     this.listenAt = parseHostPort(options.addr, 'resp addr');
-    this.logger = options.logger ?? silentLogger;
     const int = (name: keyof RespServerOptions, fallback: number, min: number, max: number): number => {
       const value = options[name] ?? fallback;
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -138,14 +132,15 @@ export class RespServer implements RespServerInfo {
       );
     }
     const maxRequestBytes = int('maxRequestBytes', defaultMaxRequestBytes(maxBulkBytes, inputCap), maxBulkBytes, inputCap);
-    this.commandTimeoutMs = int('commandTimeoutMs', 10_000, 0, 3_600_000);
+    const commandTimeoutMs = int('commandTimeoutMs', 10_000, 0, 3_600_000);
     this.drainTimeoutMs = int('drainTimeoutMs', 10_000, 0, 3_600_000);
     const outputHighWaterBytes = int('outputHighWaterBytes', 1024 * 1024, 16 * 1024, 2 ** 32);
     const outputHardLimitBytes = int('outputHardLimitBytes', 64 * 1024 * 1024, outputHighWaterBytes, 2 ** 40);
     const maxPendingReplies = int('maxPendingReplies', 1024, 1, 1_000_000);
     const maxMemoryBytes = int('maxMemoryBytes', 0, 0, 2 ** 50);
-    this.idleTimeoutMs = int('idleTimeoutMs', 0, 0, 2 ** 31 - 1);
-    this.slowReaderTimeoutMs = int('slowReaderTimeoutMs', 30_000, 0, 2 ** 31 - 1);
+    const idleTimeoutMs = int('idleTimeoutMs', 0, 0, 2 ** 31 - 1);
+    const slowReaderTimeoutMs = int('slowReaderTimeoutMs', 30_000, 0, 2 ** 31 - 1);
+    const readBufferBytes = int('readBufferBytes', 1024 * 1024, 0, 16 * 1024 * 1024);
     const maxRequestsPerRead = int('maxRequestsPerRead', 1024, 1, 1_000_000);
     const maxResponseBytes = int('maxResponseBytes', outputHardLimitBytes - outputHighWaterBytes, 0, 2 ** 40);
     this.ownBudgets = given === undefined;
@@ -166,59 +161,71 @@ export class RespServer implements RespServerInfo {
       ['maxmemory', String(maxMemoryBytes)],
       ['maxmemory-policy', 'allkeys-lru'],
       ['proto-max-bulk-len', String(maxBulkBytes)],
-      ['timeout', String(Math.ceil(this.idleTimeoutMs / 1000))],
+      ['timeout', String(Math.ceil(idleTimeoutMs / 1000))],
       ['tcp-keepalive', '0'],
       ['cluster-enabled', 'no'],
     ]);
-    this.shared = {
+    const shared: RespSessionShared = {
       writer: new RespWriter(new OutputBatch(), this.stats),
       backend: options.backend,
       server: this,
       stats: this.stats,
       parserLimits: { maxArgs, maxBulkBytes, maxRequestBytes, maxInlineBytes: DEFAULT_MAX_INLINE_BYTES },
-      limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies, maxRequestsPerRead },
       auth,
-      budgets: this.budgets,
+      sharedReadBuffer: () => this.listener.readBuffer,
     };
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
-    this.server.on('error', (error) => this.logger.error(`resp listener error: ${error.message}`));
+    this.listener = new Listener<RespSession>({
+      listen: this.listenAt,
+      logPrefix: 'resp ',
+      logger: options.logger ?? silentLogger,
+      maxConnections: this.maxClients,
+      refusal: () => MAX_CLIENTS_REPLY,
+      partialTimeoutMs: commandTimeoutMs,
+      onPartialTimeout: () => this.stats.commandTimeouts++,
+      idleTimeoutMs,
+      slowReaderTimeoutMs,
+      readBufferBytes,
+      answerWhileDraining: false,
+      counters: this.stats,
+      core: {
+        batch: shared.writer.batch,
+        counters: this.stats,
+        limits: { outputHighWaterBytes, outputHardLimitBytes, maxPendingReplies, maxRequestsPerRead },
+        budgets: this.budgets,
+        clock: Date.now,
+      },
+      createSession: (core) => new RespSession(core, this.nextClientId++, shared),
+    });
   }
 
   /** host:port actually bound (the real port when 0 was asked for). */
   get address(): string {
-    return formatHostPort(this.bound ?? this.notListening());
+    return formatHostPort(this.listener.address);
   }
 
   get host(): string {
-    return (this.bound ?? this.notListening()).host;
+    return this.listener.address.host;
   }
 
   get port(): number {
-    return this.bound?.port ?? this.listenAt.port;
+    return this.listener.isListening ? this.listener.address.port : this.listenAt.port;
   }
 
   get connectionCount(): number {
-    return this.connections.size;
+    return this.listener.connections.size;
+  }
+
+  /** Reads go into one buffer instead of a Node allocation per read. */
+  get sharedReads(): boolean {
+    return this.listener.sharedReads;
   }
 
   *clients(): Iterable<ClientState> {
-    for (const connection of this.connections) yield connection.client;
+    for (const connection of this.listener.connections) yield connection.session.client;
   }
 
   async listen(): Promise<string> {
-    const listening = once(this.server, 'listening');
-    const failed = once(this.server, 'error').then(([error]) => {
-      throw error as Error;
-    });
-    this.server.listen({ host: this.listenAt.host, port: this.listenAt.port, backlog: 1024 });
-    await Promise.race([listening, failed]);
-    const bound = this.server.address() as net.AddressInfo;
-    this.bound = { host: this.listenAt.host, port: bound.port };
-    if (this.commandTimeoutMs > 0 || this.idleTimeoutMs > 0 || this.slowReaderTimeoutMs > 0) {
-      const interval = sweepIntervalFor(this.commandTimeoutMs, this.idleTimeoutMs, this.slowReaderTimeoutMs);
-      this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
-    }
-    this.logger.info(`resp listening on ${this.address}`);
+    await this.listener.listen();
     return this.address;
   }
 
@@ -227,70 +234,10 @@ export class RespServer implements RespServerInfo {
    * get up to drainTimeoutMs; then every connection is closed. Idempotent.
    */
   close(drainTimeoutMs = this.drainTimeoutMs): Promise<void> {
-    this.closing ??= this.shutdown(drainTimeoutMs);
-    return this.closing;
-  }
-
-  private async shutdown(drainTimeoutMs: number): Promise<void> {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Not events.once: it rejects on 'error', and a client resetting its connection must not fail close().
-    const closed = [...this.connections].map((connection) => new Promise((resolve) => connection.socket.once('close', resolve)));
-    for (const connection of this.connections) connection.closeGracefully(drainTimeoutMs + 100);
-    await Promise.all(closed);
-    await stopped;
-    if (this.ownBudgets) this.budgets.stop();
-  }
-
-  private notListening(): never {
-    throw new Error('the RESP server is not listening');
-  }
-
-  private onConnection(socket: net.Socket): void {
-    if (this.closing !== undefined) {
-      socket.destroy();
-      return;
-    }
-    if (this.connections.size >= this.maxClients) {
-      this.stats.rejectedConnections++;
-      socket.on('error', () => undefined);
-      socket.end(MAX_CLIENTS_REPLY);
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    const connection = new RespConnection(socket, this.nextClientId++, this.shared);
-    this.connections.add(connection);
-    this.stats.connections = this.connections.size;
-    this.stats.totalConnections++;
-    socket.once('close', () => {
-      this.connections.delete(connection);
-      this.stats.connections = this.connections.size;
+    this.closing ??= this.listener.close(drainTimeoutMs).then(() => {
+      if (this.ownBudgets) this.budgets.stop();
     });
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    const idleBefore = this.idleTimeoutMs > 0 ? now - this.idleTimeoutMs : -Infinity;
-    for (const connection of this.connections) {
-      if (
-        this.commandTimeoutMs > 0 &&
-        connection.partialSince !== 0 &&
-        !connection.isPaused &&
-        now - connection.partialSince > this.commandTimeoutMs
-      ) {
-        this.stats.commandTimeouts++;
-        connection.destroy();
-      } else if (
-        this.slowReaderTimeoutMs > 0 &&
-        connection.outputBlockedSince !== 0 &&
-        now - connection.outputBlockedSince > this.slowReaderTimeoutMs
-      ) {
-        connection.closeSlowReader();
-      } else if (connection.isIdleSince(idleBefore)) {
-        this.stats.idleKicks++;
-        connection.destroy();
-      }
-    }
+    return this.closing;
   }
 }
 

@@ -26,6 +26,8 @@ export class RespStats {
   slowReaderDisconnects = 0;
   /** Times a connection yielded after maxRequestsPerRead commands of one read. */
   connYields = 0;
+  /** Times a connection stopped being read because too many replies awaited the backend. */
+  inflightPauses = 0;
   /** Connections closed after idleTimeoutMs without traffic (Redis `timeout`). */
   idleKicks = 0;
   authSuccesses = 0;

@@ -107,6 +107,10 @@ export class FrameSession implements WireSession, AsyncReplies {
     return this.handshaking;
   }
 
+  prepareOutput(): void {
+    // Responses carry request ids: they leave as soon as they are appended.
+  }
+
   stop(): void {
     this.decoder.destroy();
     this.guard.drop();
@@ -121,7 +125,6 @@ export class FrameSession implements WireSession, AsyncReplies {
     this.stats.memberOnlyRefusals++;
     this.stats.errorResponses++;
     this.batch.appendResponseString(opcode, Status.FORBIDDEN, requestId, 0, message);
-    this.core.flush();
     this.core.closeGracefully();
   }
 
@@ -153,7 +156,6 @@ export class FrameSession implements WireSession, AsyncReplies {
       0,
       `frame body is ${body} bytes; the limit is ${PREAUTH_MAX_REQUEST_BYTES} bytes before AUTH`,
     );
-    this.core.flush();
     this.core.closeGracefully();
   }
 
@@ -192,7 +194,6 @@ export class FrameSession implements WireSession, AsyncReplies {
     );
     if (closing) {
       this.stats.authFailureDisconnects++;
-      this.core.flush();
       this.core.closeGracefully();
     }
   }
@@ -259,7 +260,6 @@ export class FrameSession implements WireSession, AsyncReplies {
     const requestId = failure.requestId < 0 ? 0 : failure.requestId;
     const opcode = failure.opcode < 0 ? 0 : failure.opcode;
     this.batch.appendResponseString(opcode, failure.status, requestId, 0, failure.error.message);
-    this.core.flush();
     this.core.closeGracefully();
   }
 }
