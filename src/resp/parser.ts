@@ -8,8 +8,9 @@
  * the next call to next(). No allocation per command: arguments are views into the read chunk; the argument
  * arrays are reused. Only a bulk string cut by the end of a chunk is copied, into a buffer of exactly its
  * length allocated after the length passed its limit; an inline line cut by a chunk end is gathered into a
- * reused line buffer. Arguments finished in an earlier chunk stay views into it: Node never reuses the Buffer
- * of a 'data' event, so holding a reference keeps them valid.
+ * reused line buffer. Arguments finished in an earlier chunk stay views into it, which is safe as long as the read
+ * is a buffer of its own; when reads land in a buffer the listener shares (net/shared-reads.ts), the session calls
+ * detach() after each read and what the parser keeps of it is copied.
  *
  * Limits, all checked on the digits as they arrive, before anything is allocated:
  *   - array length ≤ maxArgs (default 128 Ki = 131,072 arguments: Redis caps a multibulk at 1024 × 1024, but a
