@@ -205,4 +205,32 @@ Limits('in-flight cap: forwarded requests past maxInflightPerConnection pause re
   assert.ok(serverStats(nodes[0]!).inflightPauses > 0, 'reading paused for in-flight replies');
 });
 
+Limits('a connection closed for bad input is gone within a bounded time even if the peer never reads what is owed', async () => {
+  // A high-water mark above what is asked for, so every request runs, and no slow-reader timeout: only the close's
+  // own deadline can end these connections once the kernel's buffers are full and the replies sit in Node's queue.
+  const limits = { outputHighWaterBytes: 48 * 1024 * 1024, outputHardLimitBytes: 256 * 1024 * 1024, slowReaderTimeoutMs: 0 };
+  const node = await startTestNode(limits);
+  const { server, port: respPort } = await startRespTestServer(limits);
+  const client = new Client({ nodes: [node.address], routing: 'proxy' });
+  clients.push(client);
+  await client.set('big', Buffer.alloc(512 * 1024, 3));
+  const setter = await RespTestClient.connect(respPort);
+  assert.is(await setter.call('SET', 'big', 'x'.repeat(512 * 1024)), 'OK');
+  const clientConnections = serverStats(node).connections;
+  const binary = await nonReader(node.port);
+  const resp = await nonReader(respPort);
+  // 32 MiB of replies nobody reads, then bytes that are not a request: the error reply queues behind them.
+  binary.write(
+    Buffer.concat([
+      ...Array.from({ length: 64 }, (_, i) => encodeRequest({ opcode: Opcode.GET, requestId: i + 1, key: 'big' })),
+      Buffer.alloc(24, 0xee),
+    ]),
+  );
+  resp.write(Buffer.concat([...Array.from({ length: 64 }, () => encodeCommand(['GET', 'big'])), Buffer.from('*x\r\n')]));
+  await eventually(() => serverStats(node).protocolErrors === 1 && server.stats.protocolErrors === 1, 'both ports to see the bad input');
+  await eventually(() => serverStats(node).connections === clientConnections, 'the binary port to close the connection that never reads');
+  await eventually(() => server.connectionCount === 1, 'the RESP port to close the connection that never reads (the setter stays)');
+  assert.is(await setter.call('PING'), 'PONG');
+});
+
 Limits.run();
