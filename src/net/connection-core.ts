@@ -26,6 +26,7 @@ import type { Socket } from 'node:net';
 import type { OutputBatch } from '../protocol/output-batch';
 import { BudgetShares } from './budget-shares';
 import type { NodeBudgets } from './held-memory';
+import type { TurnCorked, WriteTurn } from './write-turn';
 
 /** The wire format's half of a connection. */
 export interface WireSession {
@@ -83,6 +84,8 @@ export interface CoreShared {
   readonly limits: CoreLimits;
   readonly budgets: NodeBudgets;
   readonly clock: () => number;
+  /** The listener's event-loop turn of writes (write-turn.ts). */
+  readonly turn: WriteTurn;
 }
 
 /** A reply that completes later (a forwarded request): send() appends it to the batch and writes it, once. */
@@ -100,7 +103,7 @@ const WAITING = 4;
 /** How long a connection closed for bad input may take to flush its last replies. */
 export const CLOSE_GRACE_MS = 500;
 
-export class ConnectionCore<S extends WireSession = WireSession> {
+export class ConnectionCore<S extends WireSession = WireSession> implements TurnCorked {
   /** When bytes last arrived (or the connection opened): the idle sweep reads it. */
   lastActivity: number;
   /** Since when a request has been half received (0: none): the half-request sweep reads it. */
@@ -119,15 +122,10 @@ export class ConnectionCore<S extends WireSession = WireSession> {
   private ended = false;
   private requestsThisTurn = 0;
   private resumeScheduled = false;
-  /** A write went out in this event-loop turn; later ones in the same turn are corked. */
-  private wroteThisTurn = false;
+  private readonly turn: WriteTurn;
+  /** The turn of this connection's last write (-1: none yet); a later write in the same turn is corked. */
+  private writeTurn = -1;
   private corked = false;
-  private readonly endTurnFn = (): void => {
-    this.wroteThisTurn = false;
-    if (!this.corked) return;
-    this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
-  };
   private readonly resumeFn = (): void => this.tryResume();
   private readonly scheduledResumeFn = (): void => {
     this.resumeScheduled = false;
@@ -143,6 +141,7 @@ export class ConnectionCore<S extends WireSession = WireSession> {
     this.counters = shared.counters;
     this.limits = shared.limits;
     this.clock = shared.clock;
+    this.turn = shared.turn;
     this.lastActivity = this.clock();
     socket.setNoDelay(true);
     this.shares = new BudgetShares(
@@ -355,13 +354,20 @@ export class ConnectionCore<S extends WireSession = WireSession> {
 
   /** The first write of a turn leaves at once; later ones wait, corked, for the turn's end (see the header). */
   private turnCork(): void {
-    if (!this.wroteThisTurn) {
-      this.wroteThisTurn = true;
-      setImmediate(this.endTurnFn);
+    const turn = this.turn.enter();
+    if (this.writeTurn !== turn) {
+      this.writeTurn = turn;
     } else if (!this.corked) {
       this.corked = true;
       this.socket.cork();
+      this.turn.hold(this);
     }
+  }
+
+  /** The turn this connection corked in has ended: what it wrote since its first write leaves now. */
+  endTurn(): void {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
   }
 
   private endIfDone(): void {

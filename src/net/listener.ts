@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import { formatHostPort, type HostPort } from './address';
 import { ConnectionCore, type CoreShared, type WireSession } from './connection-core';
 import { installSharedReads } from './shared-reads';
+import { WriteTurn } from './write-turn';
 import { sweepIntervalFor } from './sweep';
 
 /** A refused connection is destroyed this long after its refusal was queued, read or not. */
@@ -46,7 +47,7 @@ export interface ListenerOptions<S extends WireSession> {
    */
   answerWhileDraining: boolean;
   counters: ListenerCounters;
-  core: CoreShared;
+  core: Omit<CoreShared, 'turn'>;
   createSession: (core: ConnectionCore<S>) => S;
 }
 
@@ -55,12 +56,14 @@ export class Listener<S extends WireSession> {
   /** Reads go into one buffer the listener owns instead of a Node allocation per read. */
   sharedReads = false;
   private readonly server: net.Server;
+  private readonly core: CoreShared;
   private readonly readBufferStorage: Buffer | null;
   private sweepTimer: NodeJS.Timeout | undefined;
   private bound: HostPort | undefined;
   private closed = false;
 
   constructor(private readonly options: ListenerOptions<S>) {
+    this.core = { ...options.core, turn: new WriteTurn() };
     this.readBufferStorage = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
     // Node's own accept path: used until listening, and for good where shared reads are off or unavailable.
     this.server = net.createServer({ noDelay: true }, (socket) => {
@@ -154,7 +157,7 @@ export class Listener<S extends WireSession> {
       setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
       return undefined;
     }
-    const connection = new ConnectionCore(socket, this.options.core, this.options.createSession);
+    const connection = new ConnectionCore(socket, this.core, this.options.createSession);
     this.connections.add(connection);
     counters.connections = this.connections.size;
     counters.totalConnections++;

@@ -66,11 +66,13 @@ export class RespSession implements WireSession, CommandContext {
   private held = 0;
   /** QUIT, or too many wrong passwords: close once this command's reply is written. */
   private closeAfterCommand = false;
+  /** The listener's shared read buffer (null: reads are buffers of their own); known before any connection. */
+  private readonly sharedReads: ArrayBufferLike | null;
 
   constructor(
     private readonly core: ConnectionCore<RespSession>,
     id: number,
-    private readonly shared: RespSessionShared,
+    shared: RespSessionShared,
   ) {
     this.backend = shared.backend;
     this.server = shared.server;
@@ -78,6 +80,7 @@ export class RespSession implements WireSession, CommandContext {
     this.w = shared.writer;
     this.auth = new ConnectionAuth(shared.auth, shared.parserLimits, this.stats);
     this.parser = new RespParser(this.auth.parserLimits);
+    this.sharedReads = shared.sharedReadBuffer();
     const socket = core.socket;
     this.client = {
       id,
@@ -93,7 +96,7 @@ export class RespSession implements WireSession, CommandContext {
   receive(chunk: Buffer): void {
     this.parser.push(chunk);
     this.run();
-    const shared = this.shared.sharedReadBuffer();
+    const shared = this.sharedReads;
     if (shared !== null && chunk.buffer === shared) this.parser.detach(shared);
   }
 

@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors';
+import { BufferPool } from '../protocol/buffer-pool';
 import { OutputBatch } from '../protocol/output-batch';
 import { formatHostPort, parseHostPort, type HostPort } from '../net/address';
 import { Authenticator, validateToken } from '../net/auth';
@@ -166,7 +167,8 @@ export class RespServer implements RespServerInfo {
       ['cluster-enabled', 'no'],
     ]);
     const shared: RespSessionShared = {
-      writer: new RespWriter(new OutputBatch(), this.stats),
+      // Pooled storage, and room for pinned store values (writer.externalBulk): replies leave with writeTo().
+      writer: new RespWriter(new OutputBatch(undefined, new BufferPool(), true), this.stats),
       backend: options.backend,
       server: this,
       stats: this.stats,

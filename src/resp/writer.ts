@@ -15,6 +15,7 @@ const LF = 10;
 const BULK_OVERHEAD = 1 + 20 + 2 + 2;
 
 const OK = Buffer.from('+OK\r\n');
+const CRLF = Buffer.from('\r\n');
 const NIL = Buffer.from('$-1\r\n');
 const NIL_ARRAY = Buffer.from('*-1\r\n');
 const EMPTY_ARRAY = Buffer.from('*0\r\n');
@@ -141,6 +142,24 @@ export class RespWriter {
     buf[p++] = CR;
     buf[p++] = LF;
     return p;
+  }
+
+  /**
+   * A bulk reply whose bytes the batch does not own (a pinned store value, Store.pinValue): written from where
+   * they are when the batch goes out with writeTo(), and `done` runs once the socket has them. Only on a batch
+   * built with acceptsExternal.
+   */
+  externalBulk(view: Uint8Array, done: () => void): void {
+    const batch = this.batch;
+    const at = batch.reserve(BULK_OVERHEAD);
+    const buf = batch.buffer;
+    buf[at] = 0x24;
+    let p = writeInteger(buf, at + 1, view.length);
+    buf[p++] = CR;
+    buf[p++] = LF;
+    batch.commit(p);
+    batch.appendExternal(view, done);
+    this.raw(CRLF);
   }
 
   /** Ends a bulk reply started with reserveBulk(): `end` is the offset just after its bytes. */
