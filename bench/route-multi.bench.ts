@@ -1,7 +1,7 @@
 /**
  * Routing the keys of one MGET body to their owners, the way a node splits a multi-key request: per key with
- * the TypeScript lookup (what the router does), against one native batch call over the whole body (spans built
- * from the body, then ring.lookupBatch), at the sizes a client sends (up to 62 keys of 1 MiB values per frame,
+ * the TypeScript lookup (what the key router does below BATCH_ROUTING_MIN_KEYS), against one native batch call
+ * over the whole body (spans built from the body, then ring.lookupBatch: what it does from there up), at the sizes a client sends (up to 62 keys of 1 MiB values per frame,
  * 256 of small ones). Checks that both give the same owners before timing them.
  */
 import { HashRing } from '../src/consistent/ring';

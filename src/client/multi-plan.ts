@@ -8,7 +8,7 @@
  * whose response would be larger (RESPONSE_TOO_LARGE) rather than build it, so the client never sends one.
  */
 import { DEFAULT_MAX_VALUE_BYTES, MULTI_SLACK_BYTES } from '../protocol/constants';
-import type { MsetEntry } from '../protocol/multi';
+import { multiPartEnds, type MsetEntry } from '../protocol/multi';
 import { describe } from './address';
 import { type Bytes, keyError, valueError, wireLength } from './args';
 
@@ -34,20 +34,16 @@ export interface MultiPart<T> {
   bodyLength: number;
 }
 
-/** Greedy split: parts in order of at most maxCount items, each body ≤ limit unless it holds a single oversized item. */
+/** Parts in order by the one chunking rule the node's router splits by too (multiPartEnds, protocol/multi.ts). */
 function split<T>(items: readonly T[], sizes: readonly number[], limit: number, maxCount: number): Array<MultiPart<T>> {
   const parts: Array<MultiPart<T>> = [];
-  let current: MultiPart<T> = { items: [], bodyLength: 4 };
-  for (let i = 0; i < items.length; i++) {
-    const size = sizes[i]!;
-    if (current.items.length > 0 && (current.bodyLength + size > limit || current.items.length >= maxCount)) {
-      parts.push(current);
-      current = { items: [], bodyLength: 4 };
-    }
-    current.items.push(items[i]!);
-    current.bodyLength += size;
+  let start = 0;
+  for (const end of multiPartEnds(sizes, limit, maxCount)) {
+    let bodyLength = 4;
+    for (let i = start; i < end; i++) bodyLength += sizes[i]!;
+    parts.push({ items: items.slice(start, end), bodyLength });
+    start = end;
   }
-  if (current.items.length > 0) parts.push(current);
   return parts;
 }
 

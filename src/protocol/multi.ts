@@ -262,3 +262,27 @@ export function decodeMgetResponse(buf: Buffer, off: number, len: number): Array
   while (c.nextItem()) values.push(c.valueLength < 0 ? null : copy.subarray(c.valueOffset, c.valueOffset + c.valueLength));
   return c.complete ? values : null;
 }
+
+/**
+ * The one chunking rule for multi-key bodies, shared by the client (client/multi-plan.ts) and the key router
+ * (routing/multi-route.ts): items in order, a new part when the next item would take the body (4 bytes of
+ * count, then `sizes[i]` per item) past `limit` bytes or the part already holds `maxCount` items; an item too
+ * big to share a part travels alone. Returns the end index (exclusive) of each part; none for no items.
+ */
+export function multiPartEnds(sizes: ArrayLike<number>, limit: number, maxCount = Number.POSITIVE_INFINITY): number[] {
+  const ends: number[] = [];
+  let body = 4;
+  let items = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    const size = sizes[i]!;
+    if (items > 0 && (body + size > limit || items >= maxCount)) {
+      ends.push(i);
+      body = 4;
+      items = 0;
+    }
+    body += size;
+    items++;
+  }
+  if (items > 0) ends.push(sizes.length);
+  return ends;
+}

@@ -1,6 +1,8 @@
 /**
- * What the RESP commands need from the data: RespBackend. A single node uses LocalRespBackend (local-backend.ts)
- * over its Store; a cluster node implements the same interface and routes each key to its owner.
+ * What the RESP commands need from the node: RespBackend. Its key methods are implemented once, by the
+ * translation into the request model (routed-backend.ts) that the node's one key router serves; what differs
+ * is the scope of DBSIZE, FLUSH and INFO: one node's store (LocalRespBackend, local-backend.ts) or the cluster
+ * (ClusterRespBackend, src/server/resp-cluster-backend.ts).
  *
  * Conventions every implementation follows:
  *   - Keys and values arrive as (buffer, offset, length) views into the connection's read buffer. They are

@@ -7,7 +7,7 @@ import { Store } from '../cache/store';
 import { isNativeAccelerationEnabled, nativeUnavailableReason } from '../consistent/native';
 import { createNodeRespServer } from './node-resp';
 import { ClusterRespBackend } from './resp-cluster-backend';
-import { LocalRespBackend } from '../resp/local-backend';
+import { KeyRouter } from '../routing/key-router';
 import type { RespServer } from '../resp/server';
 import { ConfigError } from '../errors';
 import { formatHostPort } from '../net/address';
@@ -133,7 +133,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   server.setMemberHandshake(cluster.memberGate);
   local.epoch = cluster.ring.epoch;
   cluster.onEpoch((epoch) => (local.epoch = epoch));
-  router = new ClusterRouter(local, cluster.ring, cluster.peers, cluster, resolved);
+  router = new ClusterRouter(local, new KeyRouter(local.keys, cluster, cluster.peers), cluster, resolved);
   cluster.start();
   const activeCluster = cluster;
 
@@ -146,7 +146,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
       logger,
       ...(options.clock ? { clock: options.clock } : {}),
       // Keys route through the cluster like the binary port; DBSIZE, FLUSHALL and INFO speak for the cluster.
-      backend: new ClusterRespBackend(activeCluster, new LocalRespBackend(store, options.clock ? { clock: options.clock } : {})),
+      backend: new ClusterRespBackend(activeCluster, router.keys, options.clock),
       budgets,
     });
     try {

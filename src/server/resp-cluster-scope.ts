@@ -8,25 +8,27 @@
  */
 import { ownsKeys } from '../discovery/member';
 import { Opcode } from '../protocol/constants';
-import type { RawResponse } from './router';
+import type { LocalKeys } from '../routing/local-keys';
+import { expectOk, type RawResponse } from '../routing/peer-answers';
 import type { BackendInfo, MaybePromise } from '../resp/backend';
-import { clusterIncomplete, expectOk, storeStatsOf, type PeerAnswer, type RespClusterView } from './resp-cluster-wire';
+import { clusterIncomplete, storeStatsOf, type PeerAnswer, type RespClusterView } from './resp-cluster-wire';
 import { bytesToHuman } from '../resp/info';
-import type { LocalRespBackend } from '../resp/local-backend';
 
 export class ClusterScope {
   constructor(
     private readonly cluster: RespClusterView,
-    private readonly local: LocalRespBackend,
+    private readonly local: Pick<LocalKeys, 'size' | 'stats' | 'flush'>,
     private readonly counters: { readonly forwarded: number; readonly forwardFailures: number },
     /** Sends a keyless request (STATS, FLUSH) to a member; rejects with an error naming it when it does not answer. */
     private readonly ask: (peer: string, opcode: number) => Promise<RawResponse>,
+    /** INFO's sections for this node alone. */
+    private readonly nodeInfo: () => BackendInfo,
   ) {}
 
   dbsize(): MaybePromise<number> {
     const peers = this.otherOwners();
-    if (peers.length === 0) return this.local.dbsize();
-    const own = this.local.store.size;
+    const own = this.local.size;
+    if (peers.length === 0) return own;
     return this.askAll(peers).then((answers) => {
       const missing = answers.filter((a) => a.stats === undefined);
       if (missing.length > 0) throw clusterIncomplete('DBSIZE', missing);
@@ -53,7 +55,7 @@ export class ClusterScope {
   }
 
   info(): MaybePromise<BackendInfo> {
-    const info = this.local.info();
+    const info = this.nodeInfo();
     const peers = this.otherOwners();
     if (peers.length === 0) return this.withCluster(info, [], []);
     return this.askAll(peers).then((answers) => this.withCluster(info, peers, answers));
@@ -84,7 +86,7 @@ export class ClusterScope {
   }
 
   private withCluster(info: BackendInfo, peers: string[], answers: PeerAnswer[]): BackendInfo {
-    const s = this.local.store.stats();
+    const s = this.local.stats();
     let keys = s.items;
     let expires = s.expiringItems;
     let memory = s.bytesUsed;

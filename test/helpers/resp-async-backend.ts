@@ -8,6 +8,12 @@ import type { BackendInfo, MaybePromise, RespArgs, RespBackend } from '../../src
 import type { LocalRespBackend } from '../../src/resp/local-backend';
 import { seededRandom } from './random';
 
+/** The local backend answers synchronously: its results are never promises. */
+function sync<T>(value: MaybePromise<T>): T {
+  if (value instanceof Promise) throw new Error('the local backend answered with a promise');
+  return value;
+}
+
 export class ScrambledBackend implements RespBackend {
   /** Promises handed out and not settled yet. */
   pending = 0;
@@ -39,20 +45,20 @@ export class ScrambledBackend implements RespBackend {
   }
 
   get(kb: Buffer, ko: number, kl: number): MaybePromise<Uint8Array | null> {
-    return this.answer(() => this.local.store.get(kb.subarray(ko, ko + kl)) ?? null);
+    // GETEX without options: the value as data (GET would write its reply in place).
+    return this.answer(() => sync(this.local.getEx(kb, ko, kl, null)));
   }
 
   mget(args: RespArgs, first: number, count: number): MaybePromise<Array<Uint8Array | null>> {
     return this.answer(() => {
       const out: Array<Uint8Array | null> = [];
-      for (let i = first; i < first + count; i++)
-        out.push(this.local.store.get(args.bufs[i]!.subarray(args.offs[i]!, args.offs[i]! + args.lens[i]!)) ?? null);
+      for (let i = first; i < first + count; i++) out.push(sync(this.local.getEx(args.bufs[i]!, args.offs[i]!, args.lens[i]!, null)));
       return out;
     });
   }
 
   set(kb: Buffer, ko: number, kl: number, vb: Buffer, vo: number, vl: number, ttlMs: number, flags: number): MaybePromise<boolean> {
-    return this.answer(() => this.local.set(kb, ko, kl, vb, vo, vl, ttlMs, flags));
+    return this.answer(() => sync(this.local.set(kb, ko, kl, vb, vo, vl, ttlMs, flags)));
   }
 
   setGet(
@@ -65,59 +71,59 @@ export class ScrambledBackend implements RespBackend {
     ttlMs: number,
     flags: number,
   ): MaybePromise<Uint8Array | null> {
-    return this.answer(() => this.local.setGet(kb, ko, kl, vb, vo, vl, ttlMs, flags));
+    return this.answer(() => sync(this.local.setGet(kb, ko, kl, vb, vo, vl, ttlMs, flags)));
   }
 
   mset(args: RespArgs, first: number, pairs: number): MaybePromise<void> {
-    return this.answer(() => this.local.mset(args, first, pairs));
+    return this.answer(() => sync(this.local.mset(args, first, pairs)));
   }
 
   getDel(kb: Buffer, ko: number, kl: number): MaybePromise<Uint8Array | null> {
-    return this.answer(() => this.local.getDel(kb, ko, kl));
+    return this.answer(() => sync(this.local.getDel(kb, ko, kl)));
   }
 
   getEx(kb: Buffer, ko: number, kl: number, ttlMs: number | null): MaybePromise<Uint8Array | null> {
-    return this.answer(() => this.local.getEx(kb, ko, kl, ttlMs));
+    return this.answer(() => sync(this.local.getEx(kb, ko, kl, ttlMs)));
   }
 
   del(args: RespArgs, first: number, count: number): MaybePromise<number> {
-    return this.answer(() => this.local.del(args, first, count));
+    return this.answer(() => sync(this.local.del(args, first, count)));
   }
 
   exists(args: RespArgs, first: number, count: number): MaybePromise<number> {
-    return this.answer(() => this.local.exists(args, first, count));
+    return this.answer(() => sync(this.local.exists(args, first, count)));
   }
 
   expire(kb: Buffer, ko: number, kl: number, ttlMs: number, flags: number): MaybePromise<boolean> {
-    return this.answer(() => this.local.expire(kb, ko, kl, ttlMs, flags));
+    return this.answer(() => sync(this.local.expire(kb, ko, kl, ttlMs, flags)));
   }
 
   persist(kb: Buffer, ko: number, kl: number): MaybePromise<boolean> {
-    return this.answer(() => this.local.persist(kb, ko, kl));
+    return this.answer(() => sync(this.local.persist(kb, ko, kl)));
   }
 
   pttl(kb: Buffer, ko: number, kl: number): MaybePromise<number> {
-    return this.answer(() => this.local.pttl(kb, ko, kl));
+    return this.answer(() => sync(this.local.pttl(kb, ko, kl)));
   }
 
   incrBy(kb: Buffer, ko: number, kl: number, delta: bigint): MaybePromise<bigint> {
-    return this.answer(() => this.local.incrBy(kb, ko, kl, delta));
+    return this.answer(() => sync(this.local.incrBy(kb, ko, kl, delta)));
   }
 
   strlen(kb: Buffer, ko: number, kl: number): MaybePromise<number> {
-    return this.answer(() => this.local.strlen(kb, ko, kl));
+    return this.answer(() => sync(this.local.strlen(kb, ko, kl)));
   }
 
   dbsize(): MaybePromise<number> {
-    return this.answer(() => this.local.dbsize());
+    return this.answer(() => sync(this.local.dbsize()));
   }
 
   flush(): MaybePromise<void> {
-    return this.answer(() => this.local.flush());
+    return this.answer(() => sync(this.local.flush()));
   }
 
   info(): MaybePromise<BackendInfo> {
-    return this.answer(() => this.local.info());
+    return this.answer(() => sync(this.local.info()));
   }
 
   /** Runs the work now; hands back its result (or error) now or later, as the dice say. */

@@ -1,0 +1,219 @@
+/**
+ * The one key router behind both ports (docs/ARCHITECTURE.md, "How a request flows"; Decisions, "Routing"). For
+ * a KeyRequest from either codec it refuses keys while this node is cut off from the majority, looks up the
+ * key's owner on the ring, serves keys this node owns through LocalKeys, forwards the others once to their
+ * owner marked FORWARDED (a forwarded request is always served where it lands), composes what has no binary
+ * opcode from ones that do (remote-compose.ts), and splits multi-key requests per owner (multi-route.ts).
+ *
+ * Order: a command composed of two round trips (SET … KEEPTTL, EXPIRE with a condition) holds a per-key
+ * barrier until it is done; any later request on that key through this router waits for it, so a client's
+ * pipeline still applies in order.
+ *
+ * Without a cluster (a single RESP server) every key is local and everything answers synchronously.
+ */
+import { Flag, Opcode, SET_MODE_SHIFT } from '../protocol/constants';
+import type { HashRing } from '../consistent/ring';
+import { UnavailableError } from '../errors';
+import type { LocalKeys } from './local-keys';
+import { messageOf, type PeerRequester } from './peer-answers';
+import { MultiRoute } from './multi-route';
+import { RemoteComposer } from './remote-compose';
+import { copyRequest, KeyOp, SetFlag, type KeyRequest } from './request';
+import type { RawResponse, ReplySink } from './sink';
+
+/** What the router needs of the node's Cluster (src/server/cluster.ts satisfies it). */
+export interface RoutingCluster {
+  readonly selfId: string;
+  readonly ring: Pick<HashRing, 'lookupIndex' | 'lookupBatch' | 'nodeAt' | 'nodes' | 'epoch'>;
+  /** False while this node is cut off from the majority: it then refuses key requests. */
+  readonly hasQuorum: boolean;
+  readonly staleGuard: { refusedWithoutQuorum: number };
+}
+
+export const CUT_OFF = 'this node is cut off from the majority of the cluster and serves no keys until it rejoins; retry on another node';
+
+/** Binary opcode of each op that has one. */
+const OPCODE_OF: Record<number, number> = {
+  [KeyOp.GET]: Opcode.GET,
+  [KeyOp.SET]: Opcode.SET,
+  [KeyOp.DELETE]: Opcode.DELETE,
+  [KeyOp.TOUCH]: Opcode.TOUCH,
+  [KeyOp.TTL]: Opcode.TTL,
+  [KeyOp.INCR]: Opcode.INCR,
+};
+const noop = (): void => undefined;
+
+export class KeyRouter {
+  /** Requests sent to owners, those that got no answer, requests served for peers, commands of two round trips. */
+  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, composed: 0 };
+  /** Keys with a two-round-trip command in flight (latin1 of the key bytes) → settles when it is done. */
+  private readonly barriers = new Map<string, Promise<void>>();
+  private readonly composer: RemoteComposer;
+  private readonly multiRoute: MultiRoute | undefined;
+  private selfEpoch = -1;
+  private selfIndex = -1;
+
+  constructor(
+    readonly local: LocalKeys,
+    private readonly cluster?: RoutingCluster,
+    private readonly peers?: PeerRequester,
+  ) {
+    this.composer = new RemoteComposer(this);
+    this.multiRoute = cluster === undefined ? undefined : new MultiRoute(this, cluster.ring);
+  }
+
+  /** True while keyed requests are refused (cut off from the majority). */
+  get cutOff(): boolean {
+    return this.cluster !== undefined && !this.cluster.hasQuorum;
+  }
+
+  /** Answers a keyed request with the cut-off refusal. */
+  refuse(sink: ReplySink): void {
+    this.cluster!.staleGuard.refusedWithoutQuorum++;
+    sink.error(new UnavailableError(CUT_OFF));
+  }
+
+  route(r: KeyRequest, sink: ReplySink): void {
+    if (r.keys !== null) {
+      this.routeMulti(r, sink);
+      return;
+    }
+    const cluster = this.cluster;
+    if (cluster === undefined) {
+      this.local.serve(r, sink);
+      return;
+    }
+    if (!cluster.hasQuorum) {
+      this.refuse(sink);
+      return;
+    }
+    if (r.forwarded) {
+      this.counters.servedForPeers++;
+      this.local.serve(r, sink);
+      return;
+    }
+    const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
+    if (owner === undefined) this.local.serve(r, sink);
+    else this.remote(owner, r, sink);
+  }
+
+  private routeMulti(r: KeyRequest, sink: ReplySink): void {
+    if (!r.validated) {
+      try {
+        this.local.checkKeys(r.keys!, r.op === KeyOp.MSET);
+      } catch (error) {
+        sink.error(error);
+        return;
+      }
+      r.validated = true;
+    }
+    if (this.multiRoute === undefined) {
+      this.local.serve(r, sink);
+    } else if (this.cutOff) {
+      this.refuse(sink);
+    } else if (r.forwarded) {
+      this.counters.servedForPeers++;
+      this.local.serve(r, sink);
+    } else {
+      this.multiRoute.route(r, sink);
+    }
+  }
+
+  /** The owner's id when another member owns the key; undefined when this node serves it (an invalid key too). */
+  ownerOf(kb: Uint8Array, ko: number, kl: number): string | undefined {
+    // An invalid key is served locally: the store raises exactly the error a single node raises.
+    if (kl === 0 || kl > this.local.maxKeyBytes) return undefined;
+    const ring = this.cluster!.ring;
+    const index = ring.lookupIndex(kb, ko, kl);
+    if (index < 0 || index === this.selfIndexOf()) return undefined;
+    return ring.nodeAt(index);
+  }
+
+  /** This node's index among the ring's owners (cached per ring epoch). */
+  selfIndexOf(): number {
+    const ring = this.cluster!.ring;
+    if (ring.epoch !== this.selfEpoch) {
+      this.selfEpoch = ring.epoch;
+      this.selfIndex = ring.nodes.indexOf(this.cluster!.selfId);
+    }
+    return this.selfIndex;
+  }
+
+  private remote(owner: string, r: KeyRequest, sink: ReplySink): void {
+    const op = r.op;
+    if (!r.validated && (op === KeyOp.SET || op === KeyOp.SET_GET) && r.valueLen > this.local.maxValueBytes) {
+      try {
+        this.local.checkValue(r.valueLen);
+      } catch (error) {
+        sink.error(error);
+      }
+      return;
+    }
+    const wait = this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
+    if (wait !== undefined) {
+      this.afterBarriers([wait], r, sink);
+      return;
+    }
+    const plain = OPCODE_OF[op] !== undefined && (op !== KeyOp.SET || (r.ttlMs >= 0 && (r.flags & SetFlag.KEEPTTL) === 0));
+    if (!plain) {
+      this.composer.run(owner, r, sink);
+      return;
+    }
+    const key = r.keyBuf.subarray(r.keyOff, r.keyOff + r.keyLen);
+    const isSet = op === KeyOp.SET;
+    const value = isSet && r.valueLen > 0 ? r.valueBuf.subarray(r.valueOff, r.valueOff + r.valueLen) : null;
+    const extras = op === KeyOp.INCR ? r.delta : isSet || op === KeyOp.TOUCH ? r.ttlMs : 0;
+    // The request is encoded into the peer connection now: the views above are not kept.
+    const pending = this.send(owner, OPCODE_OF[op]!, isSet ? r.mode << SET_MODE_SHIFT : 0, key, value, extras);
+    const late = sink.later();
+    pending.then(
+      (response) => late.relay(response, owner),
+      (error: unknown) => late.error(error),
+    );
+  }
+
+  /** Copies the request, and routes the copy again once every barrier settled. */
+  afterBarriers(waits: Array<Promise<void>>, r: KeyRequest, sink: ReplySink): void {
+    const copy = copyRequest(r);
+    const late = sink.later();
+    void Promise.all(waits).then(() => this.route(copy, late));
+  }
+
+  /**
+   * Sends one keyed request to its owner, marked FORWARDED so the owner serves it itself. A missing answer
+   * rejects with an UnavailableError naming the owner.
+   */
+  send(
+    owner: string,
+    opcode: number,
+    flags: number,
+    key: Uint8Array | null,
+    value: Uint8Array | null,
+    extras: number | bigint,
+  ): Promise<RawResponse> {
+    this.counters.forwarded++;
+    let pending: Promise<RawResponse>;
+    try {
+      pending = this.peers!.request(owner, opcode, flags | Flag.FORWARDED, key, value, extras);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
+      this.counters.forwardFailures++;
+      throw new UnavailableError(`the key's owner ${owner} is unreachable: ${messageOf(error)}`);
+    });
+  }
+
+  barrierOf(kb: Buffer, ko: number, kl: number): Promise<void> | undefined {
+    return this.barriers.size === 0 ? undefined : this.barriers.get(kb.toString('latin1', ko, ko + kl));
+  }
+
+  /** Later requests on this key wait until `done` settles (their callbacks run in arrival order). */
+  hold(kb: Buffer, ko: number, kl: number, done: Promise<unknown>): void {
+    const id = kb.toString('latin1', ko, ko + kl);
+    const barrier: Promise<void> = done.then(noop, noop).then(() => {
+      if (this.barriers.get(id) === barrier) this.barriers.delete(id);
+    });
+    this.barriers.set(id, barrier);
+  }
+}
