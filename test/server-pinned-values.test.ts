@@ -9,13 +9,19 @@ import * as assert from 'uvu/assert';
 import type { StoreStats } from '../src/cache/store';
 import { Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
-import { PINNED_VALUE_MIN_BYTES } from '../src/server/commands';
+import { PINNED_VALUE_MIN_BYTES } from '../src/cache/stored-value';
 import { eventually } from './helpers/cluster';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';
+import { RespTestClient, closeAllClients, encodeCommand } from './helpers/resp-client';
+import { closeAllRespServers, startRespTestServer } from './helpers/resp-server';
 
 const Pinned = suite('pinned GET values');
-Pinned.after.each(closeAllNodes);
+Pinned.after.each(async () => {
+  closeAllClients();
+  await closeAllRespServers();
+  await closeAllNodes();
+});
 
 const MiB = 1024 * 1024;
 
@@ -147,6 +153,44 @@ Pinned('a connection closed with answers still queued releases their pins', asyn
     writer.destroy();
     reader.destroy();
   }
+});
+
+/**
+ * The RESP port sends large GET values from their pinned chunks too: a reader that does not read has 200 GETs of
+ * 64 KiB values queued while another connection overwrites each key with a value of the same size (in place
+ * without the pin) and then deletes them; when it reads, every reply is the value its key had at the GET.
+ */
+Pinned('RESP: replies queued on a slow reader keep their values through overwrites and deletes', async () => {
+  const size = 64 * 1024;
+  const keys = 50;
+  const t = await startRespTestServer({
+    store: { maxMemoryBytes: 64 * MiB },
+    outputHighWaterBytes: 64 * MiB,
+    outputHardLimitBytes: 128 * MiB,
+  });
+  const writer = await RespTestClient.connect(t.port);
+  const reader = await RespTestClient.connect(t.port);
+  for (let i = 0; i < keys; i++) writer.send('SET', `k${i}`, valueOf(i, 1, size));
+  await writer.take(keys);
+  reader.socket.pause();
+  const gets = 200;
+  const pinsBefore = t.store.stats().pinsTaken;
+  reader.sendRaw(Buffer.concat(Array.from({ length: gets }, (_, n) => encodeCommand(['GET', `k${n % keys}`]))));
+  await eventually(() => t.store.stats().pinsTaken - pinsBefore > 0 && t.server.stats.commands >= keys + gets, 'the GETs ran');
+  assert.ok(t.store.stats().pinnedChunks > 0, 'replies are queued with their chunks pinned');
+  for (let i = 0; i < keys; i++) writer.send('SET', `k${i}`, valueOf(i, 2, size));
+  for (let i = 0; i < keys; i++) writer.send('DEL', `k${i}`);
+  await writer.take(2 * keys);
+  reader.socket.resume();
+  const replies = await reader.take(gets);
+  replies.forEach((reply, n) => {
+    const expected = valueOf(n % keys, 1, size);
+    if (!Buffer.isBuffer(reply) || !reply.equals(expected))
+      assert.unreachable(
+        `GET ${n} came back with other bytes than the value it had: ${Buffer.isBuffer(reply) ? `${reply.length} bytes, key ${reply.readUInt32LE(0)} v${reply.readUInt32LE(reply.length - 4)}` : typeof reply} ${String(reply).slice(0, 40)}`,
+      );
+  });
+  await eventually(() => t.store.stats().pinnedChunks === 0, 'every pin is released once the writes are done');
 });
 
 Pinned.run();

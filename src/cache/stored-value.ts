@@ -6,6 +6,12 @@
  */
 import type { PinnedValue, Store } from './store';
 
+/**
+ * From this size up a value sent to a client is written from its chunk rather than copied. Below it the copy (a few
+ * hundred nanoseconds) costs less than a pin and one more piece in the writev.
+ */
+export const PINNED_VALUE_MIN_BYTES = 16 * 1024;
+
 export class StoredValue {
   /** Byte length of the value found last. */
   length = 0;

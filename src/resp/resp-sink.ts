@@ -1,14 +1,14 @@
 /**
  * The RESP port's reply sink (routing/sink.ts). A key command's answer becomes either its reply written in
- * place (GET and MGET served from this store: copied from the slab straight into the writer, zero copies in
- * between) or the typed result the command writes with its own encoder (SET → +OK or nil, SETNX → :1, …).
+ * place (GET and MGET served from this store: copied from the slab straight into the writer, or for values of
+ * PINNED_VALUE_MIN_BYTES or more sent from their pinned chunk) or the typed result the command writes with its own encoder (SET → +OK or nil, SETNX → :1, …).
  * An answer that comes later becomes a promise of that result (later()). A member's binary answer to a
  * forwarded request is decoded into the result a local key gives, errors worded as a single node words them.
  *
  * Reply size (response-guard.ts): an MGET is refused before it is built when its reply would pass the limit,
  * a GET over 1 MiB while the node's output budget is over, and a joined or remote answer on arrival.
  */
-import type { StoredValue } from '../cache/stored-value';
+import { PINNED_VALUE_MIN_BYTES, type StoredValue } from '../cache/stored-value';
 import { LARGE_RESPONSE_BYTES } from '../net/response-cap';
 import { DeferredSink } from '../routing/deferred-sink';
 import { expectOk, foundOrNot, int64Of, pttlOf, storedOrNot, valueOf } from '../routing/peer-answers';
@@ -75,6 +75,12 @@ export class RespReplySink implements ReplySink {
           return;
         }
         this.state = WROTE;
+      }
+      // A large value goes out from its chunk, pinned until the socket has it (as the binary port sends it).
+      const pinned = length >= PINNED_VALUE_MIN_BYTES && w.batch.acceptsExternal ? value.pin() : null;
+      if (pinned !== null) {
+        w.externalBulk(pinned.view, pinned.release);
+        return;
       }
       const at = w.reserveBulk(length);
       value.copyTo(w.buffer, at);

@@ -22,18 +22,12 @@ import { HEADER_SIZE, MGET_MISSING, Opcode, Status } from '../protocol/constants
 import { writeResponseHeader } from '../protocol/encoder';
 import { mgetResponseBodyLength, writeMgetResponseCount } from '../protocol/multi';
 import type { OutputBatch } from '../protocol/output-batch';
-import type { StoredValue } from '../cache/stored-value';
+import { PINNED_VALUE_MIN_BYTES, type StoredValue } from '../cache/stored-value';
 import { LARGE_RESPONSE_BYTES, type ResponseCap } from '../net/response-cap';
 import { DeferredSink } from '../routing/deferred-sink';
 import type { RawResponse, ReplySink, ValuesSizer } from '../routing/sink';
 import type { AsyncReplies } from './connection';
 import type { ServerStats } from './stats';
-
-/**
- * From this size up a GET's value is written from its chunk rather than copied. Below it the copy (a few
- * hundred nanoseconds) costs less than a pin and one more piece in the writev.
- */
-export const PINNED_VALUE_MIN_BYTES = 16 * 1024;
 
 /** MGET response body: a u32 count, then a u32 length (or MGET_MISSING) and the bytes per value. */
 const BINARY_SIZER: ValuesSizer = {

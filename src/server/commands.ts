@@ -18,7 +18,6 @@ import { ResponseCap, UNCAPPED } from '../net/response-cap';
 import { BinaryReplySink, statusOf } from './binary-sink';
 import type { ServerStats } from './stats';
 
-export { PINNED_VALUE_MIN_BYTES } from './binary-sink';
 export { statusOf };
 
 /** Extra facts STATS reports beside the server's counters and the store's (the cluster adds its own). */
