@@ -14,10 +14,8 @@
  * LocalRespBackend and ClusterRespBackend do); another backend is not limited. Until then a backend has
  * UNLIMITED.
  */
-import type { Store } from '../cache/store';
 import { ResponseTooLargeError } from '../errors';
 import { ResponseCap, UNCAPPED } from '../net/response-cap';
-import type { RespArgs } from './backend';
 
 export class ResponseGuard {
   constructor(
@@ -94,27 +92,6 @@ function arrayHeaderBytes(count: number): number {
 /** MGET's reply when every key holds a value of maxValueBytes: the most it can be. */
 export function worstMgetReplyBytes(count: number, maxValueBytes: number): number {
   return arrayHeaderBytes(count) + count * bulkReplyBytes(maxValueBytes);
-}
-
-/**
- * MGET's reply size from the store, nothing copied (a lookup and a length per key): keys args[first + j] with
- * owners[j] defined belong to another member and count as nil, the least they can take.
- */
-export function storedMgetReplyBytes(
-  store: Store,
-  args: RespArgs,
-  first: number,
-  count: number,
-  owners?: ReadonlyArray<string | undefined>,
-): number {
-  const { bufs, offs, lens } = args;
-  let size = arrayHeaderBytes(count);
-  for (let j = 0; j < count; j++) {
-    const i = first + j;
-    const h = owners?.[j] === undefined ? store.lookup(bufs[i]!, offs[i]!, lens[i]!) : -1;
-    size += h < 0 ? 5 : bulkReplyBytes(store.valueLength(h));
-  }
-  return size;
 }
 
 /** MGET's reply size for these values. */

@@ -10,10 +10,9 @@ import { NodeConnection } from '../client/connection';
 import { ServerError } from '../errors';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
 import type { MembershipTransport } from '../discovery/membership';
-import { Flag, Opcode as Op, Status, statusName } from '../protocol/constants';
+import { Opcode as Op, Status, statusName } from '../protocol/constants';
 import { SentHellos, type CallBackAnswer } from './member-auth';
 import type { PeerRequester, RawResponse } from './router';
-import type { Opcode } from '../protocol/constants';
 
 export interface PeerPoolOptions {
   /** Deadline for a forwarded request: below a client's default timeout, so the client hears UNAVAILABLE. */
@@ -77,11 +76,6 @@ export class PeerPool implements PeerRequester, MembershipTransport {
     extras: number | bigint,
   ): Promise<RawResponse> {
     return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, flags, key, value, extras);
-  }
-
-  requestMulti(peerId: string, opcode: typeof Opcode.MGET | typeof Opcode.MSET, body: Buffer, extras: number): Promise<RawResponse> {
-    // A part of a split MGET/MSET is served where it lands, like any forwarded request (decision 6).
-    return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, Flag.FORWARDED, null, body, extras);
   }
 
   async send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage> {
