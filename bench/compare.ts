@@ -9,6 +9,7 @@
  *          --systems redis,redis-ap,memcached,dcache-1,dcache-3   --sizes 100,1024,65536   --modes 1,64   --phases set,get
  *          --cpu-prof   (our nodes and our load generator write .cpuprofile files to bench/results/profiles/)
  *          --node-flags "-r ./x.js --trace-gc"  --loadgen-flags "…"   (extra node.js flags, for diagnosis)
+ *          --baseline DIR   (A/B: this build against another checkout's, see below)
  *
  * What runs:
  *  - `npx tsc -p tsconfig.json` first, so our servers run the compiled package (node dist/main.js) and our
@@ -34,6 +35,13 @@
  *    from the server's own accounting and from its RSS (/proc/PID/status VmRSS), both as deltas over the load.
  *  - Output: the table on stdout, bench/results/latest.{json,md,svg} (--quick: latest-quick.*; a run narrowed
  *    by any other option: latest-custom.*).
+ *  - A/B (--baseline DIR): DIR is another checkout of this repository, built (DIR/dist/main.js; made with
+ *    `git worktree add DIR <commit> && (cd DIR && npm ci)`). Each of our systems in the run gets a twin,
+ *    'dcache-1-base' / 'dcache-3-base', started exactly like ours (flags, CPU, waits) from DIR/dist/main.js and
+ *    driven by this build's Client (the protocol is the same). A system and its twin run back to back in every
+ *    round, their order swapped from round to round (so neither always runs in the slot after the other), and
+ *    the report adds ours ÷ twin for ops/s and p99 ("vs base"). Without --systems: redis, dcache-1,
+ *    dcache-1-base. A warning is printed when one build has the native addon and the other does not.
  * Every process started here is ended by PID at the end, on failure and on SIGINT/SIGTERM.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -62,12 +70,15 @@ import {
   type Sample,
   SYSTEM_LABELS,
   type SystemId,
+  abSummary,
   aggregate,
   consoleRows,
+  isBaseline,
   markdownTable,
   memoryMarkdown,
   modeName,
   sizeName,
+  twinOf,
   verdicts,
 } from './compare/report';
 
@@ -84,6 +95,16 @@ function numberFlag(name: string, fallback: number): number {
   const n = Number(argv[i + 1]);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
   return n;
+}
+/** An option's argument was missing or wrong, or the baseline is not built: the message says what to do. */
+class UsageError extends Error {}
+
+function stringFlag(name: string): string | null {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return null;
+  const value = argv[i + 1];
+  if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs an argument`);
+  return value;
 }
 function listFlag(name: string): string[] | null {
   const i = argv.indexOf(`--${name}`);
@@ -134,6 +155,8 @@ const MAX_RETRIES = 2;
 const SERVER_CPU = PINNED ? 0 : null;
 const LOADGEN_CPU = PINNED ? 1 : null;
 const NODE_BIN = path.join(ROOT, 'dist', 'main.js');
+/** A/B runs: the server of the other checkout's build that the twins run (--baseline DIR; set by main()). */
+let BASELINE_BIN: string | null = null;
 const LOADGEN = path.join(__dirname, 'compare', 'loadgen.ts');
 
 // ---------------------------------------------------------------------------------------------------------
@@ -167,22 +190,24 @@ async function startMemcached(): Promise<Server> {
   return { processes: [child], nodes: [`127.0.0.1:${port}`] };
 }
 
-async function startDcacheNode(port: number, join: string | null): Promise<ChildProcess> {
-  const nodeFlags = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', `node-${port}-${Date.now()}.cpuprofile`] : [];
+/** One node of ours (bin NODE_BIN) or of the baseline's build (BASELINE_BIN), started the same way either way. */
+async function startDcacheNode(bin: string, port: number, join: string | null): Promise<ChildProcess> {
+  const profName = `node-${bin === NODE_BIN ? '' : 'base-'}${port}-${Date.now()}.cpuprofile`;
+  const nodeFlags = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', profName] : [];
   nodeFlags.push(...EXTRA_NODE_FLAGS);
-  const args = [...nodeFlags, NODE_BIN, '--addr', `127.0.0.1:${port}`, '--max-memory', '2gb', '--log-level', 'error'];
+  const args = [...nodeFlags, bin, '--addr', `127.0.0.1:${port}`, '--max-memory', '2gb', '--log-level', 'error'];
   if (join !== null) args.push('--join', join);
   const child = spawnPinned(SERVER_CPU, process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(child, port, `distributed-cache node :${port}`);
+  await waitForPort(child, port, `distributed-cache node :${port}${bin === NODE_BIN ? '' : ` (baseline ${bin})`}`);
   return child;
 }
 
-async function startDcache(count: number): Promise<Server> {
+async function startDcache(count: number, bin: string): Promise<Server> {
   const ports: number[] = [];
   for (let i = 0; i < count; i++) ports.push(await freePort());
   const processes: ChildProcess[] = [];
   const seed = `127.0.0.1:${ports[0]}`;
-  for (let i = 0; i < count; i++) processes.push(await startDcacheNode(ports[i]!, i === 0 ? null : seed));
+  for (let i = 0; i < count; i++) processes.push(await startDcacheNode(bin, ports[i]!, i === 0 ? null : seed));
   const nodes = ports.map((p) => `127.0.0.1:${p}`);
   if (count > 1) await waitForCluster(nodes);
   return { processes, nodes };
@@ -296,7 +321,7 @@ function connectLoadGen(loadgen: LoadGen, system: SystemId, server: Server): Pro
     op: 'connect',
     kind: kindOf(system),
     nodes: server.nodes,
-    smart: system === 'dcache-3',
+    smart: system === 'dcache-3' || system === 'dcache-3-base',
     autoPipelining: system === 'redis-ap',
   });
 }
@@ -307,6 +332,25 @@ function rotated<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(k), ...items.slice(0, k)];
 }
 
+/**
+ * The order of round `round` (from 0): the systems rotated by one each round, except that one of ours and its
+ * baseline twin (A/B runs) move as one unit and run back to back, their order swapped every round. With an even
+ * number of units the swap also shifts by one every full rotation, so rotation and swap do not stay in step
+ * (with two units they would: the twin would always be the one after redis). Without twins: plain rotation.
+ */
+function roundOrder<T extends { system: SystemId }>(items: readonly T[], round: number): T[] {
+  const units: T[][] = [];
+  for (const item of items) {
+    const unit = units.find((u) => u.some((x) => twinOf(x.system) === item.system || twinOf(item.system) === x.system));
+    if (unit === undefined) units.push([item]);
+    else if (isBaseline(item.system)) unit.push(item);
+    else unit.unshift(item);
+  }
+  const n = units.length;
+  const swap = (n % 2 === 1 ? round : round + Math.floor(round / n)) % 2 === 1;
+  return rotated(units, round).flatMap((u) => (swap ? [...u].reverse() : u));
+}
+
 function kindOf(system: SystemId): SystemKind {
   return system === 'redis' || system === 'redis-ap' ? 'redis' : system === 'memcached' ? 'memcached' : 'dcache';
 }
@@ -314,7 +358,10 @@ function kindOf(system: SystemId): SystemKind {
 async function startSystem(system: SystemId): Promise<Server> {
   if (system === 'redis' || system === 'redis-ap') return startRedis();
   if (system === 'memcached') return startMemcached();
-  return startDcache(system === 'dcache-1' ? 1 : 3);
+  const count = system === 'dcache-1' || system === 'dcache-1-base' ? 1 : 3;
+  if (!isBaseline(system)) return startDcache(count, NODE_BIN);
+  if (BASELINE_BIN === null) throw new UsageError(`${system} needs --baseline DIR`);
+  return startDcache(count, BASELINE_BIN);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -349,7 +396,8 @@ async function throughput(
   let noisy = 0;
   let retried = 0;
   const before = new Map<string, DcacheStats[]>();
-  for (const l of live) if (l.system === 'dcache-3') before.set(l.system, await Promise.all(l.server.nodes.map(dcacheStats)));
+  for (const l of live)
+    if (l.system === 'dcache-3' || l.system === 'dcache-3-base') before.set(l.system, await Promise.all(l.server.nodes.map(dcacheStats)));
   let firstWorkload = true;
   for (const size of CONFIG.sizes) {
     const keyCount = keyCountFor(size);
@@ -369,7 +417,7 @@ async function throughput(
       firstWorkload = false;
       for (let round = 1; round <= CONFIG.rounds; round++) {
         const parts: string[] = [];
-        for (const l of rotated(live, round - 1)) {
+        for (const l of roundOrder(live, round - 1)) {
           await l.loadgen.call({ op: 'prepare', valueBytes: size, keyCount, concurrency, warmupMs: CONFIG.warmupMs });
           for (const phase of CONFIG.phases) {
             // A phase during which other processes took a real share of the CPUs is run again (at most
@@ -456,6 +504,7 @@ async function memory(systems: SystemId[], log: (line: string) => void): Promise
     redis: 'INFO used_memory',
     memcached: 'stats bytes',
     'dcache-1': 'STATS store.bytesUsed',
+    'dcache-1-base': 'STATS store.bytesUsed',
   };
   for (const system of systems) {
     if (!(system in accountingName)) continue;
@@ -520,9 +569,108 @@ function packageVersion(name: string): string {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// A/B: the baseline checkout
+
+/** One line comparing our node's memory per key with the baseline twin's, null when the run has not both. */
+function memoryVsBase(rows: MemoryRow[]): string | null {
+  const ours = rows.find((m) => m.system === 'dcache-1');
+  const base = rows.find((m) => m.system === 'dcache-1-base');
+  if (ours === undefined || base === undefined) return null;
+  return (
+    `memory per key, this build vs baseline: ${ours.rssPerKey.toFixed(0)} B vs ${base.rssPerKey.toFixed(0)} B RSS (${(ours.rssPerKey / base.rssPerKey).toFixed(2)}×), ` +
+    `own accounting ${ours.accountingPerKey.toFixed(0)} B vs ${base.accountingPerKey.toFixed(0)} B (${(ours.accountingPerKey / base.accountingPerKey).toFixed(2)}×)`
+  );
+}
+
+interface BaselineInfo {
+  dir: string;
+  commit: string;
+  /** Files under DIR/src that differ from its commit (git status). */
+  srcChanges: number;
+  /** Whether each build's nodes hash with the native addon or the TypeScript fallback. */
+  native: { ours: string; baseline: string };
+}
+
+/** DIR/dist/main.js must exist; if not, how to make it (a UsageError: printed without a stack, exit 2). */
+function requireBaselineBuild(dir: string, shown: string): void {
+  if (fs.existsSync(path.join(dir, 'dist', 'main.js'))) return;
+  throw new UsageError(
+    [
+      `--baseline ${shown}: ${path.join(shown, 'dist', 'main.js')} not found. The baseline is another checkout of this repository, built:`,
+      '',
+      `  git worktree add ${shown} <commit> && (cd ${shown} && npm ci)`,
+      '',
+      `npm ci installs its dependencies, builds its native addon and compiles its dist/. Afterwards: git worktree remove ${shown}`,
+    ].join('\n'),
+  );
+}
+
+/** The newest modification time of the files under dir (0 when there are none). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  const entries = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [];
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** How a build's node hashes: "native addon", or "TypeScript fallback (why)", read by loading its dist/ in a child. */
+function nativeStatus(root: string): string {
+  const script =
+    "try { const n = require(process.argv[1]); console.log(n.isNativeAccelerationEnabled ? 'native addon' : 'TypeScript fallback (' + n.nativeUnavailableReason + ')'); }" +
+    " catch (e) { console.log('unknown (' + String(e).split('\\n')[0] + ')'); }";
+  const r = spawnSync(process.execPath, ['-e', script, path.join(root, 'dist', 'consistent', 'native.js')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return r.stdout?.trim() || 'unknown';
+}
+
+function inspectBaseline(dir: string, log: (line: string) => void): BaselineInfo {
+  const git = (args: string[]) => spawnSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const info: BaselineInfo = {
+    dir,
+    commit: git(['rev-parse', '--short', 'HEAD']) || '?',
+    srcChanges: git(['status', '--porcelain', '--', 'src']).split('\n').filter(Boolean).length,
+    native: { ours: nativeStatus(ROOT), baseline: nativeStatus(dir) },
+  };
+  log(
+    `A/B: baseline ${dir} (commit ${info.commit}${info.srcChanges > 0 ? ` + ${info.srcChanges} changed files in src/` : ''}); ` +
+      `native: this build ${info.native.ours}, baseline ${info.native.baseline}`,
+  );
+  if (path.resolve(dir) === path.resolve(ROOT))
+    log('  note: the baseline is this checkout: an A/A run (how far apart the same build lands)');
+  if (newestMtime(path.join(dir, 'src')) > fs.statSync(path.join(dir, 'dist', 'main.js')).mtimeMs) {
+    log(`  ! files in ${path.join(dir, 'src')} are newer than its dist/main.js: rebuild with (cd ${dir} && npx tsc -p tsconfig.json)`);
+  }
+  if (info.native.ours !== info.native.baseline) {
+    log(
+      `  ! the two builds differ in native acceleration (hashing and ring lookups), which the A/B figures will include: ` +
+        `build the baseline's addon with (cd ${dir} && node scripts/install.js), as npm ci does, or set DCACHE_FORCE_JS=1 for both`,
+    );
+  }
+  return info;
+}
+
 async function main(): Promise<void> {
   const log = (line: string) => console.log(line);
   console.log(`distributed-cache comparison${quick ? ' (--quick)' : ''}: ${new Date().toISOString()}`);
+  const baselineFlag = stringFlag('baseline');
+  const baselineDir = baselineFlag === null ? null : path.resolve(baselineFlag);
+  if (baselineFlag !== null && baselineDir !== null) {
+    requireBaselineBuild(baselineDir, baselineFlag);
+    BASELINE_BIN = path.join(baselineDir, 'dist', 'main.js');
+  }
+  // An A/B run defaults to redis (the reference row, when installed) and one node of each build.
+  const listed =
+    listFlag('systems') ?? (baselineDir === null ? ['redis', 'redis-ap', 'memcached', 'dcache-1', 'dcache-3'] : ['redis', 'dcache-1']);
+  for (const s of listed) {
+    if (!(s in SYSTEM_LABELS)) throw new UsageError(`unknown system ${s}: one of ${Object.keys(SYSTEM_LABELS).join(', ')}`);
+    if (baselineDir === null && isBaseline(s as SystemId)) throw new UsageError(`${s} runs the baseline's build: it needs --baseline DIR`);
+  }
 
   // The code measured, read when dist/ is built from it: the commit, and whether src/ had uncommitted changes
   // (the checkout is shared, and src/ may change while the comparison runs; dist/ does not).
@@ -542,12 +690,17 @@ async function main(): Promise<void> {
     log('  ! tsc failed: running the dist/ already there');
   }
   if (cpuProf) fs.mkdirSync(PROFILES, { recursive: true });
+  const baseline = baselineDir === null ? null : inspectBaseline(baselineDir, log);
 
-  const wanted = (listFlag('systems') ?? ['redis', 'redis-ap', 'memcached', 'dcache-1', 'dcache-3']) as SystemId[];
+  // With --baseline every one of our systems gets its twin, listed right after it.
+  const wanted: SystemId[] = [];
+  for (const s of listed as SystemId[]) {
+    const twin = twinOf(s);
+    for (const id of baseline === null || twin === null ? [s] : [s, twin]) if (!wanted.includes(id)) wanted.push(id);
+  }
   const systems: SystemId[] = [];
   const missing: string[] = [];
   for (const s of wanted) {
-    if (!(s in SYSTEM_LABELS)) throw new Error(`unknown system ${s}: one of ${Object.keys(SYSTEM_LABELS).join(', ')}`);
     const binary = s === 'redis' || s === 'redis-ap' ? 'redis-server' : s === 'memcached' ? 'memcached' : null;
     if (binary !== null && which(binary) === null) missing.push(binary);
     else systems.push(s);
@@ -561,7 +714,7 @@ async function main(): Promise<void> {
   log(`CPU placement: ${placement}`);
   log(
     `workload: 16-byte keys; values ${CONFIG.sizes.map(sizeName).join(', ')}; ${CONFIG.modes.map(modeName).join(' and ')}; ` +
-      `${CONFIG.rounds} rounds alternating systems (the order rotating each round), ≤ ${CONFIG.modes.map((c) => `${phaseMsFor(c)} ms per phase ${modeName(c)}`).join(', ')}; medians reported`,
+      `${CONFIG.rounds} rounds alternating systems (the order rotating each round${baseline === null ? '' : '; ours and its baseline twin back to back, their order swapped each round'}), ≤ ${CONFIG.modes.map((c) => `${phaseMsFor(c)} ms per phase ${modeName(c)}`).join(', ')}; medians reported`,
   );
 
   const started = Date.now();
@@ -577,11 +730,17 @@ async function main(): Promise<void> {
 
   const rows = aggregate(samples, systems);
   const verdictList = verdicts(rows, memoryRows);
+  const ab = abSummary(rows);
   if (rows.length > 0) {
     console.log(
-      `\nthroughput and latency (median of ${CONFIG.rounds} rounds; ratios to ioredis → redis-server in this run; cpu = load generator / server share of one CPU)`,
+      `\nthroughput and latency (median of ${CONFIG.rounds} rounds; ratios to ioredis → redis-server in this run; cpu = load generator / server share of one CPU` +
+        `${baseline === null ? '' : `; vs base = this build ÷ the baseline's (${baseline.commit}): ops/s > 1 is faster, p99 < 1 is better`})`,
     );
     console.table(consoleRows(rows));
+  }
+  if (ab.length > 0 && baseline !== null) {
+    console.log(`\nA/B: this build (${code.commit}) ÷ baseline (${baseline.commit}), medians; ops/s > 1 is faster, p99 < 1 is better`);
+    for (const line of ab) console.log(`  ${line}`);
   }
   if (samples.length > 0) {
     const others = samples.map((x) => x.otherCpu).sort((a, b) => a - b);
@@ -592,10 +751,12 @@ async function main(): Promise<void> {
         `${busy > 0 ? ' (medians over alternating rounds damp this; rerun on a quiet machine for cleaner figures)' : ''}`,
     );
   }
-  if (routing['dcache-3'] !== undefined) {
-    const share = forwarded['dcache-3'];
+  for (const cluster of ['dcache-3', 'dcache-3-base'] as const) {
+    const r = routing[cluster];
+    if (r === undefined) continue;
+    const share = forwarded[cluster];
     log(
-      `3-node cluster: client routing '${routing['dcache-3'].routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`,
+      `3-node cluster${cluster === 'dcache-3' ? '' : ' (baseline)'}: client routing '${r.routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`,
     );
   }
   if (memoryRows.length > 0) {
@@ -609,6 +770,8 @@ async function main(): Promise<void> {
       })),
     );
   }
+  const memoryAb = memoryVsBase(memoryRows);
+  if (memoryAb !== null) log(memoryAb);
   if (verdictList.length > 0) {
     console.log('\ntargets');
     for (const v of verdictList)
@@ -640,6 +803,7 @@ async function main(): Promise<void> {
     missing,
     routing,
     clusterForwardedShare: forwarded['dcache-3'] ?? null,
+    baseline: baseline === null ? null : { ...baseline, clusterForwardedShare: forwarded['dcache-3-base'] ?? null },
   };
   fs.mkdirSync(RESULTS, { recursive: true });
   // A run narrowed by flags (profiling, a subset) must not overwrite the full results the README quotes.
@@ -656,16 +820,29 @@ async function main(): Promise<void> {
     '--cpu-prof',
     '--node-flags',
     '--loadgen-flags',
+    '--baseline',
   ].some((f) => argv.includes(f));
   const base = path.join(RESULTS, custom ? 'latest-custom' : quick ? 'latest-quick' : 'latest');
   fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, rows, memory: memoryRows, targets: verdictList, samples }, null, 2)}\n`);
-  const subtitle = `${meta.date.slice(0, 10)} · commit ${code.commit}${code.srcChanges > 0 ? ` + ${code.srcChanges} changed files in src/` : ''} · ${os.cpus().length} vCPU ${cpuModel} · node ${process.version} · ${placement} · ${CONFIG.rounds} rounds${quick ? ' (--quick)' : ''}`;
+  const baselineNote =
+    baseline === null
+      ? ''
+      : ` · baseline commit ${baseline.commit}${baseline.srcChanges > 0 ? ` + ${baseline.srcChanges} changed files in src/` : ''}`;
+  const subtitle = `${meta.date.slice(0, 10)} · commit ${code.commit}${code.srcChanges > 0 ? ` + ${code.srcChanges} changed files in src/` : ''}${baselineNote} · ${os.cpus().length} vCPU ${cpuModel} · node ${process.version} · ${placement} · ${CONFIG.rounds} rounds${quick ? ' (--quick)' : ''}`;
   fs.writeFileSync(`${base}.svg`, renderSvg(rows, memoryRows, systems, subtitle));
   const md = [
     `Measured ${meta.date.slice(0, 10)} (commit ${code.commit}${code.srcChanges > 0 ? ` with uncommitted changes in src/` : ''}) on ${os.cpus().length} vCPU (${cpuModel}), node ${process.version}, ${meta.versions.redisServer ?? 'no redis-server'}, ${meta.versions.memcached ?? 'no memcached'}; ${placement}; median of ${CONFIG.rounds} rounds.`,
+    ...(baseline === null
+      ? []
+      : [
+          '',
+          `A/B against the baseline build at commit ${baseline.commit}${baseline.srcChanges > 0 ? ` with uncommitted changes in src/` : ''} (${baseline.dir}; native: this build ${baseline.native.ours}, baseline ${baseline.native.baseline}): "vs base" is this build ÷ the baseline's; ops/s > 1 is faster, p99 < 1 is better.`,
+        ]),
     '',
     markdownTable(rows),
     '',
+    ...(ab.length > 0 ? [ab.map((line) => `- ${line.replace(/ {2,}/g, ' ')}`).join('\n'), ''] : []),
+    ...(memoryAb === null ? [] : [memoryAb, '']),
     memoryRows.length > 0
       ? `Memory, ${memoryRows[0]!.keys.toLocaleString('en-US')} keys of 16 B + 100 B:\n\n${memoryMarkdown(memoryRows)}`
       : '',
@@ -694,8 +871,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 main().then(
   () => shutdown(0),
   (error: unknown) => {
-    // After SIGINT the children going away is expected, not an error worth a stack trace.
-    if (!exiting) console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    void shutdown(exiting ? 130 : 1);
+    // After SIGINT the children going away is expected, not an error worth a stack trace; nor is a usage error.
+    if (error instanceof UsageError) console.error(error.message);
+    else if (!exiting) console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    void shutdown(exiting ? 130 : error instanceof UsageError ? 2 : 1);
   },
 );

@@ -8,7 +8,22 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const filters = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+/** Options whose next argument is their value, not a file name fragment (compare.ts and resp.bench.ts take them). */
+const VALUE_OPTIONS = new Set([
+  '--baseline',
+  '--rounds',
+  '--requests',
+  '--phase-ms',
+  '--memory-keys',
+  '--systems',
+  '--sizes',
+  '--modes',
+  '--phases',
+  '--node-flags',
+  '--loadgen-flags',
+]);
+const args = process.argv.slice(2);
+const filters = args.filter((arg, i) => !arg.startsWith('--') && !(i > 0 && VALUE_OPTIONS.has(args[i - 1]!)));
 const selected = (file: string): boolean => filters.length === 0 || filters.some((filter) => file.includes(filter));
 const files = fs
   .readdirSync(__dirname)

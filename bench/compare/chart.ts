@@ -10,6 +10,9 @@ const COLORS: Record<SystemId, string> = {
   memcached: '#7f7f7f',
   'dcache-1': '#1f77b4',
   'dcache-3': '#2ca02c',
+  // An A/B run's baseline twins (--baseline): the light shade of their counterpart's colour.
+  'dcache-1-base': '#aec7e8',
+  'dcache-3-base': '#98df8a',
 };
 
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
@@ -103,8 +106,21 @@ export function renderSvg(rows: Row[], memory: MemoryRow[], systems: SystemId[],
   // tenth of 100 B ones and would vanish on a shared axis.
   const panelW = 400;
   const panelH = 250;
-  const top = 84;
   const width = Math.max(panelW * Math.max(sizes.length, 1), 760) + 20;
+  // The legend wraps onto more lines when it is wider than the chart (an A/B run adds the baseline twins).
+  const legend: Array<{ system: SystemId; x: number; y: number }> = [];
+  let lx = 20;
+  let ly = 58;
+  for (const s of systems) {
+    const itemW = 34 + SYSTEM_LABELS[s].length * 7.5;
+    if (lx > 20 && lx + itemW - 18 > width - 10) {
+      lx = 20;
+      ly += 20;
+    }
+    legend.push({ system: s, x: lx, y: ly });
+    lx += itemW;
+  }
+  const top = 84 + (ly - 58);
   const metricRows = modes.flatMap((conc) => [
     { conc, metric: 'ops' as const },
     { conc, metric: 'p99' as const },
@@ -117,11 +133,9 @@ export function renderSvg(rows: Row[], memory: MemoryRow[], systems: SystemId[],
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="18" font-weight="bold" ${FONT}>distributed-cache vs redis-server and memcached (medians; bar labels: ratio to ioredis → redis-server)</text>`,
     `<text x="${width / 2}" y="44" text-anchor="middle" font-size="11" fill="#444" ${FONT}>${esc(subtitle)}</text>`,
   ];
-  let lx = 20;
-  for (const s of systems) {
-    parts.push(`<rect x="${lx}" y="58" width="12" height="12" fill="${COLORS[s]}"/>`);
-    parts.push(`<text x="${lx + 16}" y="68" font-size="12" ${FONT}>${esc(SYSTEM_LABELS[s])}</text>`);
-    lx += 34 + SYSTEM_LABELS[s].length * 7.5;
+  for (const { system: s, x, y } of legend) {
+    parts.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[s]}"/>`);
+    parts.push(`<text x="${x + 16}" y="${y + 10}" font-size="12" ${FONT}>${esc(SYSTEM_LABELS[s])}</text>`);
   }
   metricRows.forEach(({ conc, metric }, ri) => {
     sizes.forEach((size, ci) => {

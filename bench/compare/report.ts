@@ -1,10 +1,12 @@
 /**
  * From per-round samples to what a person reads: medians over rounds, ratios to redis-server measured in the
  * same run, the console table, the Markdown table for the README, and the target verdicts (docs/PERFORMANCE.md).
+ * With `--baseline DIR` (an A/B run) our rows are also given as ratios to their twins, the same systems started
+ * from another checkout's build ('dcache-1-base', 'dcache-3-base').
  */
 import type { Phase, RunResult } from './messages';
 
-export type SystemId = 'redis' | 'redis-ap' | 'memcached' | 'dcache-1' | 'dcache-3';
+export type SystemId = 'redis' | 'redis-ap' | 'memcached' | 'dcache-1' | 'dcache-3' | 'dcache-1-base' | 'dcache-3-base';
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   redis: 'ioredis → redis-server',
@@ -12,7 +14,23 @@ export const SYSTEM_LABELS: Record<SystemId, string> = {
   memcached: 'memjs → memcached',
   'dcache-1': 'Client → dcache (1 node)',
   'dcache-3': 'Client → dcache (3 nodes)',
+  'dcache-1-base': 'Client → dcache (1 node), baseline',
+  'dcache-3-base': 'Client → dcache (3 nodes), baseline',
 };
+
+/** Our systems that an A/B run (--baseline) pairs with a twin started from the baseline's build. */
+export type OursId = 'dcache-1' | 'dcache-3';
+export type BaselineId = 'dcache-1-base' | 'dcache-3-base';
+export const BASELINE_TWIN: Record<OursId, BaselineId> = { 'dcache-1': 'dcache-1-base', 'dcache-3': 'dcache-3-base' };
+
+export function isBaseline(system: SystemId): system is BaselineId {
+  return system === 'dcache-1-base' || system === 'dcache-3-base';
+}
+
+/** The twin of one of our systems in an A/B run, null for any other system. */
+export function twinOf(system: SystemId): BaselineId | null {
+  return system === 'dcache-1' || system === 'dcache-3' ? BASELINE_TWIN[system] : null;
+}
 
 export interface Sample extends RunResult {
   system: SystemId;
@@ -55,6 +73,12 @@ export interface Row {
   opsRatio: number | null;
   p99Ratio: number | null;
   p50Ratio: number | null;
+  /**
+   * A/B runs (--baseline), our rows only: ops/s ÷ the baseline twin's (> 1 is faster) and p99 ÷ the twin's
+   * (< 1 is better); null without a twin row.
+   */
+  baseOpsRatio: number | null;
+  baseP99Ratio: number | null;
 }
 
 export interface MemoryRow {
@@ -113,6 +137,8 @@ export function aggregate(samples: Sample[], order: SystemId[]): Row[] {
       opsRatio: null,
       p99Ratio: null,
       p50Ratio: null,
+      baseOpsRatio: null,
+      baseP99Ratio: null,
     });
   }
   for (const row of rows) {
@@ -123,6 +149,17 @@ export function aggregate(samples: Sample[], order: SystemId[]): Row[] {
       row.opsRatio = row.opsPerSec / base.opsPerSec;
       row.p99Ratio = row.p99 / base.p99;
       row.p50Ratio = row.p50 / base.p50;
+    }
+    const twin = twinOf(row.system);
+    const twinRow =
+      twin === null
+        ? undefined
+        : rows.find(
+            (r) => r.system === twin && r.valueBytes === row.valueBytes && r.concurrency === row.concurrency && r.phase === row.phase,
+          );
+    if (twinRow !== undefined) {
+      row.baseOpsRatio = row.opsPerSec / twinRow.opsPerSec;
+      row.baseP99Ratio = row.p99 / twinRow.p99;
     }
   }
   const rank = (r: Row) => [r.concurrency === 1 ? 1 : 0, r.valueBytes, r.phase === 'set' ? 0 : 1, order.indexOf(r.system)];
@@ -154,7 +191,17 @@ function fmtRatio(r: number | null): string {
   return r === null || !Number.isFinite(r) ? '–' : `${r.toFixed(2)}×`;
 }
 
+/** The "vs base" cell of a row: the ratio for our rows, "base" for a twin, "–" for the others. */
+function fmtBase(r: Row, ratio: number | null): string {
+  return isBaseline(r.system) ? 'base' : fmtRatio(ratio);
+}
+
+function abRun(rows: Row[]): boolean {
+  return rows.some((r) => isBaseline(r.system));
+}
+
 export function consoleRows(rows: Row[]): Array<Record<string, string>> {
+  const ab = abRun(rows);
   return rows.map((r) => ({
     workload: `${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)}`,
     system: r.label,
@@ -165,21 +212,58 @@ export function consoleRows(rows: Row[]): Array<Record<string, string>> {
     'p99.9': fmtUs(r.p999),
     'p99 vs redis': fmtRatio(r.p99Ratio),
     'cpu lg/srv': `${Math.round(r.loadgenCpu * 100)}%/${Math.round(r.serverCpu * 100)}%`,
+    ...(ab ? { 'vs base': fmtBase(r, r.baseOpsRatio), 'p99 vs base': fmtBase(r, r.baseP99Ratio) } : {}),
     ...(r.errors + r.wrong > 0 ? { errors: `${r.errors} err, ${r.wrong} wrong` } : {}),
   }));
 }
 
 export function markdownTable(rows: Row[]): string {
+  const ab = abRun(rows);
   const lines = [
-    '| workload | system | ops/s | ops/s vs redis | p50 | p99 | p99.9 | p99 vs redis | CPU load gen / server | load gen GC: full/s, pause ms/s |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | system | ops/s | ops/s vs redis | p50 | p99 | p99.9 | p99 vs redis | CPU load gen / server | load gen GC: full/s, pause ms/s |' +
+      (ab ? ' ops/s vs base | p99 vs base |' : ''),
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|' + (ab ? '---:|---:|' : ''),
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)} | ${r.label} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.opsRatio)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ${fmtUs(r.p999)} | ${fmtRatio(r.p99Ratio)} | ${Math.round(r.loadgenCpu * 100)}% / ${Math.round(r.serverCpu * 100)}% | ${r.loadgenMajorGcPerSec.toFixed(1)}, ${r.loadgenGcMsPerSec.toFixed(1)} |`,
+      `| ${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)} | ${r.label} | ${fmtOps(r.opsPerSec)} | ${fmtRatio(r.opsRatio)} | ${fmtUs(r.p50)} | ${fmtUs(r.p99)} | ${fmtUs(r.p999)} | ${fmtRatio(r.p99Ratio)} | ${Math.round(r.loadgenCpu * 100)}% / ${Math.round(r.serverCpu * 100)}% | ${r.loadgenMajorGcPerSec.toFixed(1)}, ${r.loadgenGcMsPerSec.toFixed(1)} |` +
+        (ab ? ` ${fmtBase(r, r.baseOpsRatio)} | ${fmtBase(r, r.baseP99Ratio)} |` : ''),
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * An A/B run's summary, one line per workload and system of ours: the ratios to the baseline twin, and the same
+ * ratio round by round (ours and its twin run back to back in every round, so a round's pair saw the same
+ * machine), then the geometric mean over the workloads. Empty when the run has no twin rows.
+ */
+export function abSummary(rows: Row[]): string[] {
+  const lines: string[] = [];
+  const bySystem = new Map<SystemId, number[]>();
+  for (const r of rows) {
+    const twin = twinOf(r.system);
+    if (twin === null || r.baseOpsRatio === null || r.baseP99Ratio === null) continue;
+    const t = rows.find(
+      (x) => x.system === twin && x.valueBytes === r.valueBytes && x.concurrency === r.concurrency && x.phase === r.phase,
+    );
+    if (t === undefined) continue;
+    const perRound = r.opsPerRound.map((ops, i) => ops / (t.opsPerRound[i] ?? NaN)).filter(Number.isFinite);
+    const spread = perRound.length > 1 ? `; per round ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)}×` : '';
+    lines.push(
+      `${`${r.phase.toUpperCase()} ${sizeName(r.valueBytes)}, ${modeName(r.concurrency)}`.padEnd(30)} ${r.label.padEnd(26)} ` +
+        `ops/s ${fmtRatio(r.baseOpsRatio)} (${fmtOps(r.opsPerSec)} vs ${fmtOps(t.opsPerSec)}), p99 ${fmtRatio(r.baseP99Ratio)} (${fmtUs(r.p99)} vs ${fmtUs(t.p99)})${spread}`,
+    );
+    const list = bySystem.get(r.system) ?? [];
+    list.push(r.baseOpsRatio);
+    bySystem.set(r.system, list);
+  }
+  for (const [system, ratios] of bySystem) {
+    if (ratios.length < 2) continue;
+    const geomean = Math.exp(ratios.reduce((sum, x) => sum + Math.log(x), 0) / ratios.length);
+    lines.push(`${SYSTEM_LABELS[system]}: geometric mean of ops/s vs base over ${ratios.length} workloads ${fmtRatio(geomean)}`);
+  }
+  return lines;
 }
 
 export function memoryMarkdown(rows: MemoryRow[]): string {
