@@ -3,17 +3,12 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <vector>
 
 #include "allocator.h"
 #include "hash.h"
 #include "ring.h"
 
 namespace {
-
-// Rings by id, for lookupRing(): a plain function call with a number costs less than an ObjectWrap method
-// call (no unwrap), which is what the single-key native path is made of.
-std::vector<dcache::RingPoints*> gRings;
 
 bool CheckRange(const Napi::Env& env, size_t bufferLength, uint32_t offset, uint32_t length) {
   if (static_cast<uint64_t>(offset) + length > bufferLength) {
@@ -43,13 +38,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
                         InstanceMethod<&NativeRing::LookupBatch>("lookupBatch")});
   }
 
-  explicit NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRing>(info) {
-    id_ = static_cast<uint32_t>(gRings.size());
-    gRings.push_back(&ring_);
-    info.This().As<Napi::Object>().Set("id", Napi::Number::New(info.Env(), id_));
-  }
-
-  ~NativeRing() override { gRings[id_] = nullptr; }
+  explicit NativeRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRing>(info) {}
 
  private:
   // setPoints(points: Uint32Array, owners: Int32Array): copies both; called once per ring change.
@@ -89,23 +78,7 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
   }
 
   dcache::RingPoints ring_;
-  uint32_t id_ = 0;
 };
-
-// lookupRing(ringId, buffer, offset, length) -> owner index, -1 on an empty ring
-Napi::Value LookupRing(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-  Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
-  const uint32_t offset = info[2].As<Napi::Number>().Uint32Value();
-  const uint32_t length = info[3].As<Napi::Number>().Uint32Value();
-  if (id >= gRings.size() || gRings[id] == nullptr) {
-    Napi::RangeError::New(env, "no such ring").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!CheckRange(env, buffer.ByteLength(), offset, length)) return env.Undefined();
-  return Napi::Number::New(env, gRings[id]->Lookup(buffer.Data() + offset, length, 0));
-}
 
 // tuneAllocator(trimThresholdBytes, mmapThresholdBytes) -> whether the C allocator took them (allocator.h)
 Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
@@ -122,7 +95,6 @@ Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hash32", Napi::Function::New<Hash32>(env, "hash32"));
   exports.Set("NativeRing", NativeRing::Define(env));
-  exports.Set("lookupRing", Napi::Function::New<LookupRing>(env, "lookupRing"));
   exports.Set("tuneAllocator", Napi::Function::New<TuneAllocator>(env, "tuneAllocator"));
   return exports;
 }

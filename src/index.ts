@@ -12,7 +12,8 @@ export {
   type SetModeName,
   type NodeStatus,
 } from './client/index';
-export { startNode, type CacheNode } from './server/node';
+export { startNode } from './node/start-node';
+export { type CacheNode, type MemberInfo } from './node/cache-node';
 export { type NodeOptions } from './server/options';
 export {
   DCacheError,

@@ -9,7 +9,7 @@ import { formatHelp, parseFlags, UsageError, type FlagSpec } from './cli/flags';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger';
 import { NODE_DEFAULTS, type NodeOptions } from './server/options';
 import { parseSize } from './server/size';
-import { startNode } from './server/node';
+import { startNode } from './node/start-node';
 import { printStatus } from './cli/status';
 import { AUTH_TOKEN_ENV, CLUSTER_TOKEN_ENV } from './net/auth';
 import { tuneAllocatorForServer } from './server/allocator';

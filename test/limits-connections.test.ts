@@ -13,7 +13,7 @@ import { Client } from '../src/client/client';
 import { Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
 import { encodeMgetBody } from '../src/protocol/multi';
-import type { CacheNode } from '../src/server/node';
+import type { CacheNode } from '../src/node/cache-node';
 import { eventually, startCluster } from './helpers/cluster';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';

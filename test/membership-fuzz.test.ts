@@ -11,7 +11,8 @@ import { decodeMessage, encodeMessage, type MembershipMessage } from '../src/dis
 import { MAX_INCARNATION_LEAD_MS } from '../src/discovery/membership';
 import { MEMBERSHIP_OPCODE_FIRST, Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
-import type { CacheNode } from '../src/server/node';
+import type { CacheNode } from '../src/node/cache-node';
+import { nodeInternals } from '../src/node/internals';
 import { startCluster } from './helpers/cluster';
 import { memberSocket } from './helpers/members';
 import { closeAllNodes } from './helpers/node';
@@ -75,19 +76,19 @@ interface Snapshot {
  * (States and incarnations of real members may move on their own under load: a slow probe, a refute.)
  */
 function snapshot(node: CacheNode): Snapshot {
-  const all = node.cluster.membership.table.all();
+  const all = nodeInternals(node).cluster.membership.table.all();
   const members = all
     .map((m) => m.id)
     .sort()
     .join(',');
   const farFuture = all.filter((m) => m.incarnation > Date.now() + MAX_INCARNATION_LEAD_MS).length;
-  return { members, checksum: node.cluster.ring.checksum, items: node.store.stats().items, farFuture };
+  return { members, checksum: nodeInternals(node).cluster.ring.checksum, items: nodeInternals(node).store.stats().items, farFuture };
 }
 
 Fuzz('random and mutated membership frames from a non-member are all refused and change nothing', async () => {
   const nodes = await startCluster(3);
   const target = nodes[0]!;
-  for (let i = 0; i < 50; i++) target.store.set(`k${i}`, 'v');
+  for (let i = 0; i < 50; i++) nodeInternals(target).store.set(`k${i}`, 'v');
   const real = nodes.map((node) => node.address);
   const before = snapshot(target);
   const samples = fc.sample(
@@ -159,10 +160,10 @@ Fuzz('a real member speaking about made-up members or far-future incarnations ch
   const messages = fc.sample(fc.array(fc.oneof(lie, madeUp), { minLength: 1, maxLength: 10 }), { numRuns: 100, seed: 7 });
   for (const updates of messages) {
     const message: MembershipMessage = { from: member.address, updates: updates as MembershipMessage['updates'] };
-    await target.cluster.handleMembership(Opcode.PROBE, decodeMessage(encodeMessage(message))!, member.address);
+    await nodeInternals(target).cluster.handleMembership(Opcode.PROBE, decodeMessage(encodeMessage(message))!, member.address);
   }
   assert.equal(snapshot(target), before);
-  assert.ok(target.cluster.membership.counters.futureIncarnationsRefused > 0);
+  assert.ok(nodeInternals(target).cluster.membership.counters.futureIncarnationsRefused > 0);
 });
 
 Fuzz.run();

@@ -8,7 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type RedisClient from 'ioredis';
 import { loadIoredis } from './helpers/ioredis';
-import type { CacheNode } from '../src/server/node';
+import type { CacheNode } from '../src/node/cache-node';
+import { nodeInternals } from '../src/node/internals';
 import type { NodeOptions } from '../src/server/options';
 import { eventually, startCluster } from './helpers/cluster';
 import { closeAllNodes } from './helpers/node';
@@ -39,14 +40,14 @@ async function cluster(options: NodeOptions = {}): Promise<{ nodes: CacheNode[];
 
 /** `count` keys (prefix + i) whose ring owner is `owner`. */
 function keysOwnedBy(nodes: CacheNode[], owner: CacheNode, prefix: string, count = 1): string[] {
-  const ring = nodes[0]!.cluster.ring;
+  const ring = nodeInternals(nodes[0]!).cluster.ring;
   const keys: string[] = [];
   for (let i = 0; keys.length < count; i++) if (ring.lookup(`${prefix}${i}`) === owner.address) keys.push(`${prefix}${i}`);
   return keys;
 }
 
 function ownerOf(nodes: CacheNode[], key: string): CacheNode {
-  const id = nodes[0]!.cluster.ring.lookup(key);
+  const id = nodeInternals(nodes[0]!).cluster.ring.lookup(key);
   return nodes.find((node) => node.address === id)!;
 }
 
@@ -62,7 +63,7 @@ async function rejects(promise: Promise<unknown>, message: string | RegExp): Pro
   assert.unreachable(`expected the error ${String(message)}`);
 }
 
-const items = (nodes: CacheNode[]): number[] => nodes.map((node) => node.store.stats().items);
+const items = (nodes: CacheNode[]): number[] => nodes.map((node) => nodeInternals(node).store.stats().items);
 
 const RC = suite('resp port of a cluster node');
 
@@ -100,7 +101,7 @@ if (Redis !== undefined) {
     for (const key of keys) {
       const owner = ownerOf(nodes, key);
       for (const node of nodes) {
-        const stored = node.store.get(key);
+        const stored = nodeInternals(node).store.get(key);
         if (node === owner) assert.is(stored?.toString(), `value of ${key}`);
         else assert.is(stored, undefined, `${key} is not on ${node.address}`);
       }
@@ -145,8 +146,8 @@ if (Redis !== undefined) {
     assert.is(await redis.incrby(n!, 9), 10);
     assert.is(await redis.decr(n!), 9);
     assert.is(await redis.decrby(n!, 19), -10);
-    assert.is(nodes[1]!.store.get(n!)?.toString(), '-10', 'stored on the owner');
-    assert.is(nodes[0]!.store.get(n!), undefined);
+    assert.is(nodeInternals(nodes[1]!).store.get(n!)?.toString(), '-10', 'stored on the owner');
+    assert.is(nodeInternals(nodes[0]!).store.get(n!), undefined);
     await redis.set(text!, 'text');
     await rejects(redis.incr(text!), 'ERR value is not an integer or out of range');
     await redis.set(max!, '9223372036854775807');
@@ -247,7 +248,7 @@ if (Redis !== undefined) {
     assert.equal(here.slice(22, 25), [1, 0, -1]);
     assert.is(here[35], 2);
     assert.is(here.at(-2), null, 'expired on the owner');
-    assert.is(nodes[0]!.store.stats().items, 0);
+    assert.is(nodeInternals(nodes[0]!).store.stats().items, 0);
 
     // DEL and EXISTS with keys on all three owners (a repeated key counts once for DEL, each time for EXISTS).
     await redis.mset(local!, '1', remote!, '2', other!, '3');
@@ -290,8 +291,8 @@ if (Redis !== undefined) {
     assert.match(info, /\r\ncluster_enabled:0\r\n/);
     assert.match(info, /\r\ndcache_keyspace_scope:cluster\r\n/);
     assert.match(info, /\r\ndcache_members:3\r\n/);
-    assert.match(info, new RegExp(`\\r\\ndcache_ring_epoch:${nodes[0]!.cluster.ring.epoch}\\r\\n`));
-    assert.match(info, new RegExp(`\\r\\ndcache_ring_checksum:${nodes[0]!.cluster.ring.checksum}\\r\\n`));
+    assert.match(info, new RegExp(`\\r\\ndcache_ring_epoch:${nodeInternals(nodes[0]!).cluster.ring.epoch}\\r\\n`));
+    assert.match(info, new RegExp(`\\r\\ndcache_ring_checksum:${nodeInternals(nodes[0]!).cluster.ring.checksum}\\r\\n`));
     for (const node of nodes) assert.ok(info.includes(`id=${node.address},state=alive`), `INFO lists ${node.address}`);
     assert.match(await redis.info('keyspace'), /^# Keyspace\r\ndb0:keys=601,/);
     assert.is(await viaOther.flushall(), 'OK');
@@ -399,7 +400,7 @@ if (Redis !== undefined) {
     );
     assert.is(await redis.get(ofB[0]!), 'still here', 'keys of live owners are served meanwhile');
     assert.is(await redis.ping(), 'PONG');
-    await eventually(() => a.cluster.ring.size === 2, 'the survivors to drop the killed node from the ring');
+    await eventually(() => nodeInternals(a).cluster.ring.size === 2, 'the survivors to drop the killed node from the ring');
     // Its keys now belong to survivors: the cluster answers again.
     assert.is(await redis.set(ofC[0]!, 'again'), 'OK');
     assert.is(await redis.get(ofC[0]!), 'again');

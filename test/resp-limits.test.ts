@@ -14,7 +14,8 @@ import { RespReplyError, RespTestClient, closeAllClients, encodeCommand, text, t
 import { closeAllRespServers, startRespTestServer } from './helpers/resp-server';
 import { startCluster } from './helpers/cluster';
 import { closeAllNodes } from './helpers/node';
-import type { CacheNode } from '../src/server/node';
+import type { CacheNode } from '../src/node/cache-node';
+import { nodeInternals } from '../src/node/internals';
 import { NodeBudgets, type OutputHolder } from '../src/net/held-memory';
 import { DEFAULT_MAX_ARGS } from '../src/resp/parser';
 import { defaultMaxRequestBytes } from '../src/resp/server';
@@ -308,7 +309,7 @@ Limits('cluster node: MGET is sized from its local part before anything is forwa
     outputHardLimitBytes: 256 * KiB,
   });
   const [self, peer] = nodes as [CacheNode, CacheNode];
-  const ring = self.cluster.ring;
+  const ring = nodeInternals(self).cluster.ring;
   const owned = (owner: CacheNode, count: number): string[] => {
     const keys: string[] = [];
     for (let i = 0; keys.length < count; i++) if (ring.lookup(`key:${i}`) === owner.address) keys.push(`key:${i}`);
@@ -319,7 +320,7 @@ Limits('cluster node: MGET is sized from its local part before anything is forwa
   const c = await RespTestClient.connect(self.respPort!);
   const value = 'v'.repeat(50_000);
   for (const key of [...local, ...remote]) assert.is(await c.call('SET', key, value), 'OK');
-  const peerReads = (): number => peer.store.stats().hits + peer.store.stats().misses;
+  const peerReads = (): number => nodeInternals(peer).store.stats().hits + nodeInternals(peer).store.stats().misses;
 
   // Local part alone too large: refused before the owner is asked.
   const before = peerReads();

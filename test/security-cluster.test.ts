@@ -14,7 +14,8 @@ import { Client } from '../src/client/client';
 import { encodeMessage, type MembershipMessage } from '../src/discovery/messages';
 import { Flag, Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
-import type { CacheNode } from '../src/server/node';
+import type { CacheNode } from '../src/node/cache-node';
+import { nodeInternals } from '../src/node/internals';
 import { aliveIds, eventually, FAST_MEMBERSHIP, startCluster } from './helpers/cluster';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';
@@ -67,8 +68,8 @@ Trust('reproduction 1: a JOIN from a client announcing five made-up members is r
   await canary.runFor(2000);
   for (const node of nodes) {
     assert.equal(aliveIds(node), members, `${node.address} still sees exactly the three members`);
-    assert.is(node.cluster.membership.table.size, 3);
-    assert.ok(node.cluster.hasQuorum);
+    assert.is(nodeInternals(node).cluster.membership.table.size, 3);
+    assert.ok(nodeInternals(node).cluster.hasQuorum);
   }
   assert.equal(await unreadableKeys(client, keys), []);
   const result = await canary.stop();
@@ -97,7 +98,7 @@ Trust('a client holding the client token still cannot send member-only frames; t
   );
   await second.closed;
   assert.is(serverStats(nodes[0]!).memberOnlyRefusals, 2);
-  assert.is(nodes[0]!.store.get(Buffer.from('k')), undefined);
+  assert.is(nodeInternals(nodes[0]!).store.get(Buffer.from('k')), undefined);
   assert.equal(aliveIds(nodes[0]!), nodes.map((node) => node.address).sort());
 });
 
@@ -107,7 +108,7 @@ Trust('reproduction 2: a PROBE declaring a node dead at a huge incarnation chang
   const client = new Client({ nodes: [victim.address] });
   clients.push(client);
   const keys = await seedKeys(client, 1000);
-  const before = victim.store.stats().items;
+  const before = nodeInternals(victim).store.stats().items;
   const lie = { id: victim.address, state: 'dead' as const, incarnation: Date.now() + 2e9 };
   // From a connection that is no member: refused before it is read.
   const outsider = await rawPeer(victim);
@@ -117,15 +118,22 @@ Trust('reproduction 2: a PROBE declaring a node dead at a huge incarnation chang
   // From a real member, speaking for itself: the incarnation is 23 days ahead of the clock, so it is refused.
   const member = nodes[1]!;
   const asMember = await memberSocket(member, victim, peers);
-  const self = { id: member.address, state: 'alive' as const, incarnation: member.cluster.membership.table.self.incarnation };
+  const self = {
+    id: member.address,
+    state: 'alive' as const,
+    incarnation: nodeInternals(member).cluster.membership.table.self.incarnation,
+  };
   asMember.write(frame(Opcode.PROBE, 2, { from: member.address, updates: [self, lie] }));
   assert.is((await asMember.waitForResponses(2))[1]!.status, Status.OK);
-  assert.is(victim.cluster.membership.counters.futureIncarnationsRefused, 1);
-  assert.is(victim.store.stats().items, before, 'nothing was emptied');
-  assert.is((victim.cluster.stats() as { flushesOnComeback: number }).flushesOnComeback, 0);
+  assert.is(nodeInternals(victim).cluster.membership.counters.futureIncarnationsRefused, 1);
+  assert.is(nodeInternals(victim).store.stats().items, before, 'nothing was emptied');
+  assert.is((nodeInternals(victim).cluster.stats() as { flushesOnComeback: number }).flushesOnComeback, 0);
   assert.equal(await unreadableKeys(client, keys), []);
-  assert.is(victim.cluster.membership.table.self.state, 'alive');
-  assert.ok(victim.cluster.membership.table.self.incarnation < Date.now() + 1e9, 'no refute raised the incarnation to the lie');
+  assert.is(nodeInternals(victim).cluster.membership.table.self.state, 'alive');
+  assert.ok(
+    nodeInternals(victim).cluster.membership.table.self.incarnation < Date.now() + 1e9,
+    'no refute raised the incarnation to the lie',
+  );
 });
 
 Trust("a member speaks only for itself: a message in another member's name is FORBIDDEN and its connection closed", async () => {
@@ -139,24 +147,24 @@ Trust("a member speaks only for itself: a message in another member's name is FO
   assert.is(responses[1]!.status, Status.FORBIDDEN);
   await socket.closed;
   assert.is((target.stats().routing as { spoofedSenders: number }).spoofedSenders, 1);
-  assert.is(target.cluster.membership.table.get(other.address)!.state, 'alive');
+  assert.is(nodeInternals(target).cluster.membership.table.get(other.address)!.state, 'alive');
 });
 
 Trust('a death verdict from a member this node does not know is hearsay: the store is kept', async () => {
   const nodes = await startCluster(3);
   const victim = nodes[0]!;
-  victim.store.set('kept', 'yes');
-  const self = victim.cluster.membership.table.self;
+  nodeInternals(victim).store.set('kept', 'yes');
+  const self = nodeInternals(victim).cluster.membership.table.self;
   // An authenticated stranger (its id proven, but never a member here) says this node is dead.
   const stranger = '127.0.0.1:7999';
-  await victim.cluster.handleMembership(
+  await nodeInternals(victim).cluster.handleMembership(
     Opcode.PROBE,
     { from: stranger, updates: [{ id: victim.address, state: 'dead', incarnation: self.incarnation }] },
     stranger,
   );
-  assert.is(victim.cluster.membership.counters.hearsayIgnored, 1);
-  assert.is(String(victim.store.get('kept')), 'yes');
-  assert.is(victim.cluster.membership.table.self.state, 'alive');
+  assert.is(nodeInternals(victim).cluster.membership.counters.hearsayIgnored, 1);
+  assert.is(String(nodeInternals(victim).store.get('kept')), 'yes');
+  assert.is(nodeInternals(victim).cluster.membership.table.self.state, 'alive');
 });
 
 Trust('made-up members relayed by a real member are probed, never admitted, and never count toward the majority', async () => {
@@ -164,11 +172,11 @@ Trust('made-up members relayed by a real member are probed, never admitted, and 
   const [target, relay] = nodes as [CacheNode, CacheNode];
   const now = Date.now();
   const fakes = [1, 2, 3, 4, 5].map((i) => ({ id: madeUp(i), state: 'alive' as const, incarnation: now }));
-  await target.cluster.handleMembership(Opcode.SYNC, { from: relay.address, updates: fakes }, relay.address);
-  await eventually(() => target.cluster.membership.counters.admissionFailures >= 5, 'the five admission probes to fail');
-  assert.is(target.cluster.membership.table.size, 3);
-  assert.is(target.cluster.membership.table.votingMembers, 3);
-  assert.ok(target.cluster.hasQuorum);
+  await nodeInternals(target).cluster.handleMembership(Opcode.SYNC, { from: relay.address, updates: fakes }, relay.address);
+  await eventually(() => nodeInternals(target).cluster.membership.counters.admissionFailures >= 5, 'the five admission probes to fail');
+  assert.is(nodeInternals(target).cluster.membership.table.size, 3);
+  assert.is(nodeInternals(target).cluster.membership.table.votingMembers, 3);
+  assert.ok(nodeInternals(target).cluster.hasQuorum);
   assert.equal(aliveIds(target), nodes.map((node) => node.address).sort());
 });
 
@@ -177,7 +185,7 @@ Trust(
   async () => {
     const nodes = await startCluster(2, { authToken: TOKEN, clusterToken: CLUSTER_TOKEN });
     const [target, member] = nodes as [CacheNode, CacheNode];
-    const hello = (id: string, key: string) => member.cluster.peers.sentHellos.create(id, target.address, Buffer.from(key));
+    const hello = (id: string, key: string) => nodeInternals(member).cluster.peers.sentHellos.create(id, target.address, Buffer.from(key));
     const nonce = 'ef'.repeat(16);
     const rightProof = createHmac('sha256', CLUSTER_TOKEN)
       .update(`dcache-member-hello\n${member.address}\n${target.address}\n${nonce}`)

@@ -18,7 +18,7 @@ import { SLOT, type Slots } from './slots';
 const LE: boolean = LITTLE_ENDIAN;
 const { STRIDE, HASH, REF, KEY, KEY_MASK } = SLOT;
 
-export const MAX_LOAD = 0.7;
+const MAX_LOAD = 0.7;
 const MIN_BUCKETS = 16;
 
 export class IndexTable {

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors';
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
 /** "-9223372036854775808" */
-export const INT64_MAX_CHARS = 20;
+const INT64_MAX_CHARS = 20;
 
 /** Parse `len` bytes at `off`, or return null when they are not a canonical int64. */
 export function parseInt64(buf: Uint8Array, off: number, len: number): bigint | null {

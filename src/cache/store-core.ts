@@ -48,7 +48,7 @@ export const INITIAL_SLOTS = 1024;
 const MAX_PINNED_SHARE = 8;
 const MIN_SLOT_GROWTH = 256;
 /** Items expired per clock read when reclaiming inside a set or sweeping. */
-export const EXPIRE_BATCH = 64;
+const EXPIRE_BATCH = 64;
 /** Value copies up to this length run as a JS loop; longer ones as TypedArray#set (native memcpy). */
 const JS_COPY_MAX = 16;
 

@@ -82,13 +82,13 @@ export interface ResolvedOptions {
   growthFactor: number;
 }
 
-export const MIN_MEMORY_BYTES = 4 * PAGE_BYTES;
+const MIN_MEMORY_BYTES = 4 * PAGE_BYTES;
 /**
  * A chunk ref is 32 bits: page id and chunk index (slab.ts). The index needs log2(PAGE_BYTES / minChunkBytes) bits,
  * the rest name pages, which are at least half a standard page: so the limit depends on minChunkBytes
  * (about 64 GiB with the default 32, 32 GiB with 16). Far beyond one Node process anyway.
  */
-export function maxMemoryFor(minChunkBytes: number): number {
+function maxMemoryFor(minChunkBytes: number): number {
   const indexBits = Math.max(1, Math.ceil(Math.log2(Math.floor(PAGE_BYTES / minChunkBytes))));
   const pageIds = 2 ** (32 - indexBits) - 1;
   return (pageIds - 3) * (PAGE_BYTES / 2);

@@ -11,7 +11,7 @@ export interface NodeAddress {
   readonly id: string;
 }
 
-export const DEFAULT_CLIENT_HOST = '127.0.0.1';
+const DEFAULT_CLIENT_HOST = '127.0.0.1';
 
 const PORT_RE = /^\d{1,5}$/;
 const HOST_RE = /^[A-Za-z0-9._-]+$/;

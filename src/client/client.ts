@@ -22,7 +22,8 @@ import { MULTI_SLACK_BYTES, Opcode, setModeFlags, type SetMode } from '../protoc
 import { BufferPool } from '../protocol/buffer-pool';
 import type { MsetEntry } from '../protocol/multi';
 import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
-import { type ConnectionState, NodeConnection } from './connection';
+import { NodeConnection } from './connection';
+import type { ConnectionState } from './connection-options';
 import { DEFAULT_NODE_LIMITS, type MsetInput, type MultiPart, mgetKeysPerFrame, planMget, planMset } from './multi-plan';
 import { type ClientOptions, resolveClientOptions } from './options';
 import { parseNodeAddress } from './address';

@@ -5,13 +5,10 @@
  * Hot path, per request: encode into the connection's OutputBatch, add a Pending to the id table, return a
  * promise. No timer, no closure, no clock read per request:
  *  - Every request issued in one tick leaves in ONE socket.write, flushed from process.nextTick (after the
- *    microtasks of that tick have run, so the continuations resolved by one read chunk share a write). The first
- *    flush of an event-loop turn writes at once; later ones in the same turn (libuv delivers up to 32 reads of
- *    a busy socket per turn, and with large values each read completes about one request) are corked until the
- *    turn ends (setImmediate) and leave in one writev, as the node does with its answers.
+ *    microtasks of that tick have run, so the continuations resolved by one read chunk share a write); later
+ *    flushes of the same event-loop turn leave in one writev (turn-cork.ts), as the node does with its answers.
  *  - The clock is read once per batch; deadline = batch time + timeoutMs. One interval timer per connection
- *    (every min(timeoutMs / 4, 50) ms, only while requests are in flight) expires requests from the oldest,
- *    stopping at the first that has time left: send order is deadline order.
+ *    expires requests from the oldest (deadline-sweep.ts).
  *  - Responses are read into a per-connection buffer (socket.ts), decoded in place (FrameDecoder views) and
  *    matched by id; only the value bytes the caller receives are copied.
  *  - Bounds: maxPending requests tracked, and maxQueuedBytes unsent in the socket (a node that stops reading);
@@ -23,65 +20,31 @@
  *  - backoff (the last attempt failed): the node is known down; requests fail fast with ConnectionError so
  *    the caller can fail over or fall back to the source of truth instead of waiting.
  *  - A ready connection that is lost fails its outstanding requests with ConnectionError (never resent: a SET
- *    or INCR may have run) and reconnects at once if it had been answering, else after a backoff of 50 ms
- *    doubling to 2 s, with jitter (half fixed, half random).
+ *    or INCR may have run) and reconnects at once if it had been answering, else after a backoff
+ *    (reconnect-backoff.ts).
  */
 import * as net from 'node:net';
-import { AuthError, ClientClosedError, ConnectionError, DCacheError, QueueFullError, TimeoutError } from '../errors';
-import { DEFAULT_MAX_VALUE_BYTES, HEADER_SIZE, Opcode, Status, closesConnection, opcodeName, statusName } from '../protocol/constants';
-import type { BufferPool } from '../protocol/buffer-pool';
-import { type Frame, FrameDecoder } from '../protocol/decoder';
+import { ClientClosedError, ConnectionError, QueueFullError } from '../errors';
+import { HEADER_SIZE, Opcode, Status, closesConnection } from '../protocol/constants';
+import { FrameDecoder } from '../protocol/decoder';
+import type { Frame } from '../protocol/frame';
 import { writeRequest, writeRequestHead, writeRequestHeader } from '../protocol/encoder';
 import { type MsetEntry, writeMgetBody, writeMsetBody } from '../protocol/multi';
 import type { OutputBatch } from '../protocol/output-batch';
 import { LARGE_VALUE_BYTES, callerKeepsValue, outgoingBatch } from './outgoing';
 import type { NodeAddress } from './address';
 import { type Bytes, roomFor } from './args';
-import { MGET_KEYS_PER_FRAME } from './multi-plan';
 import { Pending, PendingTable, promiseFor } from './pending';
 import { type ClientOpcode, type OpcodeResults, type RawResponse, rawResponseOf, resultOf } from './results';
 import { openSocket } from './socket';
+import { authFailedError, closedByNodeError, congestedError, nodeDownError, socketClosedError, timeoutError } from './connection-errors';
+import { DEFAULT_MAX_RESPONSE_BYTES, MAX_QUEUED_BYTES, type ConnectionState, type NodeConnectionOptions } from './connection-options';
+import { DeadlineSweep } from './deadline-sweep';
+import { ReconnectBackoff } from './reconnect-backoff';
+import { TurnCork } from './turn-cork';
 
-export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
-
-export interface NodeConnectionOptions {
-  timeoutMs: number;
-  connectTimeoutMs: number;
-  /** Requests in flight (sent or queued) on this connection; past it a request fails with QueueFullError. */
-  maxPending: number;
-  /** Largest response body accepted (a bigger one fails the connection); default about 256 MiB. */
-  maxResponseBytes?: number;
-  /** First reconnect delay; doubles per failed attempt up to backoffMaxMs. Defaults 50 and 2000. */
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
-  /** Bytes the socket may hold unsent before new requests fail with QueueFullError; default MAX_QUEUED_BYTES. */
-  maxQueuedBytes?: number;
-  /**
-   * The node's token: sent (AUTH) as the first frame of every connection, before any queued request. A wrong
-   * token fails the connection's requests with AuthError and backs off like a failed connect.
-   */
-  authToken?: string;
-  /**
-   * A node's connections to other members: instead of AUTH, the first frame is MEMBER_HELLO with the value this
-   * returns (a fresh hello per connection, src/server/member-auth.ts). A refused hello fails like a wrong token.
-   */
-  memberHello?: () => Buffer;
-  /** DNS lookup for hostnames (net.connect's `lookup`); default dns.lookup. */
-  lookup?: net.LookupFunction;
-  /** Source address for the connection (a node's peer connections leave from the node's own address). */
-  localAddress?: string;
-  /** Where the outgoing batch's storage comes from and goes back to (a client shares one among its connections). */
-  bufferPool?: BufferPool;
-  onConnect?: (connection: NodeConnection) => void;
-  onDisconnect?: (connection: NodeConnection, error: Error) => void;
-  /** Called when the node is marked down and a reconnect is scheduled in delayMs. */
-  onBackoff?: (connection: NodeConnection, delayMs: number, error: Error) => void;
-  /**
-   * Called when a response's ring epoch differs from the previous response's (docs/PROTOCOL.md: epochs say
-   * "changed or not"; a smart client refreshes its topology then).
-   */
-  onEpoch?: (connection: NodeConnection, epoch: number, previous: number) => void;
-}
+// The default response limit is the connection's: importable with it.
+export { DEFAULT_MAX_RESPONSE_BYTES };
 
 /**
  * Module-local aliases for what the per-request path calls. tsx (the test and bench runner) compiles each
@@ -101,16 +64,6 @@ const hot = {
 };
 const SHUTTING_DOWN = Status.SHUTTING_DOWN;
 
-/** Room for an MGET frame's worst case against a node with the default value limit, plus slack. */
-export const DEFAULT_MAX_RESPONSE_BYTES = MGET_KEYS_PER_FRAME * (4 + DEFAULT_MAX_VALUE_BYTES) + 64 * 1024;
-const MAX_SWEEP_INTERVAL_MS = 50;
-/**
- * Bytes of requests the socket may hold beyond what the kernel took. maxPending bounds the requests tracked,
- * but a node that stops reading (a frozen process) leaves the bytes of requests that already timed out in the
- * socket: past this, new requests fail with QueueFullError until the socket drains.
- */
-export const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-
 export class NodeConnection {
   readonly address: NodeAddress;
   state: ConnectionState = 'idle';
@@ -127,11 +80,10 @@ export class NodeConnection {
   private readonly connectTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly maxQueuedBytes: number;
-  private readonly backoffBaseMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly sweepIntervalMs: number;
   private readonly hooks: NodeConnectionOptions;
   private readonly table: PendingTable;
+  /** Expires requests past their deadline (deadline-sweep.ts). */
+  private readonly deadlines: DeadlineSweep;
   /** Requests not yet written (outgoing.ts). */
   private readonly out: OutputBatch;
   private readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
@@ -140,31 +92,20 @@ export class NodeConnection {
   private closeCause: Error | null = null;
   /** The current socket answered at least one request: a loss is worth an immediate reconnect. */
   private healthy = false;
-  /** Failed attempts in a row (drives the backoff). */
-  private failures = 0;
+  /** Failed attempts in a row and the scheduled retry (reconnect-backoff.ts). */
+  private readonly backoff: ReconnectBackoff;
   private flushScheduled = false;
-  /** A flush wrote in this event-loop turn; `corkedSocket` is the socket corked since (see write). */
-  private wroteThisTurn = false;
-  private corkedSocket: net.Socket | null = null;
-  private readonly endTurnFn = (): void => {
-    this.wroteThisTurn = false;
-    const socket = this.corkedSocket;
-    this.corkedSocket = null;
-    if (socket !== null && !socket.destroyed) socket.uncork();
-  };
+  private readonly cork = new TurnCork();
   /** The socket holds more than maxQueuedBytes: refuse new requests until 'drain'. */
   private congested = false;
   /** performance.now() read once for the batch being filled. */
   private batchTime = 0;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
   private closedWaiters: Array<() => void> = [];
   /** Request id of the AUTH (or MEMBER_HELLO) sent on the current socket, while its answer is awaited (-1: none). */
   private authId = -1;
   private authOpcode: number = Opcode.AUTH;
   private readonly authToken: Buffer | null;
   private readonly flushFn = (): void => this.flush();
-  private readonly sweepFn = (): void => this.sweep();
   private readonly frameFn = (frame: Frame): void => this.onFrame(frame);
   private readonly decodeErrorFn = (error: Error): void => this.abort(error);
 
@@ -177,10 +118,11 @@ export class NodeConnection {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.out = outgoingBatch(options.bufferPool);
-    this.backoffBaseMs = options.backoffBaseMs ?? 50;
-    this.backoffMaxMs = options.backoffMaxMs ?? 2000;
-    this.sweepIntervalMs = Math.max(1, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(options.timeoutMs / 4)));
+    this.backoff = new ReconnectBackoff(options.backoffBaseMs, options.backoffMaxMs);
     this.table = new PendingTable(options.maxPending);
+    this.deadlines = new DeadlineSweep(this.table, options.timeoutMs, (p) =>
+      p.reject(timeoutError(p.opcode, this.address.id, this.timeoutMs, this.state === 'connecting')),
+    );
     this.authToken = options.authToken === undefined ? null : Buffer.from(options.authToken, 'utf8');
   }
 
@@ -198,10 +140,7 @@ export class NodeConnection {
   /** Starts connecting when idle or backing off (a no-op otherwise). */
   connect(): void {
     if (this.state !== 'idle' && this.state !== 'backoff') return;
-    if (this.reconnectTimer !== null) {
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = null;
-    }
+    this.backoff.cancel();
     this.open();
   }
 
@@ -262,7 +201,8 @@ export class NodeConnection {
   close(error: Error = new ClientClosedError()): Promise<void> {
     if (this.state !== 'closed') {
       this.state = 'closed';
-      this.clearTimers();
+      this.deadlines.stop();
+      this.backoff.cancel();
       this.out.discard();
       this.failAll(error);
       if (this.decoder !== null) this.decoder.destroy();
@@ -306,13 +246,11 @@ export class NodeConnection {
   }
 
   private queueFull(): Promise<never> {
-    const error = new QueueFullError(this.maxPending);
-    if (this.congested) {
-      error.message =
-        `${this.socket?.writableLength ?? 0} bytes of requests wait to be sent to ${this.address.id}, which is not ` +
-        `reading them (limit ${this.maxQueuedBytes} bytes); wait for the node or fail over`;
-    }
-    return Promise.reject(error);
+    return Promise.reject(
+      this.congested
+        ? congestedError(this.maxPending, this.address.id, this.socket?.writableLength ?? 0, this.maxQueuedBytes)
+        : new QueueFullError(this.maxPending),
+    );
   }
 
   /** Null when a request may be queued now (starting a connect if idle), else the rejected promise. */
@@ -326,12 +264,7 @@ export class NodeConnection {
       case 'closed':
         return Promise.reject(new ClientClosedError());
       default:
-        if (this.lastError instanceof AuthError) return Promise.reject(this.lastError);
-        return Promise.reject(
-          new ConnectionError(
-            `node ${this.address.id} is down (${this.lastError?.message ?? 'not connected'}); reconnecting in the background`,
-          ),
-        );
+        return Promise.reject(nodeDownError(this.address.id, this.lastError));
     }
   }
 
@@ -343,10 +276,7 @@ export class NodeConnection {
       process.nextTick(this.flushFn);
     }
     p.deadline = this.batchTime + this.timeoutMs;
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(this.sweepFn, this.sweepIntervalMs);
-      this.sweepTimer.unref();
-    }
+    this.deadlines.arm();
     return hot.promiseFor(p);
   }
 
@@ -355,35 +285,11 @@ export class NodeConnection {
     if (this.state === 'ready' && this.out.length > 0) this.write(this.socket!);
   }
 
+  /** Writes the batch; later writes of the same event-loop turn are corked into one writev (turn-cork.ts). */
   private write(socket: net.Socket): void {
-    if (!this.wroteThisTurn) {
-      this.wroteThisTurn = true;
-      setImmediate(this.endTurnFn);
-    } else if (this.corkedSocket === null) {
-      this.corkedSocket = socket;
-      socket.cork();
-    }
+    this.cork.beforeWrite(socket);
     this.out.writeTo(socket);
     if (socket.writableLength > this.maxQueuedBytes) this.congested = true;
-  }
-
-  private sweep(): void {
-    const table = this.table;
-    if (table.size === 0) {
-      clearInterval(this.sweepTimer!);
-      this.sweepTimer = null;
-      return;
-    }
-    const now = performance.now();
-    for (let p = table.head; p !== null && p.deadline <= now; p = table.head) {
-      table.take(p.id);
-      p.reject(
-        new TimeoutError(
-          `${opcodeName(p.opcode)} to ${this.address.id} timed out after ${this.timeoutMs} ms (timeoutMs)` +
-            (this.state === 'connecting' ? ' while connecting' : ''),
-        ),
-      );
-    }
   }
 
   private open(): void {
@@ -453,8 +359,7 @@ export class NodeConnection {
       this.table.take(frame.requestId)?.resolve(null);
       if (frame.status !== Status.OK) {
         const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
-        const what = this.authOpcode === Opcode.AUTH ? 'client option authToken' : 'member handshake';
-        this.abort(new AuthError(`authentication to ${this.address.id} failed: ${message || statusName(frame.status)} (${what})`));
+        this.abort(authFailedError(this.address.id, this.authOpcode, message, frame.status));
         return;
       }
     }
@@ -474,11 +379,11 @@ export class NodeConnection {
     }
     if (status >= 0x80 && hot.closesConnection(status)) {
       const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
-      this.abort(new ConnectionError(`${this.address.id} closed the connection (${statusName(status)}${message ? `: ${message}` : ''})`));
+      this.abort(closedByNodeError(this.address.id, status, message));
     } else {
       if (!this.healthy) {
         this.healthy = true;
-        this.failures = 0;
+        this.backoff.failures = 0;
       }
       if (status === SHUTTING_DOWN) this.draining = true;
     }
@@ -504,48 +409,31 @@ export class NodeConnection {
     const wasReady = this.state === 'ready';
     const cause = this.closeCause ?? socketCause;
     this.closeCause = null;
-    let error: Error;
-    if (cause instanceof DCacheError) error = cause;
-    else if (wasReady) {
-      error = new ConnectionError(
-        `connection to ${this.address.id} lost${cause ? `: ${cause.message}` : ''}; the request may or may not have run`,
-      );
-    } else {
-      error = new ConnectionError(`cannot connect to ${this.address.id}: ${cause ? cause.message : 'connection closed'}`);
-    }
+    const error = socketClosedError(this.address.id, cause, wasReady);
     this.lastError = error;
     this.out.discard();
     this.failAll(error);
     if (wasReady) this.hooks.onDisconnect?.(this, error);
     if ((this.state as ConnectionState) === 'closed') return; // closed from the hook
     if (wasReady && this.healthy) {
-      this.failures = 0;
+      this.backoff.failures = 0;
       this.open();
     } else {
-      this.failures++;
+      this.backoff.failures++;
       this.scheduleReconnect();
     }
   }
 
   private scheduleReconnect(): void {
     this.state = 'backoff';
-    const base = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(this.failures - 1, 30));
-    const delay = base / 2 + Math.random() * (base / 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
+    const delay = this.backoff.schedule(() => {
       if (this.state === 'backoff') this.open();
-    }, delay);
+    });
     this.hooks.onBackoff?.(this, delay, this.lastError ?? new ConnectionError('not connected'));
   }
 
   private failAll(error: Error): void {
     if (this.table.size === 0) return;
     for (const p of this.table.drain()) p.reject(error);
-  }
-
-  private clearTimers(): void {
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
-    this.sweepTimer = this.reconnectTimer = null;
   }
 }

@@ -3,6 +3,7 @@ export { Client, type SetOptions, type MsetOptions, type SetModeName, type NodeS
 export { type ClientOptions } from './options';
 export { type MsetInput } from './multi-plan';
 export { type Bytes } from './args';
-export { NodeConnection, type NodeConnectionOptions, type ConnectionState } from './connection';
+export { NodeConnection } from './connection';
+export { type NodeConnectionOptions, type ConnectionState } from './connection-options';
 export { type RawResponse } from './results';
 export { type NodeAddress, parseNodeAddress, parseNodeList } from './address';

@@ -18,7 +18,7 @@ export const MGET_KEYS_PER_FRAME = 256;
  * The largest response a node with the default limits sends for one request: its 64 MiB output limit less its
  * 1 MiB high-water mark (src/server/options.ts). Used until a topology names the node's own limits.
  */
-export const DEFAULT_NODE_MAX_RESPONSE_BYTES = 63 * 1024 * 1024;
+const DEFAULT_NODE_MAX_RESPONSE_BYTES = 63 * 1024 * 1024;
 
 /** The limits the client splits by until a node's TOPOLOGY names its own. */
 export const DEFAULT_NODE_LIMITS = { maxValueBytes: DEFAULT_MAX_VALUE_BYTES, maxResponseBytes: DEFAULT_NODE_MAX_RESPONSE_BYTES };

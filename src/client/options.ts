@@ -3,7 +3,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { ConfigError } from '../errors';
 import { MAX_WIRE_VALUE_BYTES } from '../protocol/constants';
 import { type NodeAddress, describe, parseNodeList } from './address';
-import { DEFAULT_MAX_RESPONSE_BYTES } from './connection';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './connection-options';
 
 export interface ClientOptions {
   /** Node addresses, "HOST:PORT" or ":PORT" (127.0.0.1). Requests go to the first reachable one, in order. */

@@ -5,7 +5,7 @@
  */
 import { ProtocolError } from '../errors';
 import { Opcode, PTTL_MISSING, Status, opcodeName, statusName } from '../protocol/constants';
-import { type Frame, readInt64 } from '../protocol/decoder';
+import { type Frame, readInt64 } from '../protocol/frame';
 import { decodeMgetResponse } from '../protocol/multi';
 import type { Pending } from './pending';
 import { errorForStatus } from './status-errors';

@@ -6,8 +6,6 @@
 import * as path from 'node:path';
 
 export interface NativeRingHandle {
-  /** The ring's id for lookupRing(), a cheaper call than the lookup method. */
-  readonly id: number;
   setPoints(points: Uint32Array, owners: Int32Array): void;
   lookupBatch(buffer: Uint8Array, spans: Uint32Array, count: number, out: Int32Array): void;
 }
@@ -15,7 +13,6 @@ export interface NativeRingHandle {
 export interface NativeBinding {
   hash32(buffer: Uint8Array, offset: number, length: number, seed: number): number;
   NativeRing: new () => NativeRingHandle;
-  lookupRing(ringId: number, buffer: Uint8Array, offset: number, length: number): number;
   /** glibc mallopt of the trim and mmap thresholds (native/allocator.h); false where not applied. */
   tuneAllocator(trimThresholdBytes: number, mmapThresholdBytes: number): boolean;
 }

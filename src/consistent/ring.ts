@@ -27,13 +27,6 @@ const MAX_VNODES = 4096;
 const MAX_POINTS_PER_NODE = 65536;
 /** Owner indices are packed below the point in one float64 for sorting: 2^20 members is far beyond use. */
 const OWNER_BITS = 2 ** 20;
-/**
- * Single-key lookups hash in TypeScript by default: bench/ring.bench.ts measured the native single-key call
- * slower than the TS hash + search for short keys, because the call itself costs more than the work. The
- * batch lookup is where the addon pays. Set by measurement; see docs/PERFORMANCE.md, "The hash and the ring".
- */
-const NATIVE_SINGLE_KEY_LOOKUP = false;
-
 const SCRATCH_BYTES = 4096;
 
 export class HashRing {
@@ -152,9 +145,12 @@ export class HashRing {
     return index < 0 ? undefined : this.sortedIds[index];
   }
 
-  /** The owner's index into `nodes` for key bytes buffer[offset, offset+length); -1 on an empty ring. */
+  /**
+   * The owner's index into `nodes` for key bytes buffer[offset, offset+length); -1 on an empty ring. Single
+   * keys hash in TypeScript even with the addon loaded: one native call costs more than the hash and the
+   * bucket lookup of a short key (docs/PERFORMANCE.md, "The hash and the ring"); batches go native.
+   */
   lookupIndex(buffer: Uint8Array, offset: number, length: number): number {
-    if (NATIVE_SINGLE_KEY_LOOKUP && this.native) return nativeBinding!.lookupRing(this.native.id, buffer, offset, length);
     return this.ownerOfHash(xxh32(buffer, offset, length, 0));
   }
 

@@ -8,7 +8,7 @@
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
-export const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
+const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
 
 export interface MemberUpdate {
   /** The member's id: its advertised host:port. */

@@ -17,7 +17,7 @@ export interface MembershipMessage {
 }
 
 /** A peer cannot make us parse or store more than this. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_UPDATES = 10_000;
 
 export function encodeMessage(message: MembershipMessage): Buffer {

@@ -4,10 +4,10 @@
  * ConnectionCore with the port's WireSession, reads into one shared buffer where it can (shared-reads.ts),
  * sweeps half-received requests, idle connections and slow readers, and shuts down gracefully.
  */
-import * as net from 'node:net';
-import { once } from 'node:events';
+import type * as net from 'node:net';
 import type { Logger } from '../logger';
 import { formatHostPort, type HostPort } from './address';
+import { bindListener } from './bind';
 import { ConnectionCore, type CoreShared, type WireSession } from './connection-core';
 import { installSharedReads } from './shared-reads';
 import { WriteTurn } from './write-turn';
@@ -55,7 +55,7 @@ export class Listener<S extends WireSession> {
   readonly connections = new Set<ConnectionCore<S>>();
   /** Reads go into one buffer the listener owns instead of a Node allocation per read. */
   sharedReads = false;
-  private readonly server: net.Server;
+  private server: net.Server | undefined;
   private readonly core: CoreShared;
   private readonly readBufferStorage: Buffer | null;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -65,12 +65,6 @@ export class Listener<S extends WireSession> {
   constructor(private readonly options: ListenerOptions<S>) {
     this.core = { ...options.core, turn: new WriteTurn() };
     this.readBufferStorage = options.readBufferBytes > 0 ? Buffer.allocUnsafe(options.readBufferBytes) : null;
-    // Node's own accept path: used until listening, and for good where shared reads are off or unavailable.
-    this.server = net.createServer({ noDelay: true }, (socket) => {
-      const connection = this.accept(socket);
-      if (connection !== undefined) socket.on('data', (chunk: Buffer) => connection.receive(chunk));
-    });
-    this.server.on('error', (error) => options.logger.error(`${options.logPrefix}listener error: ${error.message}`));
   }
 
   /** host:port actually bound (the real port when 0 was asked for). */
@@ -88,18 +82,28 @@ export class Listener<S extends WireSession> {
     return this.bound !== undefined;
   }
 
+  /** Binds the listen address and serves it (see serve()). */
   async listen(): Promise<HostPort> {
-    const { host, port } = this.options.listen;
-    const listening = once(this.server, 'listening');
-    const failed = once(this.server, 'error').then(([error]) => {
-      throw error as Error;
+    return this.serve(await bindListener(this.options.listen));
+  }
+
+  /**
+   * Starts taking connections on `server`, already bound (bind.ts) and with no connection handler: each gets a
+   * ConnectionCore, reading into the shared buffer where Node allows.
+   */
+  serve(server: net.Server): HostPort {
+    if (this.server !== undefined) throw new Error(`the ${this.options.logPrefix}listener already serves`);
+    this.server = server;
+    server.on('error', (error) => this.options.logger.error(`${this.options.logPrefix}listener error: ${error.message}`));
+    // Node's own accept path: for good where shared reads are off or unavailable.
+    server.on('connection', (socket: net.Socket) => {
+      const connection = this.accept(socket);
+      if (connection !== undefined) socket.on('data', (chunk: Buffer) => connection.receive(chunk));
     });
-    this.server.listen({ host, port, backlog: 1024 });
-    await Promise.race([listening, failed]);
-    const bound = this.server.address() as net.AddressInfo;
-    this.bound = { host, port: bound.port };
+    const bound = server.address() as net.AddressInfo;
+    this.bound = { host: this.options.listen.host, port: bound.port };
     if (this.readBufferStorage !== null) {
-      this.sharedReads = installSharedReads(this.server, this.readBufferStorage, (socket) => {
+      this.sharedReads = installSharedReads(server, this.readBufferStorage, (socket) => {
         const connection = this.accept(socket);
         return connection === undefined ? undefined : (chunk) => connection.receive(chunk);
       });
@@ -122,7 +126,8 @@ export class Listener<S extends WireSession> {
     if (this.closed) return;
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const server = this.server;
+    const stopped = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     const clock = this.options.core.clock;
     const deadline = clock() + drainTimeoutMs;
     if (this.options.answerWhileDraining) {

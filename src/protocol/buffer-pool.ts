@@ -18,7 +18,7 @@ export const POOLED_BODY_MIN_BYTES = 4097;
 const MIN_BLOCK_BITS = 13;
 const MIN_BLOCK_BYTES = 2 ** MIN_BLOCK_BITS;
 /** Default bound on the free blocks kept. */
-export const DEFAULT_BUFFER_POOL_BYTES = 16 * 2 ** 20;
+const DEFAULT_BUFFER_POOL_BYTES = 16 * 2 ** 20;
 
 export interface BufferPoolStats {
   /** Blocks handed out that were reused. */

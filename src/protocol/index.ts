@@ -52,17 +52,8 @@ export {
   encodeRequest,
   encodeResponse,
 } from './encoder';
-export {
-  type FrameKind,
-  type Extras,
-  type DecodeFailure,
-  type FrameDecoderOptions,
-  Frame,
-  FrameDecoder,
-  readTtlMs,
-  readDelta,
-  readInt64,
-} from './decoder';
+export { type FrameKind, type Extras, Frame, readTtlMs, readDelta, readInt64 } from './frame';
+export { type DecodeFailure, type FrameDecoderOptions, FrameDecoder } from './decoder';
 export {
   type MsetEntry,
   mgetBodyLength,

@@ -5,7 +5,7 @@
  */
 
 import { Flag, MAX_TTL_MS, Opcode, Status, setModeOf } from './constants';
-import type { Frame } from './decoder';
+import type { Frame } from './frame';
 import { MultiKeyCursor } from './multi';
 
 export interface RequestLimits {

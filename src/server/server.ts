@@ -6,6 +6,7 @@
 import { BufferPool } from '../protocol/buffer-pool';
 import { maxBodyBytesFor } from '../protocol/constants';
 import { OutputBatch } from '../protocol/output-batch';
+import type * as net from 'node:net';
 import type { HostPort } from '../net/address';
 import { Authenticator } from '../net/auth';
 import { NodeBudgets } from '../net/held-memory';
@@ -13,7 +14,6 @@ import { Listener } from '../net/listener';
 import type { Logger } from '../logger';
 import type { MemberHandshake, RequestHandler } from './connection';
 import { FrameSession, tooManyConnectionsFrame } from './frame-session';
-import { HelloRefused } from './member-auth';
 import type { ResolvedNodeOptions } from './options';
 import type { ServerStats } from './stats';
 
@@ -26,18 +26,12 @@ export class CacheServer {
    */
   private readonly batch = new OutputBatch(undefined, this.bufferPool, true);
   private readonly listener: Listener<FrameSession>;
-  /** The cluster's handshake checker, known once the node's id is (after listen): see setMemberHandshake. */
-  private memberGate: MemberHandshake | undefined;
-  /** What connections call: refuses hellos until the cluster is there. */
-  private readonly members: MemberHandshake = {
-    admit: (value) =>
-      this.memberGate === undefined ? Promise.reject(new HelloRefused('the node is starting')) : this.memberGate.admit(value),
-    confirm: (value) => this.memberGate !== undefined && this.memberGate.confirm(value),
-  };
 
   constructor(
     private readonly options: ResolvedNodeOptions,
     handler: RequestHandler,
+    /** The member handshake's receiving half (the cluster's MemberGate). */
+    members: MemberHandshake,
     stats: ServerStats,
     logger: Logger,
     clock: () => number = Date.now,
@@ -49,7 +43,7 @@ export class CacheServer {
       maxBodyBytes: maxBodyBytesFor(options.maxKeyBytes, options.maxValueBytes),
       auth: new Authenticator(options.authToken),
       bufferPool: this.bufferPool,
-      members: this.members,
+      members,
     };
     this.listener = new Listener<FrameSession>({
       listen: options.listen,
@@ -90,17 +84,18 @@ export class CacheServer {
     return this.listener.sharedReads;
   }
 
-  /** Member handshakes are checked by `gate` from now on (the node's id is known only after listen). */
-  setMemberHandshake(gate: MemberHandshake): void {
-    this.memberGate = gate;
-  }
-
   get connectionCount(): number {
     return this.listener.connections.size;
   }
 
+  /** Binds options.listen and serves it. */
   listen(): Promise<HostPort> {
     return this.listener.listen();
+  }
+
+  /** Serves a port bound beforehand (net/bind.ts): the composition root binds first to learn the node's id. */
+  serve(bound: net.Server): HostPort {
+    return this.listener.serve(bound);
   }
 
   /**

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Client } from '../../src/client/client';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
+import { nodeInternals } from '../../src/node/internals';
 
 const Cluster = suite('cluster (in-process)');
 const clients: Client[] = [];
@@ -26,16 +27,16 @@ Cluster('3 nodes joined through one seed: keys set through A are readable throug
   const values = await Promise.all(keys.map((key) => viaC.get(key)));
   values.forEach((value, i) => assert.is(value?.toString(), `value of ${keys[i]}`));
   const nodes = [a!, b!, c!];
-  const items = nodes.map((node) => node.store.stats().items);
+  const items = nodes.map((node) => nodeInternals(node).store.stats().items);
   assert.is(
     items.reduce((sum, n) => sum + n, 0),
     10_000,
     `items per node ${items.join(', ')}`,
   );
-  const ring = a!.cluster.ring;
+  const ring = nodeInternals(a!).cluster.ring;
   for (const key of keys.slice(0, 2000)) {
     const owner = nodes.find((node) => node.address === ring.lookup(key))!;
-    assert.ok(owner.store.get(key), `${key} is stored on its owner ${owner.address}`);
+    assert.ok(nodeInternals(owner).store.get(key), `${key} is stored on its owner ${owner.address}`);
   }
   assert.ok(
     items.every((n) => n > 2000),
@@ -56,8 +57,8 @@ Cluster('MGET and MSET are split per owner and joined in key order', async () =>
   );
   // Each key landed on its owner (200 keys are routed with one batch lookup where the addon loaded).
   const misplaced = entries.filter(([key, value]) => {
-    const owner = nodes.find((node) => node.address === a!.cluster.ring.lookup(key))!;
-    return owner.store.get(key)?.toString() !== value;
+    const owner = nodes.find((node) => node.address === nodeInternals(a!).cluster.ring.lookup(key))!;
+    return nodeInternals(owner).store.get(key)?.toString() !== value;
   });
   assert.equal(misplaced, []);
 });
@@ -65,7 +66,9 @@ Cluster('MGET and MSET are split per owner and joined in key order', async () =>
 Cluster('an unreachable owner gives a clear error fast, never a hang; survivors mark it dead and agree', async () => {
   const [a, b, c] = await startCluster(3);
   const client = clientFor(a!.address, { routing: 'proxy', timeoutMs: 2000 });
-  const keyOwnedByC = Array.from({ length: 1000 }, (_, i) => `k${i}`).find((key) => a!.cluster.ring.lookup(key) === c!.address)!;
+  const keyOwnedByC = Array.from({ length: 1000 }, (_, i) => `k${i}`).find(
+    (key) => nodeInternals(a!).cluster.ring.lookup(key) === c!.address,
+  )!;
   await c!.kill();
   const started = Date.now();
   const outcome = await client.get(keyOwnedByC).then(
@@ -76,10 +79,14 @@ Cluster('an unreachable owner gives a clear error fast, never a hang; survivors 
   if ('error' in outcome) assert.is(outcome.error.code, 'ERR_UNAVAILABLE');
   else assert.is(outcome.value, null);
   await eventually(
-    () => [a!, b!].every((node) => node.cluster.membership.table.get(c!.address)?.state === 'dead' && node.cluster.ring.size === 2),
+    () =>
+      [a!, b!].every(
+        (node) =>
+          nodeInternals(node).cluster.membership.table.get(c!.address)?.state === 'dead' && nodeInternals(node).cluster.ring.size === 2,
+      ),
     'both survivors to mark the killed node dead and drop it from the ring',
   );
-  assert.is(a!.cluster.ring.checksum, b!.cluster.ring.checksum);
+  assert.is(nodeInternals(a!).cluster.ring.checksum, nodeInternals(b!).cluster.ring.checksum);
   // Its keys now belong to survivors: writes succeed again.
   assert.ok(await client.set(keyOwnedByC, 'again'));
   assert.is((await client.get(keyOwnedByC))?.toString(), 'again');
@@ -89,8 +96,8 @@ Cluster('a graceful stop is seen as left at once; a node restarted on the same a
   const [a, b, c] = await startCluster(3);
   const port = c!.port;
   await c!.close();
-  assert.is(a!.cluster.membership.table.get(c!.address)?.state, 'left');
-  assert.is(b!.cluster.membership.table.get(c!.address)?.state, 'left');
+  assert.is(nodeInternals(a!).cluster.membership.table.get(c!.address)?.state, 'left');
+  assert.is(nodeInternals(b!).cluster.membership.table.get(c!.address)?.state, 'left');
   await eventually(() => converged([a!, b!], [a!.address, b!.address]), 'the ring to drop the leaver');
   const again = await startTestNode({ ...FAST_MEMBERSHIP, addr: `127.0.0.1:${port}`, join: [a!.address] });
   await eventually(() => converged([a!, b!, again]), 'the restarted node to be alive everywhere');
@@ -98,9 +105,27 @@ Cluster('a graceful stop is seen as left at once; a node restarted on the same a
 
 Cluster('5 nodes converge to one checksum', async () => {
   const nodes = await startCluster(5);
-  const checksums = new Set(nodes.map((node) => node.cluster.ring.checksum));
+  const checksums = new Set(nodes.map((node) => nodeInternals(node).cluster.ring.checksum));
   assert.is(checksums.size, 1);
-  assert.ok(nodes.every((node) => node.cluster.ring.size === 5));
+  assert.ok(nodes.every((node) => nodeInternals(node).cluster.ring.size === 5));
+});
+
+Cluster('members() lists the member table as TOPOLOGY does, and a node exposes no internals', async () => {
+  const nodes = await startCluster(3);
+  const ids = nodes.map((node) => node.address).sort();
+  const client = clientFor(nodes[0]!.address);
+  const viaTopology = await client.members();
+  for (const node of nodes) {
+    const members = node.members();
+    assert.equal(
+      members.map((m) => m.id),
+      ids,
+    );
+    assert.ok(members.every((m) => m.address === m.id && m.state === 'alive' && Number.isSafeInteger(m.incarnation)));
+  }
+  assert.equal(Object.keys(nodes[0]!.members()[0]!).sort(), Object.keys(viaTopology[0]!).sort(), 'the fields TOPOLOGY gives');
+  assert.equal(Object.keys(nodes[0]!).sort(), ['address', 'close', 'host', 'kill', 'members', 'port', 'respAddress', 'respPort', 'stats']);
+  assert.throws(() => nodeInternals({ ...nodes[0]! }), /not a node started by startNode/);
 });
 
 Cluster('a node whose seeds are all down keeps retrying and serves alone meanwhile', async () => {
@@ -130,7 +155,7 @@ Cluster('the smart client (default) fetches the topology from one seed and sends
   values.forEach((value, i) => assert.is(value?.toString(), keys[i]));
   assert.is(forwardedCount(nodes), before, 'no request needed forwarding');
   assert.ok(
-    nodes.every((node) => node.store.stats().items > 500),
+    nodes.every((node) => nodeInternals(node).store.stats().items > 500),
     'every node got its share directly',
   );
 });
@@ -140,7 +165,7 @@ Cluster("the smart client follows membership changes: a killed node's keys are r
   const client = clientFor(a!.address, { timeoutMs: 1000 });
   await client.members();
   await c!.kill();
-  await eventually(() => [a!, b!].every((node) => node.cluster.ring.size === 2), 'survivors to drop the killed node');
+  await eventually(() => [a!, b!].every((node) => nodeInternals(node).cluster.ring.size === 2), 'survivors to drop the killed node');
   // Within a few refreshes every key works again through the smart client.
   const keys = Array.from({ length: 300 }, (_, i) => `after:${i}`);
   let failures = Infinity;

@@ -12,7 +12,8 @@ import { mgetKeysPerFrame } from '../../src/client/multi-plan';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../../src/client/connection';
 import { MULTI_SLACK_BYTES } from '../../src/protocol/constants';
 import { multiPartEnds } from '../../src/protocol/multi';
-import type { CacheNode } from '../../src/server/node';
+import type { CacheNode } from '../../src/node/cache-node';
+import { nodeInternals } from '../../src/node/internals';
 import { loadIoredis } from '../helpers/ioredis';
 import { startCluster } from '../helpers/cluster';
 import { closeAllNodes } from '../helpers/node';
@@ -49,10 +50,10 @@ function clientOn(node: CacheNode): Client {
 
 /** Keys whose stored copy is not on their ring owner, or is also on another node. */
 function misplaced(nodes: CacheNode[], keys: string[], expected: (key: string) => string | null): string[] {
-  const ring = nodes[0]!.cluster.ring;
+  const ring = nodeInternals(nodes[0]!).cluster.ring;
   return keys.filter((key) =>
     nodes.some((node) => {
-      const here = node.store.get(key)?.toString() ?? null;
+      const here = nodeInternals(node).store.get(key)?.toString() ?? null;
       return node.address === ring.lookup(key) ? here !== expected(key) : here !== null;
     }),
   );
@@ -112,7 +113,7 @@ if (Redis !== undefined) {
     const peerLimit = DEFAULT_MAX_RESPONSE_BYTES - 64 * 1024;
     const keysPerPart = mgetKeysPerFrame({ maxValueBytes, maxResponseBytes: peerLimit }, peerLimit);
     assert.ok(keysPerPart < 40, `a small part size (${keysPerPart}) so that owners get several parts`);
-    const ring = nodes[0]!.cluster.ring;
+    const ring = nodeInternals(nodes[0]!).cluster.ring;
     let parts = 0;
     for (const node of nodes.slice(1)) {
       const owned = keys.filter((key) => ring.lookup(key) === node.address);

@@ -1,5 +1,6 @@
 /** In-process clusters for tests: nodes on ephemeral loopback ports with fast membership timings. */
-import type { CacheNode } from '../../src/server/node';
+import type { CacheNode } from '../../src/node/cache-node';
+import { nodeInternals } from '../../src/node/internals';
 import type { NodeOptions } from '../../src/server/options';
 import { startTestNode } from './node';
 import { eventually } from './wait';
@@ -15,18 +16,17 @@ export const FAST_MEMBERSHIP: NodeOptions = {
 };
 
 export function aliveIds(node: CacheNode): string[] {
-  return node.cluster.membership.table
-    .all()
+  return node
+    .members()
     .filter((member) => member.state === 'alive')
-    .map((member) => member.id)
-    .sort();
+    .map((member) => member.id);
 }
 
 /** True when every node sees exactly these members alive and all rings share one checksum. */
 export function converged(nodes: CacheNode[], expected: string[] = nodes.map((node) => node.address)): boolean {
   const want = [...expected].sort().join(',');
-  const checksum = nodes[0]!.cluster.ring.checksum;
-  return nodes.every((node) => aliveIds(node).join(',') === want && node.cluster.ring.checksum === checksum);
+  const checksum = nodeInternals(nodes[0]!).cluster.ring.checksum;
+  return nodes.every((node) => aliveIds(node).join(',') === want && nodeInternals(node).cluster.ring.checksum === checksum);
 }
 
 export async function startCluster(count: number, options: NodeOptions = {}): Promise<CacheNode[]> {

@@ -7,7 +7,8 @@
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { Opcode, PONG, Status, setModeOf } from '../../src/protocol/constants';
-import { FrameDecoder, readDelta, readTtlMs } from '../../src/protocol/decoder';
+import { FrameDecoder } from '../../src/protocol/decoder';
+import { readDelta, readTtlMs } from '../../src/protocol/frame';
 import { type Bytes, encodeResponse } from '../../src/protocol/encoder';
 import { decodeMgetBody, decodeMsetBody, encodeMgetResponseBody } from '../../src/protocol/multi';
 

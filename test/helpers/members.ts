@@ -6,14 +6,15 @@
 import { Client } from '../../src/client/client';
 import { Opcode, Status } from '../../src/protocol/constants';
 import { encodeRequest } from '../../src/protocol/encoder';
-import type { CacheNode } from '../../src/server/node';
+import type { CacheNode } from '../../src/node/cache-node';
+import { nodeInternals } from '../../src/node/internals';
 import { RawPeer } from './raw-socket';
 
 /** A connection to `target` authenticated as the member `as` (its own hello, so the call-back confirms it). */
 export async function memberSocket(as: CacheNode, target: CacheNode, track: RawPeer[], clusterToken?: string): Promise<RawPeer> {
   const peer = await RawPeer.connect(target.port);
   track.push(peer);
-  const hello = as.cluster.peers.sentHellos.create(
+  const hello = nodeInternals(as).cluster.peers.sentHellos.create(
     as.address,
     target.address,
     clusterToken === undefined ? undefined : Buffer.from(clusterToken),

@@ -1,5 +1,6 @@
 /** Start nodes on ephemeral loopback ports, and close every node a test suite started, even after a failure. */
-import { startNode, type CacheNode } from '../../src/server/node';
+import type { CacheNode } from '../../src/node/cache-node';
+import { startNode } from '../../src/node/start-node';
 import type { NodeOptions } from '../../src/server/options';
 import { silentLogger } from '../../src/logger';
 
