@@ -1,5 +1,5 @@
 /** ns per key for xxHash32: the TypeScript implementation vs one native call per key. */
-import { xxh32 } from '../src/consistent/hash';
+import { xxh32 } from '../src/consistent/xxhash32';
 import { nativeBinding } from '../src/consistent/native';
 import { expectEqual, formatNs, measurePerItem, printTable, type PerItemTask } from './helpers/report';
 

@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import Redis from 'ioredis';
 import { Store } from '../src/cache/store';
 import { LocalRespBackend } from '../src/resp/local-backend';
-import { startRespServer } from '../src/resp/server';
+import { startRespServer } from '../src/resp/resp-server';
 
 const argv = process.argv.slice(2);
 function flag(name: string, fallback: number): number {

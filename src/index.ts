@@ -14,7 +14,7 @@ export {
 } from './client/index';
 export { startNode } from './node/start-node';
 export { type CacheNode, type MemberInfo } from './node/cache-node';
-export { type NodeOptions } from './server/options';
+export { type NodeOptions } from './server/node-options';
 export {
   DCacheError,
   type ErrorCode,

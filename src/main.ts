@@ -7,7 +7,7 @@
 import { ConfigError } from './errors';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './cli/flags';
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger';
-import { NODE_DEFAULTS, type NodeOptions } from './server/options';
+import { NODE_DEFAULTS, type NodeOptions } from './server/node-options';
 import { parseSize } from './server/size';
 import { startNode } from './node/start-node';
 import { printStatus } from './cli/status';

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { once } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseNodeAddress } from '../src/client/address';
+import { parseNodeAddress } from '../src/client/node-address';
 import { NodeConnection } from '../src/client/connection';
 import type { NodeConnectionOptions } from '../src/client/connection-options';
 import { ConnectionError, QueueFullError, TimeoutError } from '../src/errors';

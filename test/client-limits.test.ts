@@ -12,7 +12,7 @@ import { parseTopology } from '../src/client/topology';
 import { Opcode, Status } from '../src/protocol/constants';
 import { encodeRequest } from '../src/protocol/encoder';
 import { encodeMgetBody } from '../src/protocol/multi';
-import type { ServerStats } from '../src/server/stats';
+import type { ServerStats } from '../src/server/server-stats';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';
 

@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ServerStats } from '../src/server/stats';
+import type { ServerStats } from '../src/server/server-stats';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { Client } from '../src/client/client';

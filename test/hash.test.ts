@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hash32, isNativeAccelerationEnabled } from '../src/index';
-import { xxh32 } from '../src/consistent/hash';
+import { xxh32 } from '../src/consistent/xxhash32';
 import { nativeBinding } from '../src/consistent/native';
 import { seededRandom } from './helpers/random';
 

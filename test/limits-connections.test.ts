@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ServerStats } from '../src/server/stats';
+import type { ServerStats } from '../src/server/server-stats';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { once } from 'node:events';

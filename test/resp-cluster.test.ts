@@ -10,7 +10,7 @@ import type RedisClient from 'ioredis';
 import { loadIoredis } from './helpers/ioredis';
 import type { CacheNode } from '../src/node/cache-node';
 import { nodeInternals } from '../src/node/internals';
-import type { NodeOptions } from '../src/server/options';
+import type { NodeOptions } from '../src/server/node-options';
 import { eventually, startCluster } from './helpers/cluster';
 import { closeAllNodes } from './helpers/node';
 import { FakeClock } from './helpers/resp-server';

@@ -18,7 +18,7 @@ import type { CacheNode } from '../src/node/cache-node';
 import { nodeInternals } from '../src/node/internals';
 import { NodeBudgets, type OutputHolder } from '../src/net/held-memory';
 import { DEFAULT_MAX_ARGS } from '../src/resp/parser';
-import { defaultMaxRequestBytes } from '../src/resp/server';
+import { defaultMaxRequestBytes } from '../src/resp/resp-server';
 
 /** Every event-loop turn (or every few ms), as this file has always waited. */
 const waitUntil = (check: () => boolean, what: string, timeoutMs = 10000): Promise<number> => eventually(check, what, timeoutMs, 0);

@@ -8,7 +8,7 @@ import { closeAllRespServers, startRespTestServer } from './helpers/resp-server'
 import { ScrambledBackend } from './helpers/resp-async-backend';
 import { seededRandom } from './helpers/random';
 import { Store } from '../src/cache/store';
-import { resolveNodeOptions } from '../src/server/options';
+import { resolveNodeOptions } from '../src/server/node-options';
 import { silentLogger } from '../src/logger';
 import { createNodeRespServer } from '../src/server/node-resp';
 

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ServerStats } from '../src/server/stats';
+import type { ServerStats } from '../src/server/server-stats';
 import { once } from 'node:events';
 import { Client } from '../src/client/client';
 import { AuthError, ConfigError } from '../src/errors';
@@ -13,7 +13,7 @@ import { encodeRequest } from '../src/protocol/encoder';
 import { Opcode, Status, HEADER_SIZE } from '../src/protocol/constants';
 import { writeRequestHeader } from '../src/protocol/encoder';
 import { Authenticator, tokensEqual, PREAUTH_MAX_REQUEST_BYTES } from '../src/net/auth';
-import { resolveNodeOptions } from '../src/server/options';
+import { resolveNodeOptions } from '../src/server/node-options';
 import { closeAllNodes, startTestNode } from './helpers/node';
 import { RawPeer } from './helpers/raw-socket';
 import { RespReplyError, RespTestClient, closeAllClients, text } from './helpers/resp-client';

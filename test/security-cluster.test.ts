@@ -9,7 +9,7 @@
 import { createHmac } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ServerStats } from '../src/server/stats';
+import type { ServerStats } from '../src/server/server-stats';
 import { Client } from '../src/client/client';
 import { encodeMessage, type MembershipMessage } from '../src/discovery/messages';
 import { Flag, Opcode, Status } from '../src/protocol/constants';

@@ -9,7 +9,7 @@
  * never grow with churn.
  */
 
-import { LITTLE_ENDIAN, type KeyHash } from './hash';
+import { LITTLE_ENDIAN, type KeyHash } from './key-hash';
 import type { Slab } from './slab';
 import { SLOT, type Slots } from './slots';
 

@@ -30,7 +30,7 @@
 import { OutOfMemoryError } from '../errors';
 import { ChunkPins } from './chunk-pins';
 import { ExpiryHeap, HEAP_ENTRY_BYTES, MIN_ENTRIES } from './expiry-heap';
-import { KeyHash, LITTLE_ENDIAN, randomSeed } from './hash';
+import { KeyHash, LITTLE_ENDIAN, randomSeed } from './key-hash';
 import { IndexTable } from './index-table';
 import { LruLists } from './lru';
 import { NIL, Slab } from './slab';

@@ -2,7 +2,7 @@
  * `distributed-cache status --server :7000`: the member table as that node sees it (address, state,
  * incarnation, keys held — read from each member's own STATS), the ring checksum and epoch.
  */
-import { parseNodeAddress } from '../client/address';
+import { parseNodeAddress } from '../client/node-address';
 import { NodeConnection } from '../client/connection';
 import { Opcode, Status, statusName } from '../protocol/constants';
 

@@ -21,12 +21,12 @@ import { AuthError, ClientClosedError, ConnectionError, type DCacheError } from 
 import { MULTI_SLACK_BYTES, Opcode, setModeFlags, type SetMode } from '../protocol/constants';
 import { BufferPool } from '../protocol/buffer-pool';
 import type { MsetEntry } from '../protocol/multi';
-import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './args';
+import { type Bytes, deltaError, keyError, optionsError, parseMode, ttlError, valueError } from './arg-checks';
 import { NodeConnection } from './connection';
 import type { ConnectionState } from './connection-options';
 import { DEFAULT_NODE_LIMITS, type MsetInput, type MultiPart, mgetKeysPerFrame, planMget, planMset } from './multi-plan';
-import { type ClientOptions, resolveClientOptions } from './options';
-import { parseNodeAddress } from './address';
+import { type ClientOptions, resolveClientOptions } from './client-options';
+import { parseNodeAddress } from './node-address';
 import type { ClientOpcode, OpcodeResults } from './results';
 import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
 import type { HashRing } from '../consistent/ring';

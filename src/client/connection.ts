@@ -32,8 +32,8 @@ import { writeRequest, writeRequestHead, writeRequestHeader } from '../protocol/
 import { type MsetEntry, writeMgetBody, writeMsetBody } from '../protocol/multi';
 import type { OutputBatch } from '../protocol/output-batch';
 import { LARGE_VALUE_BYTES, callerKeepsValue, outgoingBatch } from './outgoing';
-import type { NodeAddress } from './address';
-import { type Bytes, roomFor } from './args';
+import type { NodeAddress } from './node-address';
+import { type Bytes, roomFor } from './arg-checks';
 import { Pending, PendingTable, promiseFor } from './pending';
 import { type ClientOpcode, type OpcodeResults, type RawResponse, rawResponseOf, resultOf } from './results';
 import { openSocket } from './socket';

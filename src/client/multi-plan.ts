@@ -9,14 +9,14 @@
  */
 import { DEFAULT_MAX_VALUE_BYTES, MULTI_SLACK_BYTES } from '../protocol/constants';
 import { multiPartEnds, type MsetEntry } from '../protocol/multi';
-import { describe } from './address';
-import { type Bytes, keyError, valueError, wireLength } from './args';
+import { describe } from './node-address';
+import { type Bytes, keyError, valueError, wireLength } from './arg-checks';
 
 export const MGET_KEYS_PER_FRAME = 256;
 
 /**
  * The largest response a node with the default limits sends for one request: its 64 MiB output limit less its
- * 1 MiB high-water mark (src/server/options.ts). Used until a topology names the node's own limits.
+ * 1 MiB high-water mark (src/server/node-options.ts). Used until a topology names the node's own limits.
  */
 const DEFAULT_NODE_MAX_RESPONSE_BYTES = 63 * 1024 * 1024;
 

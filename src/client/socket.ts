@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { ConnectionError } from '../errors';
-import type { NodeAddress } from './address';
+import type { NodeAddress } from './node-address';
 
 export interface SocketOptions {
   connectTimeoutMs: number;

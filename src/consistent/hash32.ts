@@ -3,7 +3,7 @@
  * TypeScript even when the addon is loaded: bench/hash.bench.ts measures a native call at about 70-85 ns by
  * itself, more than the whole JS hash of a short key, so native only pays where it hashes and searches a batch.
  */
-import { xxh32 } from './hash';
+import { xxh32 } from './xxhash32';
 import { keyToBuffer, type Key } from './key-bytes';
 
 export function hash32(key: Key, seed = 0): number {

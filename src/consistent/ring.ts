@@ -10,7 +10,7 @@
  * The sorted points and owners live in typed arrays here and, when the addon is loaded, a copy lives on the
  * native side (set once per change), so a native lookup marshals nothing but the key bytes.
  */
-import { xxh32 } from './hash';
+import { xxh32 } from './xxhash32';
 import { keyToBuffer, type Key } from './key-bytes';
 import { nativeBinding, type NativeRingHandle } from './native';
 

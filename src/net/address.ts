@@ -2,7 +2,7 @@
  * Listen and connect addresses. `:PORT` means 127.0.0.1:PORT (docs/ARCHITECTURE.md, Decisions, "Safe defaults": loopback unless asked
  * otherwise); `HOST:PORT` and `[IPv6]:PORT` otherwise.
  */
-import { parseNodeAddress } from '../client/address';
+import { parseNodeAddress } from '../client/node-address';
 
 export interface HostPort {
   host: string;

@@ -11,7 +11,7 @@
 import type * as net from 'node:net';
 import type { HostPort } from '../net/address';
 import { bindListener } from '../net/bind';
-import type { ResolvedNodeOptions } from '../server/options';
+import type { ResolvedNodeOptions } from '../server/node-options';
 
 /** The bound, not yet served, binary port: its address, and how to let it go if the node cannot start. */
 export class BoundPort {

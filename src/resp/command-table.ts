@@ -4,7 +4,7 @@
  * compared byte by byte, ignoring ASCII case (names are lower-case letters, and for those `byte | 0x20` equals
  * the letter exactly when the byte is that letter in either case).
  */
-import { arityError, argLower, unknownSubcommandError } from './args';
+import { arityError, argLower, unknownSubcommandError } from './resp-args';
 import type { CommandRun } from './context';
 
 export interface CommandSpec {

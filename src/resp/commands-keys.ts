@@ -4,7 +4,7 @@
  * synchronously or returns a Deferred reply when it answered with a promise. GET and SET, the hot path, add
  * nothing to that: no string, no closure, no promise (a backend that answers synchronously included).
  */
-import { ERR_NOT_INTEGER, ERR_SYNTAX, argBigInt, argIs, arityError, expireArg, expireCommandArg } from './args';
+import { ERR_NOT_INTEGER, ERR_SYNTAX, argBigInt, argIs, arityError, expireArg, expireCommandArg } from './resp-args';
 import { ExpireFlags, REPLIED, SetFlags, type RespArgs, type Replied } from './backend';
 import { command, type CommandSpec, ONE_KEY } from './command-table';
 import { reply as replyImport, type CommandContext, type CommandRun } from './context';
@@ -12,7 +12,7 @@ import type { RespWriter } from './writer';
 
 const INT64_MIN = -(2n ** 63n);
 
-/** Local aliases of imports used per command (see connection.ts). */
+/** Local aliases of imports used per command (see resp-session.ts). */
 const WROTE: Replied = REPLIED;
 const reply = replyImport;
 

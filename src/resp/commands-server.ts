@@ -4,7 +4,7 @@
  * is one database (SELECT 0). AUTH checks the node's token as Redis checks requirepass (user `default`); without
  * a token AUTH answers as Redis does without requirepass.
  */
-import { ERR_NOT_INTEGER, ERR_SYNTAX, argInt, argIs, argLower, argString, arityError, isValidName } from './args';
+import { ERR_NOT_INTEGER, ERR_SYNTAX, argInt, argIs, argLower, argString, arityError, isValidName } from './resp-args';
 import { command, container, NO_KEYS, type CommandSpec } from './command-table';
 import { reply, type ClientState, type CommandRun } from './context';
 import { REDIS_VERSION, buildInfo, selectSections } from './info';

@@ -3,7 +3,7 @@
  * name, arity, flags, key positions, ACL categories, in Redis 7's 10-field layout). COMMAND DOCS answers an
  * empty array: redis-cli then falls back to its built-in help.
  */
-import { ERR_SYNTAX, argString, arityError, unknownSubcommandError } from './args';
+import { ERR_SYNTAX, argString, arityError, unknownSubcommandError } from './resp-args';
 import { arityOk, CommandTable, command, NO_KEYS, type CommandSpec } from './command-table';
 import { keyCommands } from './commands-keys';
 import { serverCommands } from './commands-server';

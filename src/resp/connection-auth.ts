@@ -5,10 +5,10 @@
  * MAX_AUTH_FAILURES wrong passwords close it. Without a password any AUTH with user `default` passes.
  */
 import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../net/auth';
-import { argIs } from './args';
+import { argIs } from './resp-args';
 import type { RespArgs } from './backend';
 import type { ParserLimits } from './parser';
-import type { RespStats } from './stats';
+import type { RespStats } from './resp-stats';
 
 export const NOAUTH = 'NOAUTH Authentication required.';
 

@@ -1,6 +1,6 @@
 /** What a command sees of its connection and server, besides the backend. */
 import type { MaybePromise, RespArgs, RespBackend } from './backend';
-import type { RespStats } from './stats';
+import type { RespStats } from './resp-stats';
 import type { RespWriter } from './writer';
 
 /** Per-connection facts (CLIENT ID/SETNAME/INFO/LIST, HELLO). */

@@ -15,14 +15,14 @@
  */
 import type { Authenticator } from '../net/auth';
 import type { ConnectionCore, WireSession } from '../net/connection-core';
-import { errorReply, unknownCommandError, arityError } from './args';
+import { errorReply, unknownCommandError, arityError } from './resp-args';
 import type { RespArgs, RespBackend } from './backend';
 import { arityOk } from './command-table';
 import { ConnectionAuth, NOAUTH } from './connection-auth';
 import { COMMANDS } from './commands';
 import type { ClientState, CommandContext, Deferred, ReplyFn, RespServerInfo } from './context';
 import { PARSE_ERROR, PARSE_NEED_MORE, RespParser, type ParserLimits } from './parser';
-import type { RespStats } from './stats';
+import type { RespStats } from './resp-stats';
 import type { RespWriter } from './writer';
 
 /** What every RESP session of a listener shares. */

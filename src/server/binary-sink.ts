@@ -26,8 +26,8 @@ import { PINNED_VALUE_MIN_BYTES, type StoredValue } from '../cache/stored-value'
 import { LARGE_RESPONSE_BYTES, type ResponseCap } from '../net/response-cap';
 import { DeferredSink } from '../routing/deferred-sink';
 import type { RawResponse, ReplySink, ValuesSizer } from '../routing/sink';
-import type { AsyncReplies } from './connection';
-import type { ServerStats } from './stats';
+import type { AsyncReplies } from './request-handler';
+import type { ServerStats } from './server-stats';
 
 /** MGET response body: a u32 count, then a u32 length (or MGET_MISSING) and the bytes per value. */
 const BINARY_SIZER: ValuesSizer = {

@@ -7,7 +7,7 @@ import type { Store } from '../cache/store';
 import { HashRing } from '../consistent/ring';
 import { Membership, type MembershipOptions } from '../discovery/membership';
 import type { MembershipMessage } from '../discovery/messages';
-import type { MemberHandshake } from './connection';
+import type { MemberHandshake } from './request-handler';
 import type { Logger } from '../logger';
 import { MemberGate } from './member-auth';
 import { PeerPool } from './peer-pool';

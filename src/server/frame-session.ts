@@ -23,8 +23,8 @@ import { validateRequest } from '../protocol/validate';
 import { MAX_AUTH_FAILURES, PREAUTH_MAX_REQUEST_BYTES, type Authenticator } from '../net/auth';
 import type { AsyncReply, ConnectionCore, WireSession } from '../net/connection-core';
 import { PreauthGuard } from '../net/preauth-guard';
-import { isMemberOnly, type AsyncReplies, type MemberHandshake, type RequestHandler } from './connection';
-import type { ServerStats } from './stats';
+import { isMemberOnly, type AsyncReplies, type MemberHandshake, type RequestHandler } from './request-handler';
+import type { ServerStats } from './server-stats';
 
 /** What every binary session of a listener shares. */
 export interface FrameSessionShared {

@@ -7,10 +7,10 @@
 import type { Store } from '../cache/store';
 import type { NodeBudgets } from '../net/held-memory';
 import type { Logger } from '../logger';
-import type { ResolvedNodeOptions } from './options';
+import type { ResolvedNodeOptions } from './node-options';
 import type { RespBackend } from '../resp/backend';
 import { LocalRespBackend } from '../resp/local-backend';
-import { RespServer } from '../resp/server';
+import { RespServer } from '../resp/resp-server';
 
 export type NodeRespLimits = Pick<
   ResolvedNodeOptions,

@@ -5,7 +5,7 @@
  * handshake (member-auth.ts); the pool also answers the other side's call-back (which hellos it sent) and makes
  * the call-backs for hellos this node receives.
  */
-import { parseNodeAddress } from '../client/address';
+import { parseNodeAddress } from '../client/node-address';
 import { NodeConnection } from '../client/connection';
 import { ServerError } from '../errors';
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';

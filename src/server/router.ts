@@ -10,8 +10,8 @@ import type { Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import type { RequestLimits } from '../protocol/validate';
 import type { KeyRouter } from '../routing/key-router';
-import { isKeyed, type LocalCommandHandler } from './commands';
-import type { AsyncReplies, RequestHandler } from './connection';
+import { isKeyed, type LocalCommandHandler } from './local-commands';
+import type { AsyncReplies, RequestHandler } from './request-handler';
 
 export type { PeerRequester, RawResponse } from '../routing/peer-answers';
 

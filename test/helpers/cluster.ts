@@ -1,7 +1,7 @@
 /** In-process clusters for tests: nodes on ephemeral loopback ports with fast membership timings. */
 import type { CacheNode } from '../../src/node/cache-node';
 import { nodeInternals } from '../../src/node/internals';
-import type { NodeOptions } from '../../src/server/options';
+import type { NodeOptions } from '../../src/server/node-options';
 import { startTestNode } from './node';
 import { eventually } from './wait';
 

@@ -1,7 +1,7 @@
 /** Start nodes on ephemeral loopback ports, and close every node a test suite started, even after a failure. */
 import type { CacheNode } from '../../src/node/cache-node';
 import { startNode } from '../../src/node/start-node';
-import type { NodeOptions } from '../../src/server/options';
+import type { NodeOptions } from '../../src/server/node-options';
 import { silentLogger } from '../../src/logger';
 
 const started = new Set<CacheNode>();

@@ -6,7 +6,7 @@
 import { Store, type StoreOptions } from '../../src/cache/store';
 import type { RespBackend } from '../../src/resp/backend';
 import { LocalRespBackend } from '../../src/resp/local-backend';
-import { RespServer, type RespServerOptions } from '../../src/resp/server';
+import { RespServer, type RespServerOptions } from '../../src/resp/resp-server';
 
 export class FakeClock {
   constructor(public now = 1_700_000_000_000) {}

@@ -1,5 +1,5 @@
 /** Asks a node for its TOPOLOGY over a short-lived connection (tests and tools). */
-import { parseNodeAddress } from '../../src/client/address';
+import { parseNodeAddress } from '../../src/client/node-address';
 import { NodeConnection } from '../../src/client/connection';
 import { Opcode, Status } from '../../src/protocol/constants';
 

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, KeyEmptyError, KeyTooLargeError, ValueTooLargeError } from '../errors';
 import { MAX_TTL_MS, MAX_WIRE_KEY_BYTES, MAX_WIRE_VALUE_BYTES, SetMode } from '../protocol/constants';
-import { describe } from './address';
+import { describe } from './node-address';
 
 /** A key or value as callers pass it: strings travel as UTF-8. */
 export type Bytes = string | Uint8Array;

@@ -13,10 +13,10 @@ import { validateRequest, type RequestLimits } from '../protocol/validate';
 import type { Store } from '../cache/store';
 import { LocalKeys } from '../routing/local-keys';
 import { KeyOp, KeyRequest, type KeyList } from '../routing/request';
-import type { AsyncReplies, RequestHandler } from './connection';
+import type { AsyncReplies, RequestHandler } from './request-handler';
 import { ResponseCap, UNCAPPED } from '../net/response-cap';
 import { BinaryReplySink, statusOf } from './binary-sink';
-import type { ServerStats } from './stats';
+import type { ServerStats } from './server-stats';
 
 export { statusOf };
 

@@ -29,7 +29,7 @@ import type { ClientState, RespServerInfo } from './context';
 import { DEFAULT_MAX_ARGS, DEFAULT_MAX_INLINE_BYTES } from './parser';
 import { ResponseCap } from '../net/response-cap';
 import { ResponseGuard, acceptsResponseGuard } from './response-guard';
-import { RespStats } from './stats';
+import { RespStats } from './resp-stats';
 import { RespWriter } from './writer';
 
 export interface RespServerOptions {

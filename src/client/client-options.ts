@@ -2,7 +2,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { ConfigError } from '../errors';
 import { MAX_WIRE_VALUE_BYTES } from '../protocol/constants';
-import { type NodeAddress, describe, parseNodeList } from './address';
+import { type NodeAddress, describe, parseNodeList } from './node-address';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './connection-options';
 
 export interface ClientOptions {

@@ -12,17 +12,17 @@ import { Authenticator } from '../net/auth';
 import { NodeBudgets } from '../net/held-memory';
 import { Listener } from '../net/listener';
 import type { Logger } from '../logger';
-import type { MemberHandshake, RequestHandler } from './connection';
+import type { MemberHandshake, RequestHandler } from './request-handler';
 import { FrameSession, tooManyConnectionsFrame } from './frame-session';
-import type { ResolvedNodeOptions } from './options';
-import type { ServerStats } from './stats';
+import type { ResolvedNodeOptions } from './node-options';
+import type { ServerStats } from './server-stats';
 
 export class CacheServer {
   /** Request bodies that span reads and output storage are reused across connections (buffer-pool.ts). */
   readonly bufferPool = new BufferPool();
   /**
    * One batch serves every connection: each read is decoded, answered and written without yielding. It is
-   * always sent with writeTo(), so large GET values go out as pinned views of the store (commands.ts).
+   * always sent with writeTo(), so large GET values go out as pinned views of the store (binary-sink.ts).
    */
   private readonly batch = new OutputBatch(undefined, this.bufferPool, true);
   private readonly listener: Listener<FrameSession>;
