@@ -9,6 +9,7 @@
  * that fails leaves the other parts stored. A local store error (OUT_OF_MEMORY) is raised before anything goes
  * to the owners. DEL and EXISTS send one request per remote key (there is no multi-key DELETE opcode).
  */
+import type { PeerRequester } from './peer-answers';
 import { isNativeAccelerationEnabled } from '../consistent/native';
 import type { HashRing } from '../consistent/ring';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../client/connection';
@@ -30,14 +31,8 @@ export const BATCH_ROUTING_MIN_KEYS = 32;
 /** What the splitter needs of the router. */
 export interface MultiRouter {
   readonly local: LocalKeys;
-  send(
-    owner: string,
-    opcode: number,
-    flags: number,
-    key: Uint8Array | null,
-    value: Uint8Array | null,
-    extras: number | bigint,
-  ): Promise<RawResponse>;
+  /** KeyRouter.send: one keyed request to its owner, marked FORWARDED (the PeerRequester signature). */
+  send: PeerRequester['request'];
   barrierOf(kb: Buffer, ko: number, kl: number): Promise<void> | undefined;
   afterBarriers(waits: Array<Promise<void>>, r: KeyRequest, sink: ReplySink): void;
   selfIndexOf(): number;

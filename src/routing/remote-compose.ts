@@ -10,6 +10,7 @@
  *   single requests STRLEN = GET's length; a non-positive EXPIRE and SET with a past time = DELETE (SET NX
  *                   with a past time = TTL only: nothing is stored either way).
  */
+import type { PeerRequester } from './peer-answers';
 import { Opcode, SetMode, SET_MODE_SHIFT } from '../protocol/constants';
 import { expireConditionHolds } from './local-keys';
 import { foundOrNot, pttlOf, storedOrNot, valueOf, type RawResponse } from './peer-answers';
@@ -19,14 +20,8 @@ import type { ReplySink } from './sink';
 /** What the composer needs of the router. */
 export interface ComposerRouter {
   readonly counters: { composed: number };
-  send(
-    owner: string,
-    opcode: number,
-    flags: number,
-    key: Uint8Array | null,
-    value: Uint8Array | null,
-    extras: number | bigint,
-  ): Promise<RawResponse>;
+  /** KeyRouter.send: one keyed request to its owner, marked FORWARDED (the PeerRequester signature). */
+  send: PeerRequester['request'];
   hold(kb: Buffer, ko: number, kl: number, done: Promise<unknown>): void;
 }
 
