@@ -25,7 +25,13 @@ export type NodeRespLimits = Pick<
   Partial<
     Pick<
       ResolvedNodeOptions,
-      'authToken' | 'idleTimeoutMs' | 'maxInflightPerConnection' | 'maxRequestsPerRead' | 'slowReaderTimeoutMs' | 'maxResponseBytes'
+      | 'authToken'
+      | 'idleTimeoutMs'
+      | 'maxInflightPerConnection'
+      | 'maxRequestsPerRead'
+      | 'slowReaderTimeoutMs'
+      | 'maxResponseBytes'
+      | 'readBufferBytes'
     >
   >;
 
@@ -62,6 +68,7 @@ export function createNodeRespServer(options: NodeRespOptions): RespServer {
     ...(limits.maxInflightPerConnection === undefined ? {} : { maxPendingReplies: limits.maxInflightPerConnection }),
     ...(limits.maxRequestsPerRead === undefined ? {} : { maxRequestsPerRead: limits.maxRequestsPerRead }),
     ...(limits.slowReaderTimeoutMs === undefined ? {} : { slowReaderTimeoutMs: limits.slowReaderTimeoutMs }),
+    ...(limits.readBufferBytes === undefined ? {} : { readBufferBytes: limits.readBufferBytes }),
     ...(limits.maxResponseBytes === undefined ? {} : { maxResponseBytes: limits.maxResponseBytes }),
     ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
   });
