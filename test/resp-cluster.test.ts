@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type RedisClient from 'ioredis';
-import { loadIoredis } from './helpers/ioredis';
+import { connectIoredis, loadIoredis } from './helpers/ioredis';
 import type { CacheNode } from '../src/node/cache-node';
 import { nodeInternals } from '../src/node/internals';
 import type { NodeOptions } from '../src/server/node-options';
@@ -19,17 +19,8 @@ const Redis = loadIoredis('resp-cluster');
 
 const clients = new Set<RedisClient>();
 
-async function connect(node: CacheNode): Promise<RedisClient> {
-  const redis = new Redis!({
-    host: '127.0.0.1',
-    port: node.respPort!,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  clients.add(redis);
-  await redis.connect();
-  return redis;
+function connect(node: CacheNode): Promise<RedisClient> {
+  return connectIoredis(Redis!, node.respPort!, clients);
 }
 
 /** A 3-node cluster with RESP ports, and ioredis connected to the first node. */

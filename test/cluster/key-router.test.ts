@@ -14,7 +14,7 @@ import { MULTI_SLACK_BYTES } from '../../src/protocol/constants';
 import { multiPartEnds } from '../../src/protocol/multi';
 import type { CacheNode } from '../../src/node/cache-node';
 import { nodeInternals } from '../../src/node/internals';
-import { loadIoredis } from '../helpers/ioredis';
+import { connectIoredis, loadIoredis } from '../helpers/ioredis';
 import { startCluster } from '../helpers/cluster';
 import { closeAllNodes } from '../helpers/node';
 
@@ -29,17 +29,8 @@ KR.after.each(async () => {
   await closeAllNodes();
 });
 
-async function redisOn(node: CacheNode): Promise<RedisClient> {
-  const redis = new Redis!({
-    host: '127.0.0.1',
-    port: node.respPort!,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  redises.push(redis);
-  await redis.connect();
-  return redis;
+function redisOn(node: CacheNode): Promise<RedisClient> {
+  return connectIoredis(Redis!, node.respPort!, redises);
 }
 
 function clientOn(node: CacheNode): Client {

@@ -12,3 +12,19 @@ export function loadIoredis(suiteName: string): RedisConstructor | undefined {
     return undefined;
   }
 }
+
+/**
+ * An ioredis client connected to 127.0.0.1:`port` that fails fast instead of retrying (a test wants the error),
+ * added to `opened` so the suite disconnects it afterwards.
+ */
+export async function connectIoredis(
+  Redis: RedisConstructor,
+  port: number,
+  opened: { add(redis: RedisClient): unknown } | { push(redis: RedisClient): unknown },
+): Promise<RedisClient> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  if ('add' in opened) opened.add(redis);
+  else opened.push(redis);
+  await redis.connect();
+  return redis;
+}
