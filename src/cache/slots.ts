@@ -1,5 +1,5 @@
 /**
- * Per-item metadata, one slot per item, all in ONE Int32Array of 7-word records (no JS object per item, so the
+ * Per-item metadata, one slot per item, all in ONE Int32Array of 10-word records (no JS object per item, so the
  * garbage collector's work does not grow with the number of items). A record keeps an item's fields on one or
  * two cache lines: a lookup touches the bucket, the record and the chunk, not seven separate arrays.
  *
@@ -10,12 +10,15 @@
  *   PREV   LRU neighbours (lru.ts); NEXT also chains free slots
  *   NEXT
  *   HEAP   position in the expiry heap, -1 for no expiry (the expiry time lives in the heap only)
+ *   VHI    the item's version (version-clock.ts): high and low 32 bits of an integer below 2^53
+ *   VLO
+ *   VTAG   the tag of the member that issued the version (ties between members)
  *
- * 28 bytes per slot. Capacity grows by copying into a larger array; the store decides how far (memory limit).
+ * 40 bytes per slot. Capacity grows by copying into a larger array; the store decides how far (memory limit).
  */
 
 export const SLOT = {
-  STRIDE: 7,
+  STRIDE: 10,
   HASH: 0,
   REF: 1,
   KEY: 2,
@@ -23,6 +26,9 @@ export const SLOT = {
   PREV: 4,
   NEXT: 5,
   HEAP: 6,
+  VHI: 7,
+  VLO: 8,
+  VTAG: 9,
   KEY_MASK: 0xffff,
   /** Set on a hit; the LRU gives a referenced tail item a second chance instead of evicting it. */
   REFERENCED: 0x10000,

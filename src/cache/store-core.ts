@@ -4,7 +4,7 @@
  *
  * Memory accounting. bytesUsed = pages + metadata reserve + fixed arrays, and it never exceeds maxMemoryBytes:
  *   - pages: every slab page in use, counted in full from the moment it is allocated;
- *   - metadata reserve: for the slot capacity C, C × (28 B slot record + 12 B expiry-heap entry) plus the index
+ *   - metadata reserve: for the slot capacity C, C × (40 B slot record + 12 B expiry-heap entry) plus the index
  *     buckets (power of two ≥ C / 0.7, 4 B each). The heap is allocated lazily but reserved in full, so what is
  *     really allocated is never more than what is counted;
  *   - fixed: size-class tables, page tables, LRU heads, the key scratch buffer.
@@ -37,11 +37,20 @@ import { NIL, Slab } from './slab';
 import { PAGE_BYTES, SizeClasses } from './size-classes';
 import { SLOT, SLOT_BYTES, Slots } from './slots';
 import type { ResolvedOptions } from './store-options';
+import { fingerprintOf, Tombstones } from './tombstones';
+import type { VersionClock } from './version-clock';
+
+/**
+ * Tells the store whether the key page[offset, offset + length) needs a tombstone when removed: true while a
+ * copy of it may still arrive from another member (tombstones.ts).
+ */
+export type TombstoneFilter = (page: Uint8Array, offset: number, length: number) => boolean;
 
 // Module-local copies: under tsx/esbuild's CommonJS output every read of an imported binding is a getter call.
 const NO_CHUNK: number = NIL;
 const LE: boolean = LITTLE_ENDIAN;
-const { STRIDE, HASH, REF, KEY, VLEN, HEAP, KEY_MASK } = SLOT;
+const { STRIDE, HASH, REF, KEY, VLEN, HEAP, KEY_MASK, VHI, VLO, VTAG } = SLOT;
+const TWO_32 = 4294967296;
 
 export const INITIAL_SLOTS = 1024;
 /** At most 1/8 of the memory limit is in pinned chunks at once (chunk-pins.ts). */
@@ -67,6 +76,11 @@ export class StoreCore {
   protected readonly keyHash: KeyHash;
   /** Chunks a socket write still reads: their reuse waits (chunk-pins.ts). */
   protected readonly pins: ChunkPins;
+  /** Stamps writes (version-clock.ts); shared with the node's data movement. */
+  readonly versions: VersionClock;
+  protected readonly tombstones: Tombstones;
+  /** Set while copies may still arrive for some keys; null (the usual case) records no tombstones. */
+  protected tombstoneFilter: TombstoneFilter | null = null;
   private readonly fixedBytes: number;
   private readonly metaLimit: number;
   /** Largest page an item may need: what is left when metadata takes its full share. */
@@ -89,6 +103,8 @@ export class StoreCore {
     this.maxKeyBytes = o.maxKeyBytes;
     this.maxValueBytes = o.maxValueBytes;
     this.clock = o.clock;
+    this.versions = o.versionClock;
+    this.tombstones = new Tombstones(o.maxTombstones, o.tombstoneTtlMs);
     this.classes = new SizeClasses(o.minChunkBytes, o.growthFactor, o.maxKeyBytes + o.maxValueBytes);
     // Every page is at least half a standard page (size-classes.ts), so this many ids always suffice.
     this.slab = new Slab(this.classes, Math.ceil((2 * o.maxMemoryBytes) / PAGE_BYTES) + 2);
@@ -134,6 +150,7 @@ export class StoreCore {
   /** Drop everything; keep the counters. */
   protected resetAll(slotCapacity: number): void {
     this.pins.dropAll();
+    this.tombstones.clear();
     this.slab.releaseAll();
     this.slots.reset(slotCapacity);
     this.index.reset(slotCapacity);
@@ -150,6 +167,7 @@ export class StoreCore {
   protected findLive(h: number, kb: Uint8Array, ko: number, kl: number): number {
     const s = this.index.find(h, kb, ko, kl);
     if (s >= 0 && this.slots.meta[s * STRIDE + HEAP]! >= 0 && this.heap.timeOf(s) <= this.clock()) {
+      if (this.tombstoneFilter !== null) this.bury(s, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!);
       this.removeItem(s);
       this.expired++;
       return -1;
@@ -159,10 +177,21 @@ export class StoreCore {
 
   /**
    * Store key kb[ko, ko + kl) (hashed into this.keyHash just before) with a value of `vl` bytes expiring at
-   * `expireAt` (0: never) over the live item `s` (or as a new item when s < 0). Copies the key; returns the
-   * chunk ref. The caller writes the value bytes at offsetOf(ref) + kl before anything else touches the store.
+   * `expireAt` (0: never) over the live item `s` (or as a new item when s < 0), stamped with `version` issued by
+   * member `tag`. Copies the key; returns the chunk ref. The caller writes the value bytes at offsetOf(ref) + kl
+   * before anything else touches the store.
    */
-  protected storeAt(s: number, h: number, kb: Uint8Array, ko: number, kl: number, vl: number, expireAt: number): number {
+  protected storeAt(
+    s: number,
+    h: number,
+    kb: Uint8Array,
+    ko: number,
+    kl: number,
+    vl: number,
+    expireAt: number,
+    version: number,
+    tag: number,
+  ): number {
     const c = this.classes.classFor(kl + vl);
     this.epoch = (this.epoch + 1) | 0;
     if (s >= 0) {
@@ -171,6 +200,7 @@ export class StoreCore {
       // In place, unless a socket write still reads the old value: then the item moves to a new chunk.
       if (this.slab.classOf(ref) === c && !this.pins.isPinned(ref)) {
         this.slots.meta[b + VLEN] = vl;
+        this.stamp(b, version, tag);
         this.heap.set(s, expireAt);
         this.lru.mark(s);
         this.sets++;
@@ -190,12 +220,37 @@ export class StoreCore {
     meta[b + KEY] = kl;
     meta[b + VLEN] = vl;
     meta[b + HEAP] = -1;
+    this.stamp(b, version, tag);
     this.index.insert(slot);
     this.lru.pushHead(c, slot);
     if (expireAt !== 0) this.heap.set(slot, expireAt);
     this.copyKey(kb, ko, kl, ref);
     this.sets++;
     return ref;
+  }
+
+  protected stamp(b: number, version: number, tag: number): void {
+    const meta = this.slots.meta;
+    meta[b + VHI] = (version / TWO_32) | 0;
+    meta[b + VLO] = version | 0;
+    meta[b + VTAG] = tag;
+  }
+
+  /** The version of live item `s`. */
+  protected versionAt(s: number): number {
+    const meta = this.slots.meta;
+    return meta[s * STRIDE + VHI]! * TWO_32 + (meta[s * STRIDE + VLO]! >>> 0);
+  }
+
+  /** Leaves a tombstone for item `s` (about to be removed) at `version`, if the filter asks for one. */
+  protected bury(s: number, version: number, tag: number): void {
+    const meta = this.slots.meta;
+    const b = s * STRIDE;
+    const ref = meta[b + REF]! >>> 0;
+    const kl = meta[b + KEY]! & KEY_MASK;
+    if (this.tombstoneFilter!(this.slab.pageOf(ref), this.slab.offsetOf(ref), kl)) {
+      this.tombstones.add(fingerprintOf(meta[b + HASH]!, kl), version, tag, this.clock());
+    }
   }
 
   /** Unlink item `s` from the index, its LRU list and the heap, and free its chunk and slot. */
@@ -216,7 +271,9 @@ export class StoreCore {
     const now = this.clock();
     let n = 0;
     while (n < maxItems && heap.size > 0 && heap.topTime() <= now) {
-      this.removeItem(heap.topSlot());
+      const s = heap.topSlot();
+      if (this.tombstoneFilter !== null) this.bury(s, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!);
+      this.removeItem(s);
       n++;
     }
     this.expired += n;
@@ -363,6 +420,7 @@ export class StoreCore {
 
   /** Remove an item to make room: counted as expired if its TTL has passed, else as evicted. */
   private evict(s: number): void {
+    if (this.tombstoneFilter !== null) this.bury(s, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!);
     const t = this.heap.timeOf(s);
     if (t !== 0 && t <= this.clock()) this.expired++;
     else this.evicted++;

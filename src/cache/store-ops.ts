@@ -7,6 +7,7 @@ import { KeyEmptyError, KeyTooLargeError, NotIntegerError, OverflowError, StoreC
 import { INT64_MAX, INT64_MIN, parseInt64 } from './int64';
 import { SLOT } from './slots';
 import { StoreCore } from './store-core';
+import { fingerprintOf } from './tombstones';
 
 // Mode values as local constants (SetMode from another module costs a getter call per read under tsx).
 const MODE_NX = 1;
@@ -27,7 +28,8 @@ export class StoreOps extends StoreCore {
   protected put(kb: Uint8Array, ko: number, kl: number, h: number, vl: number, ttl: number, mode: number): number {
     const s = this.findLive(h, kb, ko, kl);
     if (mode === MODE_NX ? s >= 0 : mode === MODE_XX && s < 0) return -1;
-    return this.storeAt(s, h, kb, ko, kl, vl, ttl > 0 ? this.clock() + ttl : 0);
+    const versions = this.versions;
+    return this.storeAt(s, h, kb, ko, kl, vl, ttl > 0 ? this.clock() + ttl : 0, versions.next(), versions.nodeTag);
   }
 
   protected lookupAt(kb: Uint8Array, ko: number, kl: number, h: number): number {
@@ -44,6 +46,10 @@ export class StoreOps extends StoreCore {
 
   protected deleteAt(kb: Uint8Array, ko: number, kl: number, h: number): boolean {
     const s = this.findLive(h, kb, ko, kl);
+    // A delete is a write: while a copy of the key may still arrive, it leaves a tombstone even for an absent key.
+    if (this.tombstoneFilter !== null && this.tombstoneFilter(kb, ko, kl)) {
+      this.tombstones.add(fingerprintOf(h, kl), this.versions.next(), this.versions.nodeTag, this.clock());
+    }
     if (s < 0) return false;
     this.removeItem(s);
     this.deletes++;
@@ -55,6 +61,8 @@ export class StoreOps extends StoreCore {
     if (s < 0) return false;
     this.heap.set(s, ttl > 0 ? this.clock() + ttl : 0);
     this.lru.mark(s);
+    // A new TTL is a write: a copy carrying the old one must not win over it.
+    this.stamp(s * STRIDE, this.versions.next(), this.versions.nodeTag);
     return true;
   }
 
@@ -80,7 +88,7 @@ export class StoreOps extends StoreCore {
     if (result < INT64_MIN || result > INT64_MAX) throw new OverflowError();
     const text = result.toString();
     if (text.length > this.maxValueBytes) throw new ValueTooLargeError(text.length, this.maxValueBytes);
-    const ref = this.storeAt(s, h, kb, ko, kl, text.length, expireAt);
+    const ref = this.storeAt(s, h, kb, ko, kl, text.length, expireAt, this.versions.next(), this.versions.nodeTag);
     writeAscii(text, this.slab.pageOf(ref), this.slab.offsetOf(ref) + kl);
     return result;
   }

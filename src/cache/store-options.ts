@@ -6,6 +6,8 @@
 
 import { InvalidArgumentError } from '../errors';
 import { PAGE_BYTES } from './size-classes';
+import { DEFAULT_TOMBSTONE_CAPACITY, DEFAULT_TOMBSTONE_TTL_MS } from './tombstones';
+import { VersionClock } from './version-clock';
 
 export interface StoreOptions {
   /** Upper bound on everything the store allocates: pages plus metadata arrays. Default 64 MiB, at least 4 MiB. */
@@ -24,6 +26,15 @@ export interface StoreOptions {
   minChunkBytes?: number;
   /** Size-class growth factor (memcached -f). Default 1.25; from 1.05 to 2. */
   growthFactor?: number;
+  /**
+   * Stamps every write with a version (version-clock.ts). A cluster node passes its own, shared with its data
+   * movement; by default each store has one on its clock with tag 0.
+   */
+  versionClock?: VersionClock;
+  /** At most this many tombstones (tombstones.ts). Default 100,000. */
+  maxTombstones?: number;
+  /** How long a tombstone lives, in ms: longer than a range transfer may run. Default 120,000. */
+  tombstoneTtlMs?: number;
 }
 
 export interface SetOptions {
@@ -69,6 +80,15 @@ export interface StoreStats {
   deferredFrees: number;
   /** Pages dropped instead of moved to another class because a socket write still read one of their chunks. */
   pinnedPageDrops: number;
+  /** Tombstones held now, made, expired, dropped early for room (tombstones.ts), and copies they refused. */
+  tombstones: number;
+  tombstonesCreated: number;
+  tombstonesExpired: number;
+  tombstonesOverflowed: number;
+  copiesRefusedByTombstones: number;
+  /** Copies from other members (transfer, read-through) applied, and refused as older than what was here. */
+  copiesApplied: number;
+  copiesOlder: number;
 }
 
 export interface ResolvedOptions {
@@ -80,6 +100,9 @@ export interface ResolvedOptions {
   onSweep: ((expired: number) => void) | undefined;
   minChunkBytes: number;
   growthFactor: number;
+  versionClock: VersionClock;
+  maxTombstones: number;
+  tombstoneTtlMs: number;
 }
 
 const MIN_MEMORY_BYTES = 4 * PAGE_BYTES;
@@ -107,6 +130,9 @@ export function resolveOptions(options: StoreOptions | undefined): ResolvedOptio
     throw new InvalidArgumentError(`options.growthFactor must be a number from 1.05 to 2, got ${String(growthFactor)}`);
   }
   const minChunkBytes = integer('minChunkBytes', o.minChunkBytes, 32, 16, 1024);
+  if (o.versionClock !== undefined && !(o.versionClock instanceof VersionClock)) {
+    throw new TypeError('options.versionClock must be a VersionClock');
+  }
   if (minChunkBytes % 8 !== 0) throw new InvalidArgumentError('options.minChunkBytes must be a multiple of 8');
   return {
     maxMemoryBytes: integer('maxMemoryBytes', o.maxMemoryBytes, 64 * 2 ** 20, MIN_MEMORY_BYTES, maxMemoryFor(minChunkBytes)),
@@ -117,6 +143,9 @@ export function resolveOptions(options: StoreOptions | undefined): ResolvedOptio
     onSweep: o.onSweep,
     minChunkBytes,
     growthFactor,
+    versionClock: o.versionClock ?? new VersionClock(0, clock),
+    maxTombstones: integer('maxTombstones', o.maxTombstones, DEFAULT_TOMBSTONE_CAPACITY, 1, 2 ** 24),
+    tombstoneTtlMs: integer('tombstoneTtlMs', o.tombstoneTtlMs, DEFAULT_TOMBSTONE_TTL_MS, 1, 2 ** 31 - 1),
   };
 }
 

@@ -34,7 +34,8 @@ import { toDelta } from './int64';
 import { ExpiryTimer } from './expiry-timer';
 import { SLOT } from './slots';
 import { INITIAL_SLOTS } from './store-core';
-import { StoreOps, typeName, writeAscii } from './store-ops';
+import { StoreCopies } from './store-copies';
+import { typeName, writeAscii } from './store-ops';
 import {
   checkMode,
   checkTtl,
@@ -62,7 +63,7 @@ const MODE_NX = 1;
 const MODE_XX = 2;
 const { STRIDE, REF, KEY, VLEN, KEY_MASK } = SLOT;
 
-export class Store extends StoreOps {
+export class Store extends StoreCopies {
   /** Items removed by removeWhere (ranges that moved to another member): neither deletes nor evictions. */
   private dropped = 0;
   private readonly timer: ExpiryTimer;
@@ -355,6 +356,13 @@ export class Store extends StoreOps {
       pinsTaken: this.pins.taken,
       deferredFrees: this.pins.deferredFrees,
       pinnedPageDrops: this.pins.pageDrops,
+      tombstones: this.tombstones.size,
+      tombstonesCreated: this.tombstones.counters.created,
+      tombstonesExpired: this.tombstones.counters.expired,
+      tombstonesOverflowed: this.tombstones.counters.overflowed,
+      copiesRefusedByTombstones: this.tombstones.counters.refusedCopies,
+      copiesApplied: this.copiesApplied,
+      copiesOlder: this.copiesOlder,
     };
   }
 
