@@ -50,6 +50,13 @@ const FLAGS: FlagSpec[] = [
     defaultText: String(NODE_DEFAULTS.drainTimeoutMs),
   },
   {
+    name: 'handoff-timeout',
+    kind: 'string',
+    placeholder: 'MS',
+    help: 'on SIGINT/SIGTERM, how long the members gaining its ranges may pull them first (a second signal skips it)',
+    defaultText: String(NODE_DEFAULTS.handoffTimeoutMs),
+  },
+  {
     name: 'auth-token',
     kind: 'string',
     placeholder: 'TOKEN',
@@ -249,6 +256,8 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   if (frameTimeout !== undefined) options.frameTimeoutMs = integerFlag(frameTimeout, 'frame-timeout');
   const drainTimeout = one('drain-timeout');
   if (drainTimeout !== undefined) options.drainTimeoutMs = integerFlag(drainTimeout, 'drain-timeout');
+  const handoffTimeout = one('handoff-timeout');
+  if (handoffTimeout !== undefined) options.handoffTimeoutMs = integerFlag(handoffTimeout, 'handoff-timeout');
   const seeds = (values.get('join') ?? [])
     .flatMap((list) => list.split(','))
     .map((seed) => seed.trim())

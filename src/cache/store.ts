@@ -281,10 +281,10 @@ export class Store extends StoreCopies {
    * member, so an old copy can never come back if the range later returns here (docs/ARCHITECTURE.md, Decisions, "No stale comebacks").
    * Scans slots from `from` for about `budgetMs`, so a large store is swept in slices between other work;
    * returns where to continue (-1 when done) and how many items went. `keep` gets a view of the key bytes
-   * that is valid only during the call.
+   * and the item's version, valid only during the call.
    */
   removeWhere(
-    keep: (page: Buffer, keyOffset: number, keyLength: number) => boolean,
+    keep: (page: Buffer, keyOffset: number, keyLength: number, version: number) => boolean,
     from = 0,
     budgetMs = 2,
   ): { next: number; removed: number } {
@@ -303,7 +303,7 @@ export class Store extends StoreCopies {
       const ref = meta[base + SLOT.REF]! >>> 0;
       const id = ref >>> slab.chunkBits;
       const offset = (ref & slab.indexMask) * slab.pageChunkSize[id]!;
-      if (!keep(slab.pages[id]!, offset, keyLength)) {
+      if (!keep(slab.pages[id]!, offset, keyLength, this.versionAt(s))) {
         this.removeItem(s);
         this.dropped++;
         removed++;

@@ -21,9 +21,18 @@ export class VersionClock {
 
   constructor(
     /** Breaks ties between two members' equal versions: xxh32 of the member id, 0 on a single node. */
-    readonly nodeTag = 0,
+    private tag = 0,
     private readonly now: () => number = Date.now,
   ) {}
+
+  get nodeTag(): number {
+    return this.tag;
+  }
+
+  /** Sets the member tag once the node knows its id (versions issued before keep theirs). */
+  retag(tag: number): void {
+    this.tag = tag | 0;
+  }
 
   /** A version above every one issued or observed so far. */
   next(): number {

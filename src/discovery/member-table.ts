@@ -68,10 +68,10 @@ export class MemberTable {
     this.declaredDeadListeners.push(listener);
   }
 
-  /** Members that count for a quorum: every known member that has not left. */
+  /** Members that count for a quorum: every known member that has not left and is not leaving. */
   get votingMembers(): number {
     let count = 0;
-    for (const member of this.members.values()) if (member.state !== 'left') count++;
+    for (const member of this.members.values()) if (member.state !== 'left' && member.state !== 'leaving') count++;
     return count;
   }
 
@@ -135,6 +135,14 @@ export class MemberTable {
     const current = this.members.get(id);
     if (!current || id === this.selfId) return false;
     return this.apply({ id, state: 'dead', incarnation: current.incarnation }) === 'changed';
+  }
+
+  /** This node starts a graceful leave: it owns no keys from now on, but answers while it hands them over. */
+  markSelfLeaving(): Member {
+    this.leaving = true;
+    const self = this.self;
+    if (self.state !== 'leaving') this.set({ ...self, state: 'leaving', changedAt: this.clock() }, self);
+    return this.self;
   }
 
   /** This node leaves gracefully: its state becomes left at its current incarnation. */

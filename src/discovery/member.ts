@@ -6,9 +6,13 @@
  * begins with an incarnation above any rumour of its old death, so it rejoins as alive without a refute.
  */
 
-export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+/**
+ * `leaving`: the member is handing its ranges over before it goes (docs/ARCHITECTURE.md, "Data movement"). It
+ * owns no keys any more but still answers: the new owners pull from it until it announces `left`.
+ */
+export type MemberState = 'alive' | 'suspect' | 'leaving' | 'dead' | 'left';
 
-const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
+const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'leaving', 'dead', 'left'];
 
 export interface MemberUpdate {
   /** The member's id: its advertised host:port. */
@@ -36,7 +40,8 @@ export function ownsKeys(state: MemberState): boolean {
  * True when `update` should replace what we know (`current`, undefined when the member is unknown).
  * - alive wins only with a higher incarnation (a refute, or a restart);
  * - suspect wins over alive at the same or a higher incarnation, over suspect only with a higher one;
- * - dead wins over alive and suspect at the same or a higher incarnation;
+ * - leaving wins over alive and suspect at the same or a higher incarnation (suspicion does not undo it);
+ * - dead wins over alive, suspect and leaving at the same or a higher incarnation;
  * - left wins over everything at the same or a higher incarnation and is never refuted at that incarnation.
  */
 export function supersedes(update: MemberUpdate, current: MemberUpdate | undefined): boolean {
@@ -48,8 +53,10 @@ export function supersedes(update: MemberUpdate, current: MemberUpdate | undefin
       return newer;
     case 'suspect':
       return newer || (same && current.state === 'alive');
-    case 'dead':
+    case 'leaving':
       return newer || (same && (current.state === 'alive' || current.state === 'suspect'));
+    case 'dead':
+      return newer || (same && (current.state === 'alive' || current.state === 'suspect' || current.state === 'leaving'));
     case 'left':
       return newer || (same && current.state !== 'left');
   }

@@ -126,6 +126,15 @@ export class Membership {
     if (others.length > 0) void this.join(others, JOIN_BACKOFF_START_MS);
   }
 
+  /**
+   * Announces `leaving` to every member: they take this node out of their rings and pull its ranges from it,
+   * while it keeps answering (waits at most a probe timeout for their acks).
+   */
+  async announceLeaving(): Promise<void> {
+    const self = this.table.markSelfLeaving();
+    await this.broadcast([self], this.options.probeTimeoutMs * 2);
+  }
+
   /** Announces `left` to every member (waiting at most a probe timeout for their acks) and stops. */
   async leave(): Promise<void> {
     const self = this.table.markSelfLeft();
@@ -289,12 +298,12 @@ export class Membership {
   private nextProbeTarget(): string | undefined {
     for (;;) {
       if (this.probeOrder.length === 0) {
-        this.probeOrder = shuffle(this.table.others('alive', 'suspect').map((member) => member.id));
+        this.probeOrder = shuffle(this.table.others('alive', 'suspect', 'leaving').map((member) => member.id));
         if (this.probeOrder.length === 0) return undefined;
       }
       const id = this.probeOrder.pop()!;
       const member = this.table.get(id);
-      if (member && (member.state === 'alive' || member.state === 'suspect')) return id;
+      if (member && (member.state === 'alive' || member.state === 'suspect' || member.state === 'leaving')) return id;
     }
   }
 
@@ -352,9 +361,9 @@ export class Membership {
     return this.suspicions.timeoutMs(confirmations);
   }
 
-  /** Pushes updates to every alive or suspect member; resolves when all answered or failed. */
+  /** Pushes updates to every alive, suspect or leaving member; resolves when all answered or failed. */
   private async broadcast(updates: MemberUpdate[], timeoutMs = this.options.probeTimeoutMs * 4): Promise<void> {
-    const targets = this.table.others('alive', 'suspect').map((member) => member.id);
+    const targets = this.table.others('alive', 'suspect', 'leaving').map((member) => member.id);
     const message = this.reply([...updates, ...this.piggyback(undefined).filter((u) => !updates.some((v) => v.id === u.id))]);
     await Promise.all(
       targets.map((target) =>

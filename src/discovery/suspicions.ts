@@ -64,6 +64,11 @@ export class Suspicions {
   raise(target: string): void {
     const { table, selfId } = this.host;
     const member = table.get(target);
+    if (member?.state === 'leaving') {
+      // A leaving member owns no keys: nothing to protect with a suspicion. Unreachable, its handoff is over.
+      if (table.markDead(target)) this.host.broadcast([{ id: target, state: 'dead', incarnation: member.incarnation }]);
+      return;
+    }
     if (!member || (member.state !== 'alive' && member.state !== 'suspect')) return;
     if (member.state === 'alive') {
       if (!table.markSuspect(target)) return;

@@ -74,7 +74,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const local = new LocalCommandHandler(store, stats, resolved, statsSections, new ResponseCap(resolved.maxResponseBytes, budgets.output));
   local.epoch = cluster.ring.epoch;
   cluster.onEpoch((epoch) => (local.epoch = epoch));
-  const router = new ClusterRouter(local, new KeyRouter(local.keys, cluster, cluster.peers), cluster, resolved);
+  const router = new ClusterRouter(local, new KeyRouter(local.keys, cluster, cluster.peers, cluster.movement), cluster, resolved);
   // Hellos from other members are checked from the first connection (before the join: the first join needs it).
   const port = new CacheServer(resolved, router, cluster.memberGate, stats, logger, Date.now, budgets);
   port.serve(boundPort.server);
@@ -102,7 +102,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
     }
   }
   cluster.start();
-  return assemble({ port, bound, resp, cluster, local, store, budgets });
+  return assemble({ port, bound, resp, cluster, local, store, budgets, handoffTimeoutMs: resolved.handoffTimeoutMs });
 }
 
 /** The cluster side's settings: membership timings, peers' deadlines, the members' key, the source address. */
@@ -136,10 +136,11 @@ interface NodeParts {
   local: LocalCommandHandler;
   store: Store;
   budgets: NodeBudgets;
+  handoffTimeoutMs: number;
 }
 
 /** The CacheNode over a started node's parts: the public surface, plus the internals registered for tests. */
-function assemble({ port, bound, resp, cluster, local, store, budgets }: NodeParts): CacheNode {
+function assemble({ port, bound, resp, cluster, local, store, budgets, handoffTimeoutMs }: NodeParts): CacheNode {
   let closing: Promise<void> | undefined;
   const node: CacheNode = {
     address: formatHostPort(bound),
@@ -151,6 +152,8 @@ function assemble({ port, bound, resp, cluster, local, store, budgets }: NodePar
     members: () => membersOf(cluster),
     close() {
       closing ??= (async () => {
+        // Warm leave (docs/ARCHITECTURE.md, "Data movement"): hand the ranges over while still serving.
+        await cluster.handOff(handoffTimeoutMs);
         local.draining = true;
         await cluster.leave();
         await Promise.all([port.close(), resp?.close()]);

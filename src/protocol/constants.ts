@@ -66,12 +66,24 @@ export const Opcode = {
   PROBE_REQ: 0x42,
   SYNC: 0x43,
   LEAVE: 0x44,
+  /**
+   * Data movement between members, range 0x50–0x5F (docs/PROTOCOL.md, "Data movement"). FETCH: one key's copy
+   * (value, expiry, version) for a new owner's read-through, whoever owns it now.
+   */
+  FETCH: 0x50,
+  /** A batch of the items the asking member owns in the ring named by its checksum, from a slot cursor on. */
+  PULL: 0x51,
+  /** The asking member holds everything the receiver had for it in that ring: the receiver may drop its copies. */
+  PULL_DONE: 0x52,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
 /** First and last opcode of the range reserved for membership messages. */
 export const MEMBERSHIP_OPCODE_FIRST = 0x40;
 export const MEMBERSHIP_OPCODE_LAST = 0x4f;
+/** First and last opcode of the range reserved for data movement between members. */
+export const MOVEMENT_OPCODE_FIRST = 0x50;
+export const MOVEMENT_OPCODE_LAST = 0x5f;
 
 const OPCODE_NAME_TABLE: Record<number, string> = {};
 for (const [name, value] of Object.entries(Opcode)) OPCODE_NAME_TABLE[value] = name;

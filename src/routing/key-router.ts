@@ -17,8 +17,9 @@ import { UnavailableError } from '../errors';
 import type { LocalKeys } from './local-keys';
 import { messageOf, type PeerRequester } from './peer-answers';
 import { MultiRoute } from './multi-route';
+import { isBlindWrite, type ReadThrough } from './read-through';
 import { RemoteComposer } from './remote-compose';
-import { copyRequest, KeyOp, SetFlag, type KeyRequest } from './request';
+import { copyRequest, KeyOp, keyView, SetFlag, type KeyList, type KeyRequest } from './request';
 import type { RawResponse, ReplySink } from './sink';
 
 /** What the router needs of the node's Cluster (src/server/cluster.ts satisfies it). */
@@ -57,6 +58,7 @@ export class KeyRouter {
     readonly local: LocalKeys,
     private readonly cluster?: RoutingCluster,
     private readonly peers?: PeerRequester,
+    private readonly readThrough?: ReadThrough,
   ) {
     this.composer = new RemoteComposer(this);
     this.multiRoute = cluster === undefined ? undefined : new MultiRoute(this, cluster.ring);
@@ -88,13 +90,64 @@ export class KeyRouter {
       return;
     }
     if (r.forwarded) {
-      this.counters.servedForPeers++;
-      this.local.serve(r, sink);
+      if (!r.fetched) this.counters.servedForPeers++;
+      this.serveHere(r, sink);
       return;
     }
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
-    if (owner === undefined) this.local.serve(r, sink);
+    if (owner === undefined) this.serveHere(r, sink);
     else this.remote(owner, r, sink);
+  }
+
+  /**
+   * Serves a key this node owns: after any command of two round trips on it, and after reading it through
+   * from its previous owner when its range is still being pulled and the request needs its current state.
+   */
+  private serveHere(r: KeyRequest, sink: ReplySink): void {
+    if (!r.fetched && this.barriers.size !== 0) {
+      const wait = this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
+      if (wait !== undefined) {
+        this.afterBarriers([wait], r, sink);
+        return;
+      }
+    }
+    const through = this.readThrough;
+    if (through !== undefined && through.active && !r.fetched && !isBlindWrite(r)) {
+      const source = through.sourceOf(r.keyBuf, r.keyOff, r.keyLen);
+      if (source !== undefined && !this.local.has(r.keyBuf, r.keyOff, r.keyLen)) {
+        const copy = copyRequest(r);
+        copy.fetched = true;
+        const late = sink.later();
+        const key = copy.keyBuf.subarray(0, copy.keyLen);
+        // Later requests on the key wait for this one (hold), so a pipeline still applies in order.
+        this.hold(copy.keyBuf, 0, copy.keyLen, through.fill(source, key).then(() => this.route(copy, late)));
+        return;
+      }
+    }
+    this.local.serve(r, sink);
+  }
+
+  /** Reads through the pending keys of a multi-key read or delete that miss here; false when there are none. */
+  private readThroughMany(r: KeyRequest, sink: ReplySink): boolean {
+    const through = this.readThrough!;
+    const keys = r.keys!;
+    const fills: Array<Promise<void>> = [];
+    for (let j = 0; j < keys.count; j++) {
+      const i = keys.first + keys.step * j;
+      const source = through.sourceOf(keys.bufs[i]!, keys.offs[i]!, keys.lens[i]!);
+      if (source !== undefined && !this.local.has(keys.bufs[i]!, keys.offs[i]!, keys.lens[i]!)) {
+        fills.push(through.fill(source, Buffer.from(keyView(keys, j))));
+      }
+    }
+    if (fills.length === 0) return false;
+    const copy = copyRequest(r);
+    copy.fetched = true;
+    const late = sink.later();
+    const done = Promise.all(fills).then(() => this.route(copy, late));
+    // Every key of the request waits, not only those read through: a later command on any of them, here or
+    // at its owner, must not overtake this one.
+    for (let j = 0; j < keys.count; j++) this.hold(Buffer.from(keyView(keys, j)), 0, keys.lens[keys.first + keys.step * j]!, done);
+    return true;
   }
 
   private routeMulti(r: KeyRequest, sink: ReplySink): void {
@@ -107,12 +160,22 @@ export class KeyRouter {
       }
       r.validated = true;
     }
+    if (!r.fetched && this.barriers.size !== 0) {
+      const waits = this.barriersOf(r.keys!);
+      if (waits.length > 0) {
+        this.afterBarriers(waits, r, sink);
+        return;
+      }
+    }
+    const through = this.readThrough;
     if (this.multiRoute === undefined) {
       this.local.serve(r, sink);
     } else if (this.cutOff) {
       this.refuse(sink);
+    } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
+      // Routed again once the pending keys are here.
     } else if (r.forwarded) {
-      this.counters.servedForPeers++;
+      if (!r.fetched) this.counters.servedForPeers++;
       this.local.serve(r, sink);
     } else {
       this.multiRoute.route(r, sink);
@@ -202,6 +265,17 @@ export class KeyRouter {
       this.counters.forwardFailures++;
       throw new UnavailableError(`the key's owner ${owner} is unreachable: ${messageOf(error)}`);
     });
+  }
+
+  /** The barriers held on any key of the list. */
+  private barriersOf(keys: KeyList): Array<Promise<void>> {
+    const waits: Array<Promise<void>> = [];
+    for (let j = 0; j < keys.count; j++) {
+      const i = keys.first + keys.step * j;
+      const wait = this.barrierOf(keys.bufs[i]!, keys.offs[i]!, keys.lens[i]!);
+      if (wait !== undefined) waits.push(wait);
+    }
+    return waits;
   }
 
   barrierOf(kb: Buffer, ko: number, kl: number): Promise<void> | undefined {

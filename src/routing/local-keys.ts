@@ -42,6 +42,11 @@ export class LocalKeys {
     this.store.flush();
   }
 
+  /** True when the key is live here (no hit or miss counted). */
+  has(kb: Uint8Array, ko: number, kl: number): boolean {
+    return kl > 0 && kl <= this.maxKeyBytes && this.store.ttlFrom(kb, ko, kl) !== -2;
+  }
+
   /** Runs a request whose keys this node serves; store errors go to the sink. */
   serve(r: KeyRequest, sink: ReplySink): void {
     try {

@@ -87,6 +87,8 @@ export class KeyRequest {
   forwarded = false;
   /** The codec checked every key and value against the limits already (the binary port's validateRequest). */
   validated = false;
+  /** Its pending keys were read through already (read-through.ts): serve it as it is now. */
+  fetched = false;
   /** Multi-key ops (MGET, MSET, EXISTS, DEL); null for single-key ones. */
   keys: KeyList | null = null;
 
@@ -104,6 +106,7 @@ export class KeyRequest {
     this.flags = 0;
     this.forwarded = false;
     this.validated = false;
+    this.fetched = false;
     this.keys = null;
     return this;
   }
@@ -133,6 +136,7 @@ export function copyRequest(r: KeyRequest): KeyRequest {
   copy.delta = r.delta;
   copy.forwarded = r.forwarded;
   copy.validated = r.validated;
+  copy.fetched = r.fetched;
   copy.keyBuf = Buffer.from(r.keyBuf.subarray(r.keyOff, r.keyOff + r.keyLen));
   copy.keyLen = r.keyLen;
   copy.valueBuf = Buffer.from(r.valueBuf.subarray(r.valueOff, r.valueOff + r.valueLen));

@@ -12,6 +12,9 @@ import type { Logger } from '../logger';
 import { MemberGate } from './member-auth';
 import { PeerPool } from './peer-pool';
 import type { ClusterView } from './router';
+import { DataMovement } from '../transfer/data-movement';
+import type { MovementOptions } from '../transfer/movement-types';
+import { hash32 } from '../consistent/hash32';
 
 export interface ClusterOptions {
   selfId: string;
@@ -26,6 +29,8 @@ export interface ClusterOptions {
   localAddress?: string;
   /** The key member hellos are proven with (member-auth.ts clusterKeyOf); none on a node without tokens. */
   clusterKey?: Buffer;
+  /** Deadlines and batch sizes of data movement (transfer/movement-types.ts). */
+  movement?: Partial<MovementOptions>;
 }
 
 export class Cluster implements ClusterView {
@@ -34,14 +39,20 @@ export class Cluster implements ClusterView {
   readonly peers: PeerPool;
   /** Checks the member hellos this node receives: the proof, then a call-back to the named member. */
   readonly memberGate: MemberHandshake;
+  /** Pulls of the ranges this node gains, the answers to those others gain from it, read-throughs. */
+  readonly movement: DataMovement;
+  /**
+   * Set while this node's store holds nothing the cluster gave it (a fresh start, or emptied on a comeback):
+   * its next ring change then pulls everything it owns from the members that own it without it.
+   */
+  private freshStore = true;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
   /** Cleared while this node sees no majority; a node that lost it empties its store when it returns. */
   private quorum = true;
   /** After a comeback: not serving until a full sync with every member has aligned this node's view. */
   private rejoining = false;
-  private sweepTimer: NodeJS.Immediate | undefined;
-  /** Counters for STATS: comebacks that emptied the store, ranges swept, keys they dropped. */
-  readonly staleGuard = { flushesOnComeback: 0, rangeSweeps: 0, keysDroppedForMovedRanges: 0, refusedWithoutQuorum: 0 };
+  /** Counters for STATS: comebacks that emptied the store, key requests refused while cut off. */
+  readonly staleGuard = { flushesOnComeback: 0, refusedWithoutQuorum: 0 };
 
   constructor(
     private readonly options: ClusterOptions,
@@ -63,11 +74,21 @@ export class Cluster implements ClusterView {
     };
     this.membership = new Membership(options.selfId, options.membership, this.peers, logger);
     this.ring.setNodes(this.membership.table.ownerIds());
+    // Store versions carry this member's tag, so two members' equal versions still order the same everywhere.
+    options.store.versions.retag(hash32(options.selfId));
+    this.movement = new DataMovement(
+      { selfId: options.selfId, ring: this.ring, reachable: (id) => this.isReachable(id) },
+      options.store,
+      this.peers,
+      logger,
+      options.movement,
+    );
     this.membership.table.onChange((member, previous) => {
+      const before = this.ring.nodes;
       if (this.ring.setNodes(this.membership.table.ownerIds())) {
         this.logger.info(`ring epoch ${this.ring.epoch}: ${this.ring.size} owners, checksum ${this.ring.checksum.toString(16)}`);
         for (const listener of this.epochListeners) listener(this.ring.epoch);
-        this.sweepMovedRanges();
+        this.moveData(before);
       }
       if ((member.state === 'dead' || member.state === 'left') && previous?.state !== member.state) this.peers.forget(member.id);
       this.checkQuorum();
@@ -86,7 +107,8 @@ export class Cluster implements ClusterView {
   }
 
   private checkQuorum(): void {
-    if (this.membership.table.self.state === 'left') return; // leaving: serving nothing anyway
+    const state = this.membership.table.self.state;
+    if (state === 'left' || state === 'leaving') return; // owns no keys any more
     const now = this.membership.table.hasQuorum();
     if (now === this.quorum) return;
     this.quorum = now;
@@ -99,9 +121,30 @@ export class Cluster implements ClusterView {
     }
   }
 
+  private isReachable(id: string): boolean {
+    const state = this.membership.table.get(id)?.state;
+    return state === 'alive' || state === 'suspect' || state === 'leaving';
+  }
+
+  /**
+   * The ring changed from the owners `before`: data moves (transfer/data-movement.ts). A node whose store holds
+   * nothing the cluster gave it takes as "before" the ring without itself: what it owns now, others owned.
+   */
+  private moveData(before: readonly string[]): void {
+    const self = this.selfId;
+    if (this.freshStore && this.ring.nodes.some((id) => id !== self)) {
+      this.freshStore = false;
+      before = this.ring.nodes.filter((id) => id !== self);
+    }
+    this.movement.ringChanged(before);
+  }
+
   private forgetEverything(why: string): void {
     const items = this.options.store.stats().items;
     this.options.store.flush();
+    this.freshStore = true;
+    // Warm again like a new member: pull what this node owns from those that owned it meanwhile.
+    this.moveData(this.ring.nodes);
     this.staleGuard.flushesOnComeback++;
     this.logger.warn(`emptied the store (${items} items) because ${why}: its values may be older than the cluster's`);
     // Its verdicts from the wrong side of the cut (members it holds dead) would make it serve their keys: it
@@ -111,27 +154,6 @@ export class Cluster implements ClusterView {
     void this.membership.syncWithAll().finally(() => {
       this.rejoining = false;
     });
-  }
-
-  /**
-   * Drops, in slices between other work, the keys this node no longer owns: if their range comes back here
-   * later, an old copy must not be served over what the other owner acknowledged meanwhile.
-   */
-  private sweepMovedRanges(): void {
-    if (this.sweepTimer) clearImmediate(this.sweepTimer);
-    const store = this.options.store;
-    const ring = this.ring;
-    const selfIndex = ring.nodes.indexOf(this.selfId);
-    const epoch = ring.epoch;
-    this.staleGuard.rangeSweeps++;
-    const step = (from: number) => {
-      this.sweepTimer = undefined;
-      if (store.isClosed || ring.epoch !== epoch) return;
-      const { next, removed } = store.removeWhere((page, offset, length) => ring.lookupIndex(page, offset, length) === selfIndex, from);
-      this.staleGuard.keysDroppedForMovedRanges += removed;
-      if (next >= 0) this.sweepTimer = setImmediate(step, next);
-    };
-    this.sweepTimer = setImmediate(step, 0);
   }
 
   get selfId(): string {
@@ -148,6 +170,10 @@ export class Cluster implements ClusterView {
 
   handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage> {
     return this.membership.handle(opcode, message, senderId);
+  }
+
+  handleMovement(opcode: number, senderId: string, key: Buffer, value: Buffer): Promise<{ status: number; value: Buffer }> {
+    return this.movement.handle(opcode, senderId, key, value);
   }
 
   topology(): Record<string, unknown> {
@@ -169,11 +195,31 @@ export class Cluster implements ClusterView {
       members: this.membership.table.size,
       quorum: this.quorum,
       ...this.staleGuard,
+      movement: this.movement.stats(),
       owners: this.ring.size,
       epoch: this.ring.epoch,
       checksum: this.ring.checksum,
       ...this.membership.counters,
     };
+  }
+
+  /**
+   * The first half of a graceful leave: announces `leaving` (peers take this node out of their rings and pull
+   * its ranges from it) and waits until every member that gained ranges has confirmed it holds them, or
+   * `timeoutMs` passed. Requests keep being served (forwarded to the new owners) meanwhile. True when complete.
+   */
+  async handOff(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0 || this.membership.table.others('alive', 'suspect').length === 0) return false;
+    await this.membership.announceLeaving();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const complete = await Promise.race([this.movement.handedOff().then(() => true), expired]);
+    clearTimeout(timer);
+    if (complete) this.logger.info('handoff complete: every member that gained ranges from this node holds them');
+    else this.logger.warn(`handoff not complete after ${timeoutMs} ms (waiting for ${this.movement.stats().awaitingConfirmation}); leaving anyway`);
+    return complete;
   }
 
   /** Announces `left` (peers drop this node from their rings at once) and stops probing. */
@@ -182,7 +228,7 @@ export class Cluster implements ClusterView {
   }
 
   async close(): Promise<void> {
-    if (this.sweepTimer) clearImmediate(this.sweepTimer);
+    this.movement.close();
     this.membership.stop();
     await this.peers.close();
   }

@@ -27,6 +27,11 @@ export interface NodeOptions {
   outputHardLimitBytes?: number;
   /** How long close() lets in-flight responses drain before destroying connections (default 10 s). */
   drainTimeoutMs?: number;
+  /**
+   * How long close() waits, as a `leaving` member, for the members that gain its ranges to pull them before it
+   * leaves (default 30 s; 0 leaves at once, cold).
+   */
+  handoffTimeoutMs?: number;
   /** Where log lines go (default: stderr at 'info'). */
   logger?: Logger;
   /** The store's clock (ms); injectable for tests. */
@@ -103,6 +108,7 @@ export interface ResolvedNodeOptions {
   outputHighWaterBytes: number;
   outputHardLimitBytes: number;
   drainTimeoutMs: number;
+  handoffTimeoutMs: number;
   join: string[];
   advertise: HostPort | undefined;
   vnodes: number;
@@ -140,6 +146,7 @@ export const NODE_DEFAULTS = {
   outputHighWaterBytes: 1024 * 1024,
   outputHardLimitBytes: 64 * 1024 * 1024,
   drainTimeoutMs: 10_000,
+  handoffTimeoutMs: 30_000,
   vnodes: 160,
   probeIntervalMs: 300,
   probeTimeoutMs: 300,
@@ -164,6 +171,7 @@ const LIMITS = {
   outputHighWaterBytes: [16 * 1024, 2 ** 32],
   outputHardLimitBytes: [64 * 1024, 2 ** 40],
   drainTimeoutMs: [0, 3_600_000],
+  handoffTimeoutMs: [0, 3_600_000],
   vnodes: [1, 4096],
   probeIntervalMs: [10, 60_000],
   probeTimeoutMs: [5, 60_000],
@@ -200,6 +208,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     outputHighWaterBytes: pick('outputHighWaterBytes'),
     outputHardLimitBytes: pick('outputHardLimitBytes'),
     drainTimeoutMs: pick('drainTimeoutMs'),
+    handoffTimeoutMs: pick('handoffTimeoutMs'),
     join: (options.join ?? []).map((seed) => formatSeed(seed)),
     advertise: options.advertise === undefined ? undefined : parseHostPort(options.advertise, 'advertise'),
     vnodes: pick('vnodes'),

@@ -12,7 +12,13 @@ import { decodeMessage, encodeMessage, type MembershipMessage } from '../discove
 import type { MembershipTransport } from '../discovery/membership';
 import { Opcode as Op, Status, statusName } from '../protocol/constants';
 import { SentHellos, type CallBackAnswer } from './member-auth';
+import { MAX_BATCH_BYTES } from '../transfer/copy-codec';
 import type { PeerRequester, RawResponse } from './router';
+
+/** A PULL batch may take this long to fill and cross (the sender fills it in slices between its other work). */
+const TRANSFER_TIMEOUT_MS = 10_000;
+/** Room for the largest batch a pull asks for, plus one maximal item beyond it. */
+const TRANSFER_RESPONSE_BYTES = MAX_BATCH_BYTES + 2 * 1024 * 1024;
 
 export interface PeerPoolOptions {
   /** Deadline for a forwarded request: below a client's default timeout, so the client hears UNAVAILABLE. */
@@ -33,6 +39,8 @@ export interface PeerPoolOptions {
 export class PeerPool implements PeerRequester, MembershipTransport {
   private readonly forwarding = new Map<string, NodeConnection>();
   private readonly membership = new Map<string, NodeConnection>();
+  /** Data movement (pulls, read-throughs): apart from both others, so a bulk batch delays neither. */
+  private readonly transfers = new Map<string, NodeConnection>();
   private closed = false;
   /** The hellos this pool's connections sent, for the receivers' call-backs (MEMBER_VERIFY). */
   readonly sentHellos = new SentHellos();
@@ -78,6 +86,12 @@ export class PeerPool implements PeerRequester, MembershipTransport {
     return this.connection(this.forwarding, peerId, this.options.forwardTimeoutMs).requestRaw(opcode, flags, key, value, extras);
   }
 
+  /** A data-movement request (FETCH, PULL, PULL_DONE) on the member's transfer connection. */
+  transfer(peerId: string, opcode: number, key: Uint8Array | null, value: Uint8Array | null): Promise<RawResponse> {
+    const timeoutMs = Math.max(this.options.forwardTimeoutMs, TRANSFER_TIMEOUT_MS);
+    return this.connection(this.transfers, peerId, timeoutMs, TRANSFER_RESPONSE_BYTES).requestRaw(opcode, 0, key, value, 0);
+  }
+
   async send(peerId: string, opcode: number, message: MembershipMessage, timeoutMs: number): Promise<MembershipMessage> {
     const connection = this.connection(this.membership, peerId, Math.max(timeoutMs, 100));
     const response = await connection.requestRaw(opcode, 0, null, encodeMessage(message), 0);
@@ -91,7 +105,7 @@ export class PeerPool implements PeerRequester, MembershipTransport {
 
   /** Closes the connections to a member that is gone. */
   forget(peerId: string): void {
-    for (const pool of [this.forwarding, this.membership]) {
+    for (const pool of [this.forwarding, this.membership, this.transfers]) {
       const connection = pool.get(peerId);
       if (connection) void connection.close();
       pool.delete(peerId);
@@ -100,13 +114,14 @@ export class PeerPool implements PeerRequester, MembershipTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.forwarding.values(), ...this.membership.values()];
+    const all = [...this.forwarding.values(), ...this.membership.values(), ...this.transfers.values()];
     this.forwarding.clear();
     this.membership.clear();
+    this.transfers.clear();
     await Promise.all(all.map((connection) => connection.close()));
   }
 
-  private connection(pool: Map<string, NodeConnection>, peerId: string, timeoutMs: number): NodeConnection {
+  private connection(pool: Map<string, NodeConnection>, peerId: string, timeoutMs: number, maxResponseBytes?: number): NodeConnection {
     if (this.closed) throw new ServerError('the peer pool is closed');
     let connection = pool.get(peerId);
     if (!connection) {
@@ -114,6 +129,7 @@ export class PeerPool implements PeerRequester, MembershipTransport {
         timeoutMs,
         connectTimeoutMs: this.options.connectTimeoutMs,
         maxPending: this.options.maxPendingPerPeer,
+        ...(maxResponseBytes === undefined ? {} : { maxResponseBytes }),
         memberHello: () => this.sentHellos.create(this.options.selfId, peerId, this.options.clusterKey),
         ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
       });

@@ -2,7 +2,7 @@
  * What the binary port's sessions and the request handlers behind them agree on (docs/ARCHITECTURE.md,
  * "Connections"): a handler runs one decoded request and appends its reply, or begins a reply that completes later.
  */
-import { Flag, MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST } from '../protocol/constants';
+import { Flag, MEMBERSHIP_OPCODE_FIRST, MOVEMENT_OPCODE_LAST } from '../protocol/constants';
 import type { Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import type { AsyncReply } from '../net/connection-core';
@@ -34,7 +34,10 @@ export interface MemberHandshake {
   confirm(value: Uint8Array): boolean;
 }
 
-/** Membership messages and anything a member forwards: only a connection that is a member may send them. */
+/**
+ * Membership messages, data movement and anything a member forwards: only a connection that is a member may
+ * send them.
+ */
 export function isMemberOnly(frame: Frame): boolean {
-  return (frame.opcode >= MEMBERSHIP_OPCODE_FIRST && frame.opcode <= MEMBERSHIP_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0;
+  return (frame.opcode >= MEMBERSHIP_OPCODE_FIRST && frame.opcode <= MOVEMENT_OPCODE_LAST) || (frame.flags & Flag.FORWARDED) !== 0;
 }

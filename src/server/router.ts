@@ -5,7 +5,14 @@
  * STATS, FLUSH) goes to the local command handler.
  */
 import { decodeMessage, encodeMessage, type MembershipMessage } from '../discovery/messages';
-import { MEMBERSHIP_OPCODE_FIRST, MEMBERSHIP_OPCODE_LAST, Opcode, Status } from '../protocol/constants';
+import {
+  MEMBERSHIP_OPCODE_FIRST,
+  MEMBERSHIP_OPCODE_LAST,
+  MOVEMENT_OPCODE_FIRST,
+  MOVEMENT_OPCODE_LAST,
+  Opcode,
+  Status,
+} from '../protocol/constants';
 import type { Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import type { RequestLimits } from '../protocol/validate';
@@ -19,6 +26,8 @@ export type { PeerRequester, RawResponse } from '../routing/peer-answers';
 export interface ClusterView {
   /** senderId: the member the connection authenticated as (the message's `from` was checked against it). */
   handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage>;
+  /** A data-movement request (FETCH, PULL, PULL_DONE) from the member `senderId`. */
+  handleMovement(opcode: number, senderId: string, key: Buffer, value: Buffer): Promise<{ status: number; value: Buffer }>;
   topology(): Record<string, unknown>;
 }
 
@@ -58,12 +67,34 @@ export class ClusterRouter implements RequestHandler {
       this.membership(frame, out, replies);
       return;
     }
+    if (opcode >= MOVEMENT_OPCODE_FIRST && opcode <= MOVEMENT_OPCODE_LAST) {
+      this.movement(frame, out, replies);
+      return;
+    }
     if (opcode === Opcode.TOPOLOGY) {
       const topology = { ...this.cluster.topology(), limits: this.advertisedLimits };
       out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(topology));
       return;
     }
     this.local.handle(frame, out);
+  }
+
+  private movement(frame: Frame, out: OutputBatch, replies: AsyncReplies): void {
+    const { opcode, requestId } = frame;
+    const sender = replies.memberId;
+    if (sender === undefined) {
+      replies.forbid(opcode, requestId, 'data movement is for members only');
+      return;
+    }
+    // The frame's views are valid only now: copy what the answer, which may come later, needs.
+    const key = Buffer.from(frame.key());
+    const value = Buffer.from(frame.value());
+    const reply = replies.begin();
+    this.cluster.handleMovement(opcode, sender, key, value).then(
+      (answer) => reply.send((o) => o.appendResponse(opcode, answer.status, requestId, this.local.epoch, 0, answer.value)),
+      (error: unknown) =>
+        reply.send((o) => o.appendResponseString(opcode, Status.INTERNAL_ERROR, requestId, this.local.epoch, String(error))),
+    );
   }
 
   private membership(frame: Frame, out: OutputBatch, replies: AsyncReplies): void {

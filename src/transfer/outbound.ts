@@ -1,0 +1,163 @@
+/**
+ * The sending side of data movement (docs/ARCHITECTURE.md, "Data movement"): answers the PULLs of members that
+ * gained ranges from this node, the FETCHes of their read-throughs, and their PULL_DONE confirmations. It keeps
+ * the copies of ranges it gave away until every new owner confirmed it has them (or holdMs passed), then drops
+ * them; and at every ring change it drops what it held without owning it before the change, since another member
+ * owned those keys meanwhile and may have acknowledged newer writes.
+ */
+import type { Store } from '../cache/store';
+import type { HashRing } from '../consistent/ring';
+import type { Logger } from '../logger';
+import { Status } from '../protocol/constants';
+import { BatchWriter, decodeChecksum, decodePullRequest, encodeFetchAnswer, TransferFormatError } from './copy-codec';
+import { ringMoves } from './ring-moves';
+import type { Sweeper } from './sweeper';
+import type { MovementOptions, MovementView } from './movement-types';
+
+export interface TransferAnswer {
+  status: number;
+  value: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class Outbound {
+  /** Members that gained ranges from this node at the last ring change and have not confirmed yet. */
+  private readonly awaiting = new Set<string>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private waiters: Array<() => void> = [];
+  readonly counters = {
+    pullsServed: 0,
+    pullsRefused: 0,
+    malformedRequests: 0,
+    itemsOut: 0,
+    bytesOut: 0,
+    confirmations: 0,
+    fetchesServed: 0,
+    handoffsReleased: 0,
+    handoffsTimedOut: 0,
+  };
+
+  constructor(
+    private readonly view: MovementView,
+    private readonly store: Store,
+    private readonly sweeper: Sweeper,
+    private readonly options: MovementOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The ring changed from `before`. Writes this node accepted from `changeVersion` on are kept whatever their
+   * range; older copies of ranges it did not own before are dropped.
+   */
+  begin(before: HashRing, changeVersion: number): void {
+    const self = this.view.selfId;
+    const selfBefore = before.nodes.indexOf(self);
+    this.sweeper.start((page, offset, length, version) => version >= changeVersion || before.lookupIndex(page, offset, length) === selfBefore);
+    this.awaiting.clear();
+    for (const move of ringMoves(before, this.view.ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    if (this.awaiting.size > 0) {
+      this.holdTimer = setTimeout(() => {
+        this.counters.handoffsTimedOut++;
+        this.logger.warn(`no confirmation from ${[...this.awaiting].join(', ')} after ${this.options.holdMs} ms; dropping the ranges they gained`);
+        this.release();
+      }, this.options.holdMs).unref();
+    } else {
+      this.release();
+    }
+  }
+
+  /** Members whose confirmation this node still waits for. */
+  get pending(): string[] {
+    return [...this.awaiting];
+  }
+
+  /** Settles when no new owner is left to confirm (at once when none is). */
+  handedOff(): Promise<void> {
+    if (this.awaiting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** A batch of the items `from` owns in the ring named by the request, from the request's cursor on. */
+  async servePull(from: string, body: Buffer): Promise<TransferAnswer> {
+    let request;
+    try {
+      request = decodePullRequest(body);
+    } catch (error) {
+      this.counters.malformedRequests++;
+      return { status: Status.BAD_ARGUMENT, value: Buffer.from(error instanceof TransferFormatError ? error.message : String(error)) };
+    }
+    const ring = this.view.ring;
+    const target = ring.nodes.indexOf(from);
+    if (request.checksum !== ring.checksum || target < 0) {
+      this.counters.pullsRefused++;
+      return { status: Status.UNAVAILABLE, value: Buffer.from(`ring differs (here ${ring.checksum}, epoch ${ring.epoch}); retry`) };
+    }
+    const writer = new BatchWriter(request.maxBytes);
+    const keep = (page: Buffer, offset: number, length: number): boolean => ring.lookupIndex(page, offset, length) === target;
+    const started = performance.now();
+    let cursor = request.cursor;
+    for (;;) {
+      cursor = this.store.scanCopies(cursor, keep, writer.add, this.options.sliceMs);
+      if (cursor < 0 || writer.full || performance.now() - started >= this.options.batchMs) break;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (ring.checksum !== request.checksum || this.store.isClosed) {
+        this.counters.pullsRefused++;
+        return { status: Status.UNAVAILABLE, value: Buffer.from('the ring changed during the batch; retry') };
+      }
+    }
+    this.counters.pullsServed++;
+    this.counters.itemsOut += writer.count;
+    const value = writer.finish(cursor);
+    this.counters.bytesOut += value.length;
+    return { status: Status.OK, value };
+  }
+
+  /** `from` holds everything this node had for it in the ring the checksum names. */
+  serveDone(from: string, body: Buffer): TransferAnswer {
+    let checksum: number;
+    try {
+      checksum = decodeChecksum(body);
+    } catch (error) {
+      this.counters.malformedRequests++;
+      return { status: Status.BAD_ARGUMENT, value: Buffer.from(String(error instanceof Error ? error.message : error)) };
+    }
+    this.counters.confirmations++;
+    if (checksum === this.view.ring.checksum && this.awaiting.delete(from) && this.awaiting.size === 0) this.release();
+    return { status: Status.OK, value: EMPTY };
+  }
+
+  /** The copy of one key for a new owner's read-through. */
+  serveFetch(key: Buffer): TransferAnswer {
+    this.counters.fetchesServed++;
+    const copy = this.store.copyOf(key, 0, key.length);
+    return copy === null ? { status: Status.NOT_FOUND, value: EMPTY } : { status: Status.OK, value: encodeFetchAnswer(copy) };
+  }
+
+  close(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.awaiting.clear();
+    this.wake();
+  }
+
+  /** Every new owner has its ranges (or the hold ran out): drop what this node no longer owns. */
+  private release(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.awaiting.clear();
+    this.counters.handoffsReleased++;
+    const ring = this.view.ring;
+    const self = this.view.selfId;
+    this.sweeper.start((page, offset, length) => ring.nodeAt(ring.lookupIndex(page, offset, length)) === self);
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
