@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_AUTH'
   | 'ERR_FORBIDDEN'
-  | 'ERR_RESPONSE_TOO_LARGE';
+  | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_OUTCOME_UNKNOWN';
 
 export class DCacheError extends Error {
   readonly code: ErrorCode;
@@ -198,5 +199,18 @@ export class ForbiddenError extends DCacheError {
 export class ResponseTooLargeError extends DCacheError {
   constructor(message: string) {
     super('ERR_RESPONSE_TOO_LARGE', message);
+  }
+}
+
+/**
+ * The connection closed after the request was sent and before its answer, and the request is not one the
+ * client sends twice (INCR, SET NX): it may or may not have been applied. `cause` is the connection's error.
+ */
+export class OutcomeUnknownError extends DCacheError {
+  constructor(
+    message: string,
+    override readonly cause: Error,
+  ) {
+    super('ERR_OUTCOME_UNKNOWN', message);
   }
 }

@@ -40,4 +40,5 @@ export {
   AuthError,
   ForbiddenError,
   ResponseTooLargeError,
+  OutcomeUnknownError,
 } from './errors';

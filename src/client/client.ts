@@ -4,12 +4,13 @@
  * KeyTooLargeError / InvalidArgumentError for a wrong value, then TimeoutError, ConnectionError,
  * QueueFullError, ClientClosedError and the errors mapped from the server's statuses.
  *
- * Routing lives here and only here: today every request goes to the first node of `nodes` that is ready
- * (see pick() for the order); a node whose last connect attempt failed is skipped until it reconnects, and
- * one that answered SHUTTING_DOWN is avoided while another node is usable. Requests already sent are never
- * resent elsewhere (a SET or INCR may have run). The per-node NodeConnection knows nothing of keys,
- * so the cluster's smart routing (a ring from the TOPOLOGY opcode, one connection per node, refreshed when
- * the epoch moves) plugs in by replacing `pick()`.
+ * Routing lives here and only here. Proxy routing sends every request to the first node of `nodes` that is
+ * ready (see pick() for the order); a node whose last connect attempt failed is skipped until it reconnects,
+ * and one that answered SHUTTING_DOWN is avoided while another node is usable; a failed request is the
+ * caller's. Smart routing sends each key to its owner on the ring of the last TOPOLOGY (one connection per
+ * member, refreshed when an epoch moves) and tries a request again when its connection closed or a draining
+ * node refused it, within its deadline and only where running it twice is harmless (retry.ts, request-fate.ts;
+ * docs/ARCHITECTURE.md, "Decisions", "Client retries"). The per-node NodeConnection knows nothing of keys.
  *
  * Events (never 'error'): 'connect' (nodeId) when a connection is up; 'disconnect' (nodeId, error) when a
  * connection that was up is lost; 'reconnecting' (nodeId, delayMs, error) when a node is marked down and the
@@ -17,7 +18,7 @@
  * Like a socket, a client keeps the process alive until close() (also while it waits to reconnect).
  */
 import { EventEmitter } from 'node:events';
-import { AuthError, ClientClosedError, ConnectionError, type DCacheError } from '../errors';
+import { ClientClosedError, type DCacheError } from '../errors';
 import { MULTI_SLACK_BYTES, Opcode, setModeFlags, type SetMode } from '../protocol/constants';
 import { BufferPool } from '../protocol/buffer-pool';
 import type { MsetEntry } from '../protocol/multi';
@@ -28,9 +29,11 @@ import { DEFAULT_NODE_LIMITS, type MsetInput, type MultiPart, mgetKeysPerFrame, 
 import { type ClientOptions, resolveClientOptions } from './client-options';
 import { parseNodeAddress } from './node-address';
 import type { ClientOpcode, OpcodeResults } from './results';
-import { type ClusterMember, type TopologySnapshot, parseTopology, ringOf } from './topology';
+import { type ClusterMember, type TopologySnapshot, ringOf } from './topology';
+import { type RetryHost, TurnClock, retryRequest } from './retry';
+import { pickNode, unreachableError } from './pick-node';
+import { TopologyFetch } from './topology-fetch';
 import type { HashRing } from '../consistent/ring';
-import { Status, statusName } from '../protocol/constants';
 
 /** Free output storage a client keeps for reuse, for all its connections together. */
 const CLIENT_POOL_BYTES = 4 * 1024 * 1024;
@@ -77,14 +80,28 @@ export class Client extends EventEmitter {
   private readonly connections: NodeConnection[];
   /** Every connection by node id: the seeds from `nodes`, plus members learnt from the topology (smart). */
   private readonly byId = new Map<string, NodeConnection>();
+  /** Connections to members that left the topology, closing once their requests in flight are answered. */
+  private readonly retired = new Set<NodeConnection>();
+  private readonly clock = new TurnClock();
+  /** What retry.ts needs of this client, kept off its public surface. */
+  private readonly retryHost: RetryHost = {
+    isClosed: () => this.closed,
+    routingRing: () => this.ring,
+    freshTopology: () => this.fetcher.fresh(),
+    route: (key) => this.route(key),
+  };
   private readonly hooks: ConstructorParameters<typeof NodeConnection>[1];
   private closed = false;
   private maxEpoch = 0;
   /** Smart routing: the ring of the last topology, undefined until one is known (requests then proxy). */
   private ring: HashRing | undefined;
   private topology: TopologySnapshot | undefined;
-  private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
+  /** Asks a live node for TOPOLOGY, one fetch at a time (topology-fetch.ts). */
+  private readonly fetcher = new TopologyFetch(
+    () => this.pick() ?? this.unreachable(),
+    (snapshot) => this.apply(snapshot),
+    () => this.closed,
+  );
   private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ClientOptions) {
@@ -138,7 +155,7 @@ export class Client extends EventEmitter {
    */
   async members(): Promise<ClusterMember[]> {
     if (this.closed) throw new ClientClosedError();
-    if (this.topology === undefined || this.routing === 'proxy') await this.refresh();
+    if (this.topology === undefined || this.routing === 'proxy') await this.fetcher.fetch();
     return (this.topology?.members ?? []).map((member) => ({ ...member }));
   }
 
@@ -265,7 +282,7 @@ export class Client extends EventEmitter {
   close(): Promise<void> {
     this.closed = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
-    return Promise.all([...this.byId.values()].map((c) => c.close())).then(() => undefined);
+    return Promise.all([...this.byId.values(), ...this.retired].map((c) => c.close())).then(() => undefined);
   }
 
   private send<O extends ClientOpcode>(
@@ -276,19 +293,34 @@ export class Client extends EventEmitter {
     extras: number | bigint,
   ): Promise<OpcodeResults[O]> {
     const ring = this.ring;
+    const c = key === null ? this.pick() : this.route(key);
+    if (c === null) return Promise.reject(this.unreachable());
+    const sent = c.request(opcode, flags, key, value, extras);
+    // Only a smart client in a cluster has another owner to try: a single node pays nothing for this.
+    if (key === null || !this.mayRetry(ring)) return sent;
+    const deadline = this.clock.now() + this.timeoutMs;
+    return sent.then(undefined, (error: unknown) =>
+      retryRequest(
+        this.retryHost,
+        { opcode, flags, key, deadline, ring, send: (to) => to.request(opcode, flags, key, value, extras) },
+        error,
+      ),
+    );
+  }
+
+  /** Smart routing tries failed requests again unless the ring has a single member (or proxy routing). */
+  private mayRetry(ring: HashRing | undefined): boolean {
+    return this.routing === 'smart' && (ring === undefined || ring.size > 1);
+  }
+
+  /** The key's owner when its connection can take the request now, else any live node (pick()). */
+  private route(key: Bytes | null): NodeConnection | null {
+    const ring = this.ring;
     if (ring !== undefined && key !== null) {
       const owner = this.ownerConnection(ring, key);
-      if (owner !== null) {
-        const sent = owner.request(opcode, flags, key, value, extras);
-        // Only a cluster has another owner to retry on: a single node pays nothing for this.
-        return ring.size > 1
-          ? sent.then(undefined, (error: DCacheError) => this.retryElsewhere(error, opcode, flags, key, value, extras))
-          : sent;
-      }
+      if (owner !== null) return owner;
     }
-    const c = this.pick();
-    if (c === null) return Promise.reject(this.unreachable());
-    return c.request(opcode, flags, key, value, extras);
+    return this.pick();
   }
 
   /** The owner's connection when it can take the request now; null to fall back to any live node. */
@@ -303,68 +335,24 @@ export class Client extends EventEmitter {
     return c.usable && !c.draining ? c : null;
   }
 
-  /**
-   * A request refused with SHUTTING_DOWN never ran: the node is leaving and has announced it, so a fresh
-   * topology names the new owner. Retried once; any other error is the caller's.
-   */
-  private async retryElsewhere<O extends ClientOpcode>(
-    error: DCacheError,
-    opcode: O,
-    flags: number,
-    key: Bytes,
-    value: Bytes | null,
-    extras: number | bigint,
-  ): Promise<OpcodeResults[O]> {
-    if (error.code !== 'ERR_SHUTTING_DOWN' || this.closed) throw error;
-    await this.refresh().catch(() => undefined);
-    const owner = this.ring === undefined ? null : this.ownerConnection(this.ring, key);
-    const c = owner ?? this.pick();
-    if (c === null) throw error;
-    return c.request(opcode, flags, key, value, extras);
-  }
-
   /** Fetches the topology soon (coalescing triggers); errors are left for the next trigger. */
   private scheduleRefresh(): void {
-    if (this.closed || this.routing !== 'smart') return;
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return;
-    }
-    void this.refresh().catch(() => undefined);
-  }
-
-  /** Asks a live node for TOPOLOGY and rebuilds the ring from it. */
-  private refresh(): Promise<void> {
-    if (this.refreshing) return this.refreshing;
-    this.refreshing = (async () => {
-      try {
-        do {
-          this.refreshAgain = false;
-          const c = this.pick();
-          if (c === null) throw this.unreachable();
-          const response = await c.requestRaw(Opcode.TOPOLOGY, 0, null, null, 0);
-          if (response.status !== Status.OK)
-            throw new ConnectionError(`${c.address.id} answered TOPOLOGY with ${statusName(response.status)}`);
-          this.apply(parseTopology(response.value.toString('utf8')));
-        } while (this.refreshAgain && !this.closed);
-      } finally {
-        this.refreshing = undefined;
-      }
-    })();
-    return this.refreshing;
+    if (!this.closed && this.routing === 'smart') this.fetcher.soon();
   }
 
   private apply(snapshot: TopologySnapshot): void {
     this.topology = snapshot;
     if (this.routing !== 'smart') return;
     if (this.ring?.checksum !== snapshot.checksum) this.ring = ringOf(snapshot);
-    // Connections to members that are gone are closed, unless they were given as seeds.
+    // Connections to members that are gone are retired, unless they were given as seeds: a member that leaves
+    // gracefully still answers what it was sent, and closing now would fail those requests for nothing.
     const seeds = new Set(this.connections.map((c) => c.address.id));
     const present = new Set(snapshot.members.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id));
     for (const [id, c] of this.byId) {
       if (!present.has(id) && !seeds.has(id)) {
         this.byId.delete(id);
-        void c.close();
+        this.retired.add(c);
+        void c.retire().then(() => this.retired.delete(c));
       }
     }
   }
@@ -374,44 +362,27 @@ export class Client extends EventEmitter {
     part: MultiPart<Bytes> | MultiPart<MsetEntry>,
     ttlMs: number,
   ): Promise<OpcodeResults[O]> {
+    const ring = this.ring;
     const c = this.pick();
     if (c === null) return Promise.reject(this.unreachable());
-    return c.requestMulti(opcode, part.items, part.bodyLength, ttlMs);
+    const sent = c.requestMulti(opcode, part.items, part.bodyLength, ttlMs);
+    if (!this.mayRetry(ring)) return sent;
+    // A part goes to any live node, which splits it per owner (docs/ARCHITECTURE.md, "The key router"); a part
+    // that failed goes again the same way: MGET and MSET may run twice.
+    const deadline = this.clock.now() + this.timeoutMs;
+    const send = (to: NodeConnection): Promise<OpcodeResults[O]> => to.requestMulti(opcode, part.items, part.bodyLength, ttlMs);
+    return sent.then(undefined, (error: unknown) =>
+      retryRequest(this.retryHost, { opcode, flags: 0, key: null, deadline, ring, send }, error),
+    );
   }
 
-  /**
-   * The connection this request goes to: the first ready node that is not draining, else the first
-   * connecting, else the first idle (which starts connecting), else a draining one. Backing-off nodes are
-   * skipped: they are known down.
-   */
+  /** Any live node: the seeds first, then members learnt from the topology (pick-node.ts). */
   private pick(): NodeConnection | null {
-    const connections = this.connections;
-    const first = connections[0]!;
-    if (first.state === 'ready' && !first.draining) return first;
-    let ready: NodeConnection | null = null;
-    let connecting: NodeConnection | null = null;
-    let idle: NodeConnection | null = null;
-    for (const c of connections) {
-      if (c.state === 'ready') {
-        if (!c.draining) return c;
-        if (ready === null) ready = c;
-      } else if (c.state === 'connecting') {
-        if (connecting === null) connecting = c;
-      } else if (c.state === 'idle' && idle === null) {
-        idle = c;
-      }
-    }
-    // A draining node answers SHUTTING_DOWN to everything but PING and STATS: any other node is better.
-    return connecting ?? idle ?? ready;
+    return pickNode(this.connections, this.byId);
   }
 
   private unreachable(): DCacheError {
-    if (this.closed) return new ClientClosedError();
-    const reasons = this.connections.map((c) => `${c.address.id}: ${c.lastError?.message ?? c.state}`).join('; ');
-    // Every node refused the token: a configuration problem, typed as such rather than as a network one.
-    if (this.connections.every((c) => c.lastError instanceof AuthError))
-      return new AuthError(`no node accepted the auth token (${reasons})`);
-    return new ConnectionError(`no node is reachable (${reasons}); reconnecting in the background`);
+    return this.closed ? new ClientClosedError() : unreachableError(this.connections);
   }
 
   /** A result for a request with nothing to send, still failing like any other once the client is closed. */

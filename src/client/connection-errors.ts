@@ -48,3 +48,8 @@ export function socketClosedError(nodeId: string, cause: Error | null, wasReady:
   }
   return new ConnectionError(`cannot connect to ${nodeId}: ${cause ? cause.message : 'connection closed'}`);
 }
+
+/** For requests still waiting to be written when the connection was lost: they never left. */
+export function notSentError(nodeId: string, cause: Error | null): ConnectionError {
+  return new ConnectionError(`connection to ${nodeId} lost${cause ? ` (${cause.message})` : ''} before the request was sent`);
+}

@@ -19,9 +19,12 @@
  *    the connection is up; the attempt is bounded by connectTimeoutMs.
  *  - backoff (the last attempt failed): the node is known down; requests fail fast with ConnectionError so
  *    the caller can fail over or fall back to the source of truth instead of waiting.
- *  - A ready connection that is lost fails its outstanding requests with ConnectionError (never resent: a SET
- *    or INCR may have run) and reconnects at once if it had been answering, else after a backoff
- *    (reconnect-backoff.ts).
+ *  - A ready connection that is lost fails its outstanding requests with ConnectionError and reconnects at once
+ *    if it had been answering, else after a backoff (reconnect-backoff.ts). It never resends them itself; it
+ *    marks which ones were written to the socket (they may have run) and which were not (request-fate.ts), so
+ *    the smart client can decide (docs/ARCHITECTURE.md, "Decisions", "Client retries").
+ *  - retire(): the member left the topology: no new requests; the ones in flight get their answers (a leaving
+ *    node drains them), then the connection closes.
  */
 import * as net from 'node:net';
 import { ClientClosedError, ConnectionError, QueueFullError } from '../errors';
@@ -37,9 +40,11 @@ import { type Bytes, roomFor } from './arg-checks';
 import { Pending, PendingTable, promiseFor } from './pending';
 import { type ClientOpcode, type OpcodeResults, type RawResponse, rawResponseOf, resultOf } from './results';
 import { openSocket } from './socket';
-import { authFailedError, closedByNodeError, congestedError, nodeDownError, socketClosedError, timeoutError } from './connection-errors';
+import { closedByNodeError, congestedError, nodeDownError, notSentError, socketClosedError, timeoutError } from './connection-errors';
 import { DEFAULT_MAX_RESPONSE_BYTES, MAX_QUEUED_BYTES, type ConnectionState, type NodeConnectionOptions } from './connection-options';
 import { DeadlineSweep } from './deadline-sweep';
+import { Handshake } from './handshake';
+import { markClosed } from './request-fate';
 import { ReconnectBackoff } from './reconnect-backoff';
 import { TurnCork } from './turn-cork';
 
@@ -101,13 +106,19 @@ export class NodeConnection {
   /** performance.now() read once for the batch being filled. */
   private batchTime = 0;
   private closedWaiters: Array<() => void> = [];
-  /** Request id of the AUTH (or MEMBER_HELLO) sent on the current socket, while its answer is awaited (-1: none). */
-  private authId = -1;
-  private authOpcode: number = Opcode.AUTH;
-  private readonly authToken: Buffer | null;
+  /** Send order of the requests issued (Pending.seq) and of the last one written to a socket. */
+  private issuedSeq = 0;
+  private sentSeq = 0;
+  /** Set by retire(): close once no request is in flight, and do not reconnect. */
+  private retiring = false;
+  /** What requests made after close() fail with. */
+  private closedError: Error | null = null;
+  /** AUTH or MEMBER_HELLO, first on every socket (handshake.ts). */
+  private readonly handshake: Handshake;
   private readonly flushFn = (): void => this.flush();
   private readonly frameFn = (frame: Frame): void => this.onFrame(frame);
   private readonly decodeErrorFn = (error: Error): void => this.abort(error);
+  private readonly registerFn = (opcode: number): number => this.register(opcode);
 
   constructor(address: NodeAddress, options: NodeConnectionOptions) {
     this.address = address;
@@ -120,10 +131,11 @@ export class NodeConnection {
     this.out = outgoingBatch(options.bufferPool);
     this.backoff = new ReconnectBackoff(options.backoffBaseMs, options.backoffMaxMs);
     this.table = new PendingTable(options.maxPending);
-    this.deadlines = new DeadlineSweep(this.table, options.timeoutMs, (p) =>
-      p.reject(timeoutError(p.opcode, this.address.id, this.timeoutMs, this.state === 'connecting')),
-    );
-    this.authToken = options.authToken === undefined ? null : Buffer.from(options.authToken, 'utf8');
+    this.deadlines = new DeadlineSweep(this.table, options.timeoutMs, (p) => {
+      p.reject(timeoutError(p.opcode, this.address.id, this.timeoutMs, this.state === 'connecting'));
+      if (this.retiring && this.table.size === 0) void this.close(this.retiredError());
+    });
+    this.handshake = new Handshake(options.authToken, options.memberHello);
   }
 
   /** Requests in flight or queued. */
@@ -183,6 +195,7 @@ export class NodeConnection {
     const p = new Pending();
     p.opcode = opcode;
     p.aux = items.length;
+    p.seq = ++this.issuedSeq;
     const id = this.table.add(p);
     const buf = out.buffer;
     const end =
@@ -201,6 +214,7 @@ export class NodeConnection {
   close(error: Error = new ClientClosedError()): Promise<void> {
     if (this.state !== 'closed') {
       this.state = 'closed';
+      this.closedError = error;
       this.deadlines.stop();
       this.backoff.cancel();
       this.out.discard();
@@ -210,6 +224,24 @@ export class NodeConnection {
     }
     if (this.socket === null) return Promise.resolve();
     return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  /**
+   * Closes once the requests in flight have their answers (or time out): for a member that left the topology,
+   * whose in-flight requests a graceful stop still answers. Requests made afterwards fail as never sent.
+   * Resolves once the socket has closed.
+   */
+  retire(): Promise<void> {
+    if (this.state === 'closed') return this.close();
+    this.retiring = true;
+    this.backoff.cancel();
+    // Not connected: nothing in flight can be answered; what is queued was never sent.
+    if (this.table.size === 0 || this.state !== 'ready') return this.close(this.retiredError());
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  private retiredError(): Error {
+    return markClosed(new ConnectionError(`${this.address.id} left the topology; the request was not sent to it`), 'unsent');
   }
 
   private send(
@@ -235,6 +267,7 @@ export class NodeConnection {
     const p = new hot.Pending();
     p.opcode = opcode;
     p.raw = raw;
+    p.seq = ++this.issuedSeq;
     const id = this.table.add(p);
     if (byReference) {
       out.commit(hot.writeRequestHead(out.buffer, at, opcode, flags, id, key, value as Uint8Array, extras));
@@ -262,7 +295,7 @@ export class NodeConnection {
         this.open();
         return null;
       case 'closed':
-        return Promise.reject(new ClientClosedError());
+        return Promise.reject(this.closedError ?? new ClientClosedError());
       default:
         return Promise.reject(nodeDownError(this.address.id, this.lastError));
     }
@@ -289,6 +322,8 @@ export class NodeConnection {
   private write(socket: net.Socket): void {
     this.cork.beforeWrite(socket);
     this.out.writeTo(socket);
+    // Everything issued so far was in the batch: from here on it may reach the node.
+    this.sentSeq = this.issuedSeq;
     if (socket.writableLength > this.maxQueuedBytes) this.congested = true;
   }
 
@@ -298,7 +333,7 @@ export class NodeConnection {
     this.draining = false;
     this.congested = false;
     this.closeCause = null;
-    this.authId = -1;
+    this.handshake.reset();
     const decoder = new FrameDecoder({
       kind: 'response',
       maxBodyBytes: this.maxResponseBytes,
@@ -316,9 +351,7 @@ export class NodeConnection {
         if (this.socket !== socket) return;
         this.state = 'ready';
         // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
-        const hello = this.hooks.memberHello;
-        if (hello !== undefined) this.sendAuth(socket, Opcode.MEMBER_HELLO, hello());
-        else if (this.authToken !== null) this.sendAuth(socket, Opcode.AUTH, this.authToken);
+        this.handshake.send(socket, this.registerFn);
         this.hooks.onConnect?.(this);
         if (this.state === 'ready' && this.out.length > 0) this.write(socket);
       },
@@ -338,30 +371,23 @@ export class NodeConnection {
     this.decoder = decoder;
   }
 
-  /** Writes AUTH (or MEMBER_HELLO) straight to the socket (not through the batch, which may hold queued requests). */
-  private sendAuth(socket: net.Socket, opcode: number, token: Buffer): void {
+  /** Tracks the handshake's frame as a request (its answer is handled in onFrame); returns its id. */
+  private register(opcode: number): number {
     const p = new Pending();
     p.opcode = opcode;
     p.raw = true;
+    p.seq = ++this.issuedSeq;
     const id = this.table.add(p);
-    this.authId = id;
-    this.authOpcode = opcode;
-    const frame = Buffer.allocUnsafe(HEADER_SIZE + token.length);
-    writeRequest(frame, 0, opcode, 0, id, null, token, 0);
-    socket.write(frame);
-    // The answer is handled in onFrame; the promise only carries a timeout or a lost connection.
+    // The promise only carries a timeout or a lost connection.
     this.track(p).catch(() => undefined);
+    return id;
   }
 
   private onFrame(frame: Frame): void {
-    if (frame.requestId === this.authId && frame.opcode === this.authOpcode) {
-      this.authId = -1;
+    if (this.handshake.answers(frame)) {
       this.table.take(frame.requestId)?.resolve(null);
-      if (frame.status !== Status.OK) {
-        const message = frame.buffer.toString('utf8', frame.valueOffset, frame.valueOffset + frame.valueLength);
-        this.abort(authFailedError(this.address.id, this.authOpcode, message, frame.status));
-        return;
-      }
+      const refused = this.handshake.refusal(frame, this.address.id);
+      if (refused !== null) return this.abort(refused);
     }
     const epoch = frame.epoch;
     if (epoch !== this.lastEpoch) {
@@ -387,6 +413,7 @@ export class NodeConnection {
       }
       if (status === SHUTTING_DOWN) this.draining = true;
     }
+    if (this.retiring && this.table.size === 0) void this.close(this.retiredError());
   }
 
   /** Ends the current socket; its outstanding requests fail with `cause` (see onSocketClose). */
@@ -401,20 +428,28 @@ export class NodeConnection {
     this.socket = null;
     this.decoder = null;
     if (this.state === 'closed') {
-      const waiters = this.closedWaiters;
-      this.closedWaiters = [];
-      for (const resolve of waiters) resolve();
+      this.resolveClosed();
       return;
     }
     const wasReady = this.state === 'ready';
-    const cause = this.closeCause ?? socketCause;
+    const aborted = this.closeCause;
+    const cause = aborted ?? socketCause;
     this.closeCause = null;
     const error = socketClosedError(this.address.id, cause, wasReady);
     this.lastError = error;
     this.out.discard();
-    this.failAll(error);
+    // Closed by this side for a reason that would recur (a refused token, bytes that are not frames, a status
+    // that closes the connection): one error for all, never sent again. Otherwise the network or the node
+    // closed it: requests still in the batch never left, the written ones may have run (request-fate.ts).
+    if (aborted !== null) this.failAll(error);
+    else this.failClosed(markClosed(error, wasReady ? 'maybe-applied' : 'unsent'), cause, wasReady);
     if (wasReady) this.hooks.onDisconnect?.(this, error);
     if ((this.state as ConnectionState) === 'closed') return; // closed from the hook
+    if (this.retiring) {
+      void this.close(this.retiredError());
+      this.resolveClosed();
+      return;
+    }
     if (wasReady && this.healthy) {
       this.backoff.failures = 0;
       this.open();
@@ -435,5 +470,21 @@ export class NodeConnection {
   private failAll(error: Error): void {
     if (this.table.size === 0) return;
     for (const p of this.table.drain()) p.reject(error);
+  }
+
+  /** Fails the requests of a socket that closed: `written` for those written to it, a never-sent error for the rest. */
+  private failClosed(written: Error, cause: Error | null, wasReady: boolean): void {
+    if (this.table.size === 0) return;
+    let unsent: Error | null = wasReady ? null : written;
+    for (const p of this.table.drain()) {
+      if (wasReady && p.seq <= this.sentSeq) p.reject(written);
+      else p.reject((unsent ??= markClosed(notSentError(this.address.id, cause), 'unsent')));
+    }
+  }
+
+  private resolveClosed(): void {
+    const waiters = this.closedWaiters;
+    this.closedWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -22,6 +22,8 @@ export class Pending {
   raw = false;
   /** performance.now() value after which the request times out. */
   deadline = 0;
+  /** Its place in the connection's send order: written to the socket once the connection's sentSeq reaches it. */
+  seq = 0;
   resolve: Resolve = noop;
   reject: Reject = noop;
   prev: Pending | null = null;

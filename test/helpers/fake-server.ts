@@ -1,7 +1,8 @@
 /**
  * A small in-memory stand-in for a node, for client tests: decodes requests with the real FrameDecoder and
  * answers with the real encoder. Misbehaviour on demand: answer each read's requests in reverse order, never
- * answer (a frozen process still accepts TCP), drop every connection, or a custom reply per request.
+ * answer (a frozen process still accepts TCP), drop every connection, or a custom reply per request (which may
+ * drop the connection instead of answering).
  * Every server started here is closed by closeAllFakeServers() (call it from uvu's after/after.each hooks).
  */
 import * as net from 'node:net';
@@ -30,6 +31,8 @@ export interface FakeReply {
   requestId?: number;
   /** Close the connection after writing this reply. */
   close?: boolean;
+  /** Destroy the connection instead of answering (the client cannot tell whether the request ran). */
+  drop?: boolean;
 }
 
 /** normal: answers; silent: reads but never answers; stalled: never reads (its socket stays paused). */
@@ -164,6 +167,7 @@ export class FakeServer {
     socket.on('close', () => this.sockets.delete(socket));
     let replies: Buffer[] = [];
     let closeAfter = false;
+    let dropAfter = false;
     const decoder = new FrameDecoder({
       kind: 'request',
       maxBodyBytes: 64 * 1024 * 1024,
@@ -181,6 +185,8 @@ export class FakeServer {
         if (this.record) this.requests.push(request);
         if (this.behavior === 'silent') return;
         const reply = this.handler?.(request) ?? this.execute(request);
+        if (reply.drop === true) dropAfter = true;
+        if (dropAfter) return;
         replies.push(
           encodeResponse({
             opcode: request.opcode,
@@ -208,7 +214,10 @@ export class FakeServer {
         socket.write(Buffer.concat(replies));
         replies = [];
       }
-      if (closeAfter) {
+      if (dropAfter) {
+        decoder.destroy();
+        socket.destroy();
+      } else if (closeAfter) {
         decoder.destroy();
         socket.end();
       }

@@ -1,0 +1,73 @@
+/**
+ * Records what a load was told about its writes, and checks what reads back afterwards. Each key has one writer
+ * at a time, so its last acknowledged value is well defined. A write that failed may or may not have been
+ * applied: its value stays possible until a later write of the key is acknowledged. A cache keeps no replicas
+ * (README, "Running a node and a cluster"): a write acknowledged by a member that then left may be gone, so the
+ * load says which acknowledged writes could have been served by the member that leaves (`mayBeLost`); a read of
+ * such a key may miss, but never returns an older value.
+ */
+export interface Failure {
+  code: string;
+  message: string;
+}
+
+interface KeyState {
+  /** The last acknowledged value (undefined: none yet). */
+  acked: string | undefined;
+  /** The last acknowledged value may have been served by a member that left since. */
+  mayBeLost: boolean;
+  /** Values of failed writes since the last acknowledged one: each may or may not have been applied. */
+  unsure: string[];
+}
+
+export class AckChecker {
+  readonly failures: Failure[] = [];
+  acknowledgedCount = 0;
+  private readonly keys = new Map<string, KeyState>();
+
+  private state(key: string): KeyState {
+    let state = this.keys.get(key);
+    if (state === undefined) {
+      state = { acked: undefined, mayBeLost: false, unsure: [] };
+      this.keys.set(key, state);
+    }
+    return state;
+  }
+
+  acknowledged(key: string, value: string, mayBeLost: boolean): void {
+    const state = this.state(key);
+    state.acked = value;
+    state.mayBeLost = mayBeLost;
+    state.unsure = [];
+    this.acknowledgedCount++;
+  }
+
+  failed(key: string, value: string, error: unknown): void {
+    this.state(key).unsure.push(value);
+    const e = error as { code?: unknown; message?: unknown };
+    this.failures.push({ code: typeof e.code === 'string' ? e.code : 'none', message: String(e.message ?? error) });
+  }
+
+  /** Failures counted by code, e.g. { ERR_TIMEOUT: 2 }. */
+  failureCodes(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const failure of this.failures) counts[failure.code] = (counts[failure.code] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Every key written so far. */
+  writtenKeys(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  /** What is wrong with reading `value` for key now (null: nothing). */
+  problem(key: string, value: Buffer | null): string | null {
+    const state = this.keys.get(key);
+    if (state === undefined) return null;
+    const read = value === null ? null : value.toString();
+    if (read !== null && (read === state.acked || state.unsure.includes(read))) return null;
+    if (read === null && (state.acked === undefined || state.mayBeLost)) return null;
+    const possible = [state.acked ?? '(missing)', ...state.unsure].join(' | ');
+    return `${key}: read ${read ?? '(missing)'}, acknowledged ${possible}${state.mayBeLost ? ' (or missing)' : ''}`;
+  }
+}
