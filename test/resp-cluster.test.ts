@@ -295,9 +295,6 @@ if (Redis !== undefined) {
 
   RC('a pipeline of 1,000 mixed commands across owners answers in order', async () => {
     const { nodes, redis } = await cluster();
-    // Once the start-up pulls are over: ordering across owners while keys are still read through from their
-    // previous owners is a known gap (docs/ARCHITECTURE.md, "Data movement").
-    await eventually(() => nodes.every((node) => !nodeInternals(node).cluster.movement.active), 'start-up pulls to finish');
     const pipeline = redis.pipeline();
     const expected: unknown[] = [];
     const model = new Map<string, string>();

@@ -156,7 +156,7 @@ copies('scanCopies shows the accepted live items once each, resumes from its cur
   store.close();
 });
 
-copies('a peer copy over this node\'s limits is refused before anything changes', () => {
+copies("a peer copy over this node's limits is refused before anything changes", () => {
   const store = open({ maxValueBytes: 4 });
   assert.throws(() => apply(store, 'k', 'too long', 100), /value/i);
   assert.throws(() => apply(store, 'k', 'ok', -1), /version/);
@@ -170,7 +170,11 @@ const tombstones = suite('tombstones');
 tombstones('while the filter asks for them, a delete refuses older copies and a newer copy still applies', () => {
   const time = fakeClock();
   const store = open({ clock: time.now });
-  store.keepTombstonesFor((page, off, len) => Buffer.from(page.subarray(off, off + len)).toString('latin1').startsWith('t'));
+  store.keepTombstonesFor((page, off, len) =>
+    Buffer.from(page.subarray(off, off + len))
+      .toString('latin1')
+      .startsWith('t'),
+  );
   apply(store, 'tk', 'v', 100);
   assert.ok(store.delete('tk'));
   assert.is(apply(store, 'tk', 'v', 100), CopyResult.BURIED, 'the transferred older copy does not resurrect it');

@@ -55,6 +55,8 @@ export class Membership {
   private syncTimer: NodeJS.Timeout | undefined;
   private joinTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** False until the join through a seed has admitted every member the seed named (true without seeds). */
+  private joined = true;
   private probing = false;
   /** Members another member mentioned, probed before they are let in (admission.ts). */
   private readonly admissions: Admissions;
@@ -123,7 +125,10 @@ export class Membership {
     this.probeTimer = setInterval(() => void this.probeNext(), this.options.probeIntervalMs).unref();
     this.syncTimer = setInterval(() => void this.syncWithRandomMember(), this.options.syncIntervalMs).unref();
     const others = seeds.filter((seed) => seed !== this.selfId);
-    if (others.length > 0) void this.join(others, JOIN_BACKOFF_START_MS);
+    if (others.length > 0) {
+      this.joined = false;
+      void this.join(others, JOIN_BACKOFF_START_MS);
+    }
   }
 
   /**
@@ -133,6 +138,11 @@ export class Membership {
   async announceLeaving(): Promise<void> {
     const self = this.table.markSelfLeaving();
     await this.broadcast([self], this.options.probeTimeoutMs * 2);
+  }
+
+  /** True once the join through a seed has admitted every member the seed named (at once without seeds). */
+  get hasJoined(): boolean {
+    return this.joined;
   }
 
   /** Announces `left` to every member (waiting at most a probe timeout for their acks) and stops. */
@@ -266,6 +276,7 @@ export class Membership {
         // The members the seed named are probed before they count: wait for those probes, so the ring this
         // node serves with is the cluster's and not just the seed's.
         await this.admissions.settled();
+        this.joined = true;
         this.logger.info(`joined the cluster through ${seed}: ${this.table.size} members`);
         await this.broadcast([this.table.self]);
         return;

@@ -21,6 +21,7 @@ import { isBlindWrite, type ReadThrough } from './read-through';
 import { RemoteComposer } from './remote-compose';
 import { copyRequest, KeyOp, keyView, SetFlag, type KeyList, type KeyRequest } from './request';
 import type { RawResponse, ReplySink } from './sink';
+import { DeferredSink } from './deferred-sink';
 
 /** What the router needs of the node's Cluster (src/server/cluster.ts satisfies it). */
 export interface RoutingCluster {
@@ -104,7 +105,7 @@ export class KeyRouter {
    * from its previous owner when its range is still being pulled and the request needs its current state.
    */
   private serveHere(r: KeyRequest, sink: ReplySink): void {
-    if (!r.fetched && this.barriers.size !== 0) {
+    if (!r.fetched && !r.ordered && this.barriers.size !== 0) {
       const wait = this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
       if (wait !== undefined) {
         this.afterBarriers([wait], r, sink);
@@ -117,10 +118,11 @@ export class KeyRouter {
       if (source !== undefined && !this.local.has(r.keyBuf, r.keyOff, r.keyLen)) {
         const copy = copyRequest(r);
         copy.fetched = true;
-        const late = sink.later();
+        const { late, done } = this.completion(sink);
         const key = copy.keyBuf.subarray(0, copy.keyLen);
-        // Later requests on the key wait for this one (hold), so a pipeline still applies in order.
-        this.hold(copy.keyBuf, 0, copy.keyLen, through.fill(source, key).then(() => this.route(copy, late)));
+        void through.fill(source, key).then(() => this.route(copy, late));
+        // Later requests on the key wait until this one is answered, so a pipeline still applies in order.
+        this.hold(copy.keyBuf, 0, copy.keyLen, done);
         return;
       }
     }
@@ -142,11 +144,11 @@ export class KeyRouter {
     if (fills.length === 0) return false;
     const copy = copyRequest(r);
     copy.fetched = true;
-    const late = sink.later();
-    const done = Promise.all(fills).then(() => this.route(copy, late));
+    const { late, done } = this.completion(sink);
+    void Promise.all(fills).then(() => this.route(copy, late));
     // Every key of the request waits, not only those read through: a later command on any of them, here or
     // at its owner, must not overtake this one.
-    for (let j = 0; j < keys.count; j++) this.hold(Buffer.from(keyView(keys, j)), 0, keys.lens[keys.first + keys.step * j]!, done);
+    this.holdAll(copy, done);
     return true;
   }
 
@@ -160,7 +162,7 @@ export class KeyRouter {
       }
       r.validated = true;
     }
-    if (!r.fetched && this.barriers.size !== 0) {
+    if (!r.fetched && !r.ordered && this.barriers.size !== 0) {
       const waits = this.barriersOf(r.keys!);
       if (waits.length > 0) {
         this.afterBarriers(waits, r, sink);
@@ -212,7 +214,7 @@ export class KeyRouter {
       }
       return;
     }
-    const wait = this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
+    const wait = r.ordered ? undefined : this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
     if (wait !== undefined) {
       this.afterBarriers([wait], r, sink);
       return;
@@ -238,8 +240,36 @@ export class KeyRouter {
   /** Copies the request, and routes the copy again once every barrier settled. */
   afterBarriers(waits: Array<Promise<void>>, r: KeyRequest, sink: ReplySink): void {
     const copy = copyRequest(r);
-    const late = sink.later();
+    copy.ordered = true;
+    const { late, done } = this.completion(sink);
     void Promise.all(waits).then(() => this.route(copy, late));
+    // It takes its place in the order of each of its keys: later requests on them wait until it is answered.
+    this.holdAll(copy, done);
+  }
+
+  /** A sink for an answer that comes later, and a promise that settles once that answer is given. */
+  private completion(sink: ReplySink): { late: ReplySink; done: Promise<void> } {
+    const target = sink.later();
+    let answered!: () => void;
+    const done = new Promise<void>((resolve) => (answered = resolve));
+    const late = new DeferredSink((write) => {
+      write(target);
+      answered();
+    }, target.sizer);
+    return { late, done };
+  }
+
+  /** Holds every key of a request (copied: it owns its bytes) until `done`. */
+  private holdAll(r: KeyRequest, done: Promise<unknown>): void {
+    const keys = r.keys;
+    if (keys === null) {
+      this.hold(r.keyBuf, r.keyOff, r.keyLen, done);
+      return;
+    }
+    for (let j = 0; j < keys.count; j++) {
+      const i = keys.first + keys.step * j;
+      this.hold(keys.bufs[i]!, keys.offs[i]!, keys.lens[i]!, done);
+    }
   }
 
   /**
@@ -285,7 +315,10 @@ export class KeyRouter {
   /** Later requests on this key wait until `done` settles (their callbacks run in arrival order). */
   hold(kb: Buffer, ko: number, kl: number, done: Promise<unknown>): void {
     const id = kb.toString('latin1', ko, ko + kl);
-    const barrier: Promise<void> = done.then(noop, noop).then(() => {
+    const previous = this.barriers.get(id);
+    const settled = done.then(noop, noop);
+    // Chained: a later hold on the key settles only once every earlier one has.
+    const barrier: Promise<void> = (previous === undefined ? settled : Promise.all([previous, settled])).then(() => {
       if (this.barriers.get(id) === barrier) this.barriers.delete(id);
     });
     this.barriers.set(id, barrier);

@@ -77,7 +77,7 @@ export class MultiRoute {
       this.router.local.serve(r, sink);
       return;
     }
-    const waits = this.barriersOf(keys, remote);
+    const waits = r.ordered || r.fetched ? [] : this.barriersOf(keys, remote);
     if (waits.length > 0) {
       this.router.afterBarriers(waits, r, sink);
       return;

@@ -89,6 +89,11 @@ export class KeyRequest {
   validated = false;
   /** Its pending keys were read through already (read-through.ts): serve it as it is now. */
   fetched = false;
+  /**
+   * It waited for the per-key barriers it met (KeyRouter.afterBarriers): its place in the order is taken, and
+   * barriers set since by later requests must not hold it back behind them.
+   */
+  ordered = false;
   /** Multi-key ops (MGET, MSET, EXISTS, DEL); null for single-key ones. */
   keys: KeyList | null = null;
 
@@ -107,6 +112,7 @@ export class KeyRequest {
     this.forwarded = false;
     this.validated = false;
     this.fetched = false;
+    this.ordered = false;
     this.keys = null;
     return this;
   }
@@ -137,6 +143,7 @@ export function copyRequest(r: KeyRequest): KeyRequest {
   copy.forwarded = r.forwarded;
   copy.validated = r.validated;
   copy.fetched = r.fetched;
+  copy.ordered = r.ordered;
   copy.keyBuf = Buffer.from(r.keyBuf.subarray(r.keyOff, r.keyOff + r.keyLen));
   copy.keyLen = r.keyLen;
   copy.valueBuf = Buffer.from(r.valueBuf.subarray(r.valueOff, r.valueOff + r.valueLen));

@@ -46,6 +46,8 @@ export class Cluster implements ClusterView {
    * its next ring change then pulls everything it owns from the members that own it without it.
    */
   private freshStore = true;
+  private freshPulling = false;
+  private ringRebuildQueued = false;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
   /** Cleared while this node sees no majority; a node that lost it empties its store when it returns. */
   private quorum = true;
@@ -84,11 +86,11 @@ export class Cluster implements ClusterView {
       options.movement,
     );
     this.membership.table.onChange((member, previous) => {
-      const before = this.ring.nodes;
-      if (this.ring.setNodes(this.membership.table.ownerIds())) {
-        this.logger.info(`ring epoch ${this.ring.epoch}: ${this.ring.size} owners, checksum ${this.ring.checksum.toString(16)}`);
-        for (const listener of this.epochListeners) listener(this.ring.epoch);
-        this.moveData(before);
+      // The updates of one message (a join's whole member table) make one ring change, so data movement sees
+      // the ring before and after all of them, not each step between.
+      if (!this.ringRebuildQueued) {
+        this.ringRebuildQueued = true;
+        queueMicrotask(() => this.rebuildRing());
       }
       if ((member.state === 'dead' || member.state === 'left') && previous?.state !== member.state) this.peers.forget(member.id);
       this.checkQuorum();
@@ -121,6 +123,15 @@ export class Cluster implements ClusterView {
     }
   }
 
+  private rebuildRing(): void {
+    this.ringRebuildQueued = false;
+    const before = this.ring.nodes;
+    if (!this.ring.setNodes(this.membership.table.ownerIds())) return;
+    this.logger.info(`ring epoch ${this.ring.epoch}: ${this.ring.size} owners, checksum ${this.ring.checksum.toString(16)}`);
+    for (const listener of this.epochListeners) listener(this.ring.epoch);
+    this.moveData(before);
+  }
+
   private isReachable(id: string): boolean {
     const state = this.membership.table.get(id)?.state;
     return state === 'alive' || state === 'suspect' || state === 'leaving';
@@ -132,17 +143,30 @@ export class Cluster implements ClusterView {
    */
   private moveData(before: readonly string[]): void {
     const self = this.selfId;
-    if (this.freshStore && this.ring.nodes.some((id) => id !== self)) {
+    // Fresh until the pulls started while fresh are over: a joining node learns the members one by one, and
+    // each one it learns may own some of its ranges.
+    // Fresh until the join is complete and the pulls started while fresh are over: a joining node learns the
+    // members one by one, and each one it learns may own some of its ranges.
+    if (this.freshStore && this.freshPulling && !this.movement.active && this.membership.hasJoined && !this.rejoining) {
       this.freshStore = false;
-      before = this.ring.nodes.filter((id) => id !== self);
     }
-    this.movement.ringChanged(before);
+    if (this.freshStore && this.ring.nodes.some((id) => id !== self)) {
+      // What this node owns, the others owned without it: the members before and now, less this node (a member
+      // leaving now is still a source).
+      const others = new Set([...before, ...this.ring.nodes]);
+      others.delete(self);
+      this.freshPulling = true;
+      this.movement.ringChanged(before, [...others]);
+      return;
+    }
+    this.movement.ringChanged(before, null);
   }
 
   private forgetEverything(why: string): void {
     const items = this.options.store.stats().items;
     this.options.store.flush();
     this.freshStore = true;
+    this.freshPulling = false;
     // Warm again like a new member: pull what this node owns from those that owned it meanwhile.
     this.moveData(this.ring.nodes);
     this.staleGuard.flushesOnComeback++;
@@ -218,7 +242,10 @@ export class Cluster implements ClusterView {
     const complete = await Promise.race([this.movement.handedOff().then(() => true), expired]);
     clearTimeout(timer);
     if (complete) this.logger.info('handoff complete: every member that gained ranges from this node holds them');
-    else this.logger.warn(`handoff not complete after ${timeoutMs} ms (waiting for ${this.movement.stats().awaitingConfirmation}); leaving anyway`);
+    else
+      this.logger.warn(
+        `handoff not complete after ${timeoutMs} ms (waiting for ${this.movement.stats().awaitingConfirmation}); leaving anyway`,
+      );
     return complete;
   }
 

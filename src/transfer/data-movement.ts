@@ -34,12 +34,16 @@ export class DataMovement implements ReadThrough {
     this.outbound = new Outbound(view, store, this.sweeper, resolved, logger);
   }
 
-  /** The ring was rebuilt; `before` are the members that owned keys in the ring it replaced. */
-  ringChanged(before: readonly string[]): void {
+  /**
+   * The ring was rebuilt; `before` are the members that owned keys in the ring it replaced. `freshSources`, for
+   * a node whose store holds only what it received since it started or was emptied: the members whose ring it
+   * pulls against instead (nothing in such a store can be a stale leftover of an earlier ownership).
+   */
+  ringChanged(before: readonly string[], freshSources: readonly string[] | null): void {
     if (this.store.isClosed) return;
     const ring = ringOf(before, this.view.ring);
-    this.outbound.begin(ring, this.store.versions.next());
-    this.inbound.begin(ring);
+    this.outbound.begin(ring, freshSources === null ? this.store.versions.next() : 0);
+    this.inbound.begin(freshSources === null ? ring : ringOf(freshSources, this.view.ring));
   }
 
   get active(): boolean {

@@ -99,7 +99,8 @@ export class Inbound {
       this.handoffs.push(handoff);
       this.logger.info(`pulling the ranges this node gained from ${[...sources].join(', ')}`);
     }
-    while (this.handoffs.length > MAX_HANDOFFS) for (const pull of this.handoffs.shift()!.sources.values()) this.abandon(pull, 'too many ring changes at once');
+    while (this.handoffs.length > MAX_HANDOFFS)
+      for (const pull of this.handoffs.shift()!.sources.values()) this.abandon(pull, 'too many ring changes at once');
     this.retire();
   }
 
@@ -248,7 +249,9 @@ export class Inbound {
   private retire(): void {
     this.handoffs = this.handoffs.filter((handoff) => [...handoff.sources.values()].some((pull) => pull.state === 'pulling'));
     if (this.store.isClosed) return;
-    this.store.keepTombstonesFor(this.handoffs.length === 0 ? null : (page, offset, length) => this.sourceOf(page, offset, length) !== undefined);
+    this.store.keepTombstonesFor(
+      this.handoffs.length === 0 ? null : (page, offset, length) => this.sourceOf(page, offset, length) !== undefined,
+    );
   }
 }
 

@@ -48,12 +48,17 @@ export class Outbound {
 
   /**
    * The ring changed from `before`. Writes this node accepted from `changeVersion` on are kept whatever their
-   * range; older copies of ranges it did not own before are dropped.
+   * range; older copies of ranges it did not own before are dropped (none when changeVersion is 0).
    */
   begin(before: HashRing, changeVersion: number): void {
     const self = this.view.selfId;
     const selfBefore = before.nodes.indexOf(self);
-    this.sweeper.start((page, offset, length, version) => version >= changeVersion || before.lookupIndex(page, offset, length) === selfBefore);
+    // changeVersion 0: a fresh store, with no leftovers to drop.
+    if (changeVersion > 0) {
+      this.sweeper.start(
+        (page, offset, length, version) => version >= changeVersion || before.lookupIndex(page, offset, length) === selfBefore,
+      );
+    }
     this.awaiting.clear();
     for (const move of ringMoves(before, this.view.ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
     if (this.holdTimer) clearTimeout(this.holdTimer);
@@ -61,7 +66,9 @@ export class Outbound {
     if (this.awaiting.size > 0) {
       this.holdTimer = setTimeout(() => {
         this.counters.handoffsTimedOut++;
-        this.logger.warn(`no confirmation from ${[...this.awaiting].join(', ')} after ${this.options.holdMs} ms; dropping the ranges they gained`);
+        this.logger.warn(
+          `no confirmation from ${[...this.awaiting].join(', ')} after ${this.options.holdMs} ms; dropping the ranges they gained`,
+        );
         this.release();
       }, this.options.holdMs).unref();
     } else {

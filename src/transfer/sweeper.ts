@@ -51,7 +51,8 @@ export class Sweeper {
       return;
     }
     const rules = this.rules;
-    const keep: KeepRule = rules.length === 1 ? rules[0]! : (page, offset, length, version) => rules.every((rule) => rule(page, offset, length, version));
+    const keep: KeepRule =
+      rules.length === 1 ? rules[0]! : (page, offset, length, version) => rules.every((rule) => rule(page, offset, length, version));
     const { next, removed } = this.store.removeWhere(keep, this.from);
     this.counters.keysDropped += removed;
     if (next >= 0) {
