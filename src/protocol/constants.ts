@@ -182,12 +182,17 @@ export const Flag = {
   SET_MODE_MASK: 0x06,
   /** Reserved for "no response on success"; must be 0 in version 1. */
   QUIET: 0x08,
+  /**
+   * With FORWARDED: a member that got a forwarded request for a key it does not own (its view differs from the
+   * sender's) sent it on to the owner it sees. A rerouted request is served where it lands: at most two hops.
+   */
+  REROUTED: 0x10,
 } as const;
 
 export const SET_MODE_SHIFT = 1;
 
 /** Flag bits a version-1 request may set; any other bit makes the frame MALFORMED. */
-export const ALLOWED_REQUEST_FLAGS = Flag.FORWARDED | Flag.SET_MODE_MASK;
+export const ALLOWED_REQUEST_FLAGS = Flag.FORWARDED | Flag.SET_MODE_MASK | Flag.REROUTED;
 
 export const SetMode = {
   /** Store unconditionally. */

@@ -1,8 +1,9 @@
 /**
  * The one key router behind both ports (docs/ARCHITECTURE.md, "How a request flows"; Decisions, "Routing"). For
  * a KeyRequest from either codec it refuses keys while this node is cut off from the majority, looks up the
- * key's owner on the ring, serves keys this node owns through LocalKeys, forwards the others once to their
- * owner marked FORWARDED (a forwarded request is always served where it lands), composes what has no binary
+ * key's owner on the ring, serves keys this node owns through LocalKeys, forwards the others to their owner
+ * marked FORWARDED (a forwarded request for a key this node does not own goes on once more, marked REROUTED,
+ * and a rerouted one is served where it lands: views that differ never loop), composes what has no binary
  * opcode from ones that do (remote-compose.ts), and splits multi-key requests per owner (multi-route.ts).
  *
  * Order: a command composed of two round trips (SET … KEEPTTL, EXPIRE with a condition) holds a per-key
@@ -53,6 +54,8 @@ export class KeyRouter {
   private readonly composer: RemoteComposer;
   private readonly multiRoute: MultiRoute | undefined;
   private selfEpoch = -1;
+  /** Flags added to what send() sends: REROUTED while a forwarded request goes on to the owner this node sees. */
+  private sendFlags = 0;
   private selfIndex = -1;
 
   constructor(
@@ -77,6 +80,7 @@ export class KeyRouter {
   }
 
   route(r: KeyRequest, sink: ReplySink): void {
+    if (r.forwarded && !r.fetched && !r.ordered) this.counters.servedForPeers++;
     if (r.keys !== null) {
       this.routeMulti(r, sink);
       return;
@@ -90,12 +94,11 @@ export class KeyRouter {
       this.refuse(sink);
       return;
     }
-    if (r.forwarded) {
-      if (!r.fetched) this.counters.servedForPeers++;
+    const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
+    if (r.forwarded && (owner === undefined || r.rerouted)) {
       this.serveHere(r, sink);
       return;
     }
-    const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
     if (owner === undefined) this.serveHere(r, sink);
     else this.remote(owner, r, sink);
   }
@@ -176,9 +179,16 @@ export class KeyRouter {
       this.refuse(sink);
     } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
       // Routed again once the pending keys are here.
-    } else if (r.forwarded) {
-      if (!r.fetched) this.counters.servedForPeers++;
+    } else if (r.rerouted) {
       this.local.serve(r, sink);
+    } else if (r.forwarded) {
+      // The sender's view may differ from this node's: keys this node does not own go on to their owners, once.
+      this.sendFlags = Flag.REROUTED;
+      try {
+        this.multiRoute.route(r, sink);
+      } finally {
+        this.sendFlags = 0;
+      }
     } else {
       this.multiRoute.route(r, sink);
     }
@@ -229,7 +239,8 @@ export class KeyRouter {
     const value = isSet && r.valueLen > 0 ? r.valueBuf.subarray(r.valueOff, r.valueOff + r.valueLen) : null;
     const extras = op === KeyOp.INCR ? r.delta : isSet || op === KeyOp.TOUCH ? r.ttlMs : 0;
     // The request is encoded into the peer connection now: the views above are not kept.
-    const pending = this.send(owner, OPCODE_OF[op]!, isSet ? r.mode << SET_MODE_SHIFT : 0, key, value, extras);
+    const flags = (isSet ? r.mode << SET_MODE_SHIFT : 0) | (r.forwarded ? Flag.REROUTED : 0);
+    const pending = this.send(owner, OPCODE_OF[op]!, flags, key, value, extras);
     const late = sink.later();
     pending.then(
       (response) => late.relay(response, owner),
@@ -287,7 +298,7 @@ export class KeyRouter {
     this.counters.forwarded++;
     let pending: Promise<RawResponse>;
     try {
-      pending = this.peers!.request(owner, opcode, flags | Flag.FORWARDED, key, value, extras);
+      pending = this.peers!.request(owner, opcode, flags | Flag.FORWARDED | this.sendFlags, key, value, extras);
     } catch (error) {
       pending = Promise.reject(error);
     }

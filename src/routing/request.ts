@@ -83,8 +83,10 @@ export class KeyRequest {
   flags = 0;
   /** INCR. */
   delta = 0n;
-  /** Served where it lands: a member forwarded it (docs/ARCHITECTURE.md, Decisions, "Routing"). */
+  /** A member forwarded it (docs/ARCHITECTURE.md, Decisions, "Routing"). */
   forwarded = false;
+  /** Forwarded a second time by a member that does not own the key: served where it lands. */
+  rerouted = false;
   /** The codec checked every key and value against the limits already (the binary port's validateRequest). */
   validated = false;
   /** Its pending keys were read through already (read-through.ts): serve it as it is now. */
@@ -110,6 +112,7 @@ export class KeyRequest {
     this.mode = SetMode.SET;
     this.flags = 0;
     this.forwarded = false;
+    this.rerouted = false;
     this.validated = false;
     this.fetched = false;
     this.ordered = false;
@@ -141,6 +144,7 @@ export function copyRequest(r: KeyRequest): KeyRequest {
   copy.flags = r.flags;
   copy.delta = r.delta;
   copy.forwarded = r.forwarded;
+  copy.rerouted = r.rerouted;
   copy.validated = r.validated;
   copy.fetched = r.fetched;
   copy.ordered = r.ordered;

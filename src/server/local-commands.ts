@@ -111,6 +111,7 @@ export class LocalCommandHandler implements RequestHandler {
       }
     }
     r.forwarded = (frame.flags & Flag.FORWARDED) !== 0;
+    r.rerouted = (frame.flags & Flag.REROUTED) !== 0;
     r.validated = true;
     return r;
   }

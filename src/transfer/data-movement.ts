@@ -20,6 +20,8 @@ export class DataMovement implements ReadThrough {
   private readonly sweeper: Sweeper;
   private readonly inbound: Inbound;
   private readonly outbound: Outbound;
+  /** The version clock at the last ring change (0 before any). */
+  private previousChange = 0;
 
   constructor(
     private readonly view: MovementView,
@@ -42,7 +44,11 @@ export class DataMovement implements ReadThrough {
   ringChanged(before: readonly string[], freshSources: readonly string[] | null): void {
     if (this.store.isClosed) return;
     const ring = ringOf(before, this.view.ring);
-    this.outbound.begin(ring, freshSources === null ? this.store.versions.next() : 0);
+    // What this node wrote since the previous ring change is kept whatever its range: a write a member forwarded
+    // here while views differed is acknowledged data, not a leftover (outbound.ts).
+    const since = this.previousChange;
+    this.previousChange = this.store.versions.next();
+    this.outbound.begin(ring, freshSources === null ? since : 0);
     this.inbound.begin(freshSources === null ? ring : ringOf(freshSources, this.view.ring));
   }
 

@@ -47,17 +47,16 @@ export class Outbound {
   ) {}
 
   /**
-   * The ring changed from `before`. Writes this node accepted from `changeVersion` on are kept whatever their
-   * range; older copies of ranges it did not own before are dropped (none when changeVersion is 0).
+   * The ring changed from `before`. Items of ranges this node did not own before are leftovers of an earlier
+   * ownership and are dropped, unless written from `since` on (the previous ring change): those are writes it
+   * accepted while it did not own the key, rerouted to it by a member whose view differed. 0: keep everything
+   * (a fresh store has no leftovers).
    */
-  begin(before: HashRing, changeVersion: number): void {
+  begin(before: HashRing, since: number): void {
     const self = this.view.selfId;
     const selfBefore = before.nodes.indexOf(self);
-    // changeVersion 0: a fresh store, with no leftovers to drop.
-    if (changeVersion > 0) {
-      this.sweeper.start(
-        (page, offset, length, version) => version >= changeVersion || before.lookupIndex(page, offset, length) === selfBefore,
-      );
+    if (since > 0) {
+      this.sweeper.start((page, offset, length, version) => version >= since || before.lookupIndex(page, offset, length) === selfBefore);
     }
     this.awaiting.clear();
     for (const move of ringMoves(before, this.view.ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
