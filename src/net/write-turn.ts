@@ -1,7 +1,8 @@
 /**
- * One event-loop turn of writes, shared by every connection of a listener (connection-core.ts, "Turns"): a
- * connection's first write in a turn leaves at once, later ones are corked and leave in one writev when the turn
- * ends. One setImmediate per turn serves every connection, instead of one per connection and read.
+ * One event-loop turn of writes, shared by every connection of a listener (connection-core.ts; docs/ARCHITECTURE.md,
+ * "Connections", Turns): a connection's writes in a turn are corked and leave in one writev when the turn ends,
+ * after the poll phase has run every read that was ready. One setImmediate per turn serves every connection,
+ * instead of one per connection and read.
  */
 
 /** A connection corked in this turn: told when the turn ends. */
@@ -10,29 +11,22 @@ export interface TurnCorked {
 }
 
 export class WriteTurn {
-  /** Changes when a turn ends: a connection that wrote in turn N and writes again in turn N corks. */
-  private current = 0;
   private scheduled = false;
   private readonly corked: TurnCorked[] = [];
   private readonly endFn = (): void => {
     this.scheduled = false;
-    this.current++;
     const corked = this.corked;
+    // A connection that corks again while this loop runs is appended to the list and uncorked by this loop too.
     for (let i = 0; i < corked.length; i++) corked[i]!.endTurn();
     corked.length = 0;
   };
 
-  /** The turn a write happens in (the end of it is scheduled with the first write). */
-  enter(): number {
+  /** `connection` corked its socket in this turn: endTurn() is called when the turn ends. */
+  hold(connection: TurnCorked): void {
+    this.corked.push(connection);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.endFn);
     }
-    return this.current;
-  }
-
-  /** `connection` corked its socket in this turn: endTurn() is called when the turn ends. */
-  hold(connection: TurnCorked): void {
-    this.corked.push(connection);
   }
 }
