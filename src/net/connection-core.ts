@@ -4,11 +4,12 @@
  * (binary frames: server/frame-session.ts; RESP: resp/resp-session.ts) that parses a read, runs each request
  * and appends its reply to the listener's shared OutputBatch, asking afterRequest() before running the next.
  *
- * Per read: every complete request runs and the whole read is answered with one socket write, corked until the
- * event-loop turn ends (setImmediate, right after the poll phase has run every read that was ready), so the
- * writes of all connections leave back to back and a connection's later writes in the turn join its first in one
- * writev (see "Turns" in docs/ARCHITECTURE.md for why that is cheaper than writing as each read ends).
- * writableLength counts corked bytes, so the limits below see them.
+ * Per read: every complete request runs and the whole read is answered with one socket write. Under load (more
+ * than one connection wrote in the turn before) it is corked until the event-loop turn ends (setImmediate, right
+ * after the poll phase has run every read that was ready), so the writes of all connections leave back to back;
+ * a lone client's first write of a turn leaves at once; a connection's later writes in a turn join in one writev
+ * at the turn's end (write-turn.ts; see "Turns" in docs/ARCHITECTURE.md for why). writableLength counts corked
+ * bytes, so the limits below see them.
  *
  * Reading stops (the session holds the rest of the read, the socket is paused) when
  *   - maxRequestsPerRead requests ran since the read: fairness, the others get a turn first (resumes next turn);
@@ -124,6 +125,8 @@ export class ConnectionCore<S extends WireSession = WireSession> implements Turn
   private requestsThisTurn = 0;
   private resumeScheduled = false;
   private readonly turn: WriteTurn;
+  /** The turn of this connection's last write (-1: none yet). */
+  private writeTurn = -1;
   /** The socket is corked until the turn ends. */
   private corked = false;
   private readonly resumeFn = (): void => this.tryResume();
@@ -352,8 +355,13 @@ export class ConnectionCore<S extends WireSession = WireSession> implements Turn
     setImmediate(this.scheduledResumeFn);
   }
 
-  /** Every write of a turn waits, corked, for the turn's end (see the header). */
+  /** Under load every write of a turn waits, corked, for the turn's end; a lone client's first does not. */
   private turnCork(): void {
+    const turn = this.turn.enter();
+    if (this.writeTurn !== turn) {
+      this.writeTurn = turn;
+      if (this.turn.firstWrite()) return;
+    }
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
