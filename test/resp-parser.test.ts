@@ -213,4 +213,41 @@ Parser('random commands in random chunkings parse the same as whole (fast-check)
   );
 });
 
+Parser('damaged arrays and tight limits: fed whole (the one-pass path) as fed byte by byte (fast-check)', () => {
+  // A read holding a whole array goes through the parser's one-pass path; byte by byte, through its state
+  // machine. Both must agree on every command and on the error, whatever the damage or the limits. (No quote
+  // bytes: damage can turn an array into inline lines, and quoting is the inline splitter's business.)
+  const noQuotes = (a: Uint8Array) => Buffer.from(a.map((b) => (b === 0x22 || b === 0x27 ? 0x20 : b)));
+  const arg = fc.oneof(
+    fc.uint8Array({ maxLength: 12 }).map(noQuotes),
+    fc.constantFrom(Buffer.alloc(0), Buffer.from('0123456789'), Buffer.from('\r\n$*')),
+  );
+  const frame = fc.array(arg, { minLength: 1, maxLength: 11 }).map((args) => encodeCommand(args));
+  const damage = fc.record({
+    at: fc.nat(),
+    kind: fc.constantFrom('set', 'insert', 'delete'),
+    byte: fc.constantFrom(0x30, 0x31, 0x39, 0x0d, 0x0a, 0x24, 0x2a, 0x2d, 0x20, 0x61),
+  });
+  const limits = fc.record({
+    maxArgs: fc.integer({ min: 1, max: 12 }),
+    maxBulkBytes: fc.integer({ min: 0, max: 16 }),
+    maxRequestBytes: fc.integer({ min: 16, max: 400 }),
+    maxInlineBytes: fc.constant(64),
+  });
+  fc.assert(
+    fc.property(fc.array(frame, { minLength: 1, maxLength: 4 }), fc.array(damage, { maxLength: 2 }), limits, (frames, hits, lim) => {
+      const bytes = [...Buffer.concat(frames)];
+      for (const hit of hits) {
+        const at = hit.at % (bytes.length + 1);
+        if (hit.kind === 'set' && at < bytes.length) bytes[at] = hit.byte;
+        else if (hit.kind === 'insert') bytes.splice(at, 0, hit.byte);
+        else if (hit.kind === 'delete') bytes.splice(at, 1);
+      }
+      const input = Buffer.from(bytes);
+      assert.equal(asText(whole(input, lim)), asText(byteByByte(input, lim)));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
 Parser.run();

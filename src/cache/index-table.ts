@@ -1,7 +1,11 @@
 /**
- * The key → slot index: open addressing with linear probing over one Int32Array of buckets, each holding
- * slot + 1 (0 = empty). No JS object per entry. A probe compares the slot's stored 32-bit hash and key length
- * first and reads key bytes from the slab only on a match, in place (no key copy, no allocation).
+ * The key → slot index: open addressing with linear probing over one Int32Array of buckets, each a pair of
+ * words [hash, slot + 1] (slot + 1 = 0: empty). No JS object per entry. The key's hash sits in the bucket beside
+ * the slot so that a probe that does not match is decided inside the table, whose pairs share cache lines (eight
+ * to a line), and never reads that slot's record: with many keys the table, the slot records and the chunks are
+ * separate cache misses (docs/ARCHITECTURE.md, Decisions, "Store"). Only on a hash match does the probe read the
+ * record (key length, chunk) and then the key bytes from the slab, in place (no key copy, no allocation).
+ * Deletion, resizing and rehashing read hashes from the table alone.
  *
  * Buckets are a power of two, at least capacity / MAX_LOAD where capacity is the number of slots: the store
  * resizes the index together with the slot arrays, so the load factor never passes MAX_LOAD (0.7).
@@ -20,9 +24,14 @@ const { STRIDE, HASH, REF, KEY, KEY_MASK } = SLOT;
 
 const MAX_LOAD = 0.7;
 const MIN_BUCKETS = 16;
+/** Int32 words per bucket: the hash, then slot + 1. */
+const WORDS = 2;
+const BUCKET_BYTES = WORDS * 4;
 
 export class IndexTable {
+  /** Bucket i is table[2i] (hash) and table[2i + 1] (slot + 1, 0 when empty). */
   private table: Int32Array;
+  /** Buckets - 1: the hash bits that pick the home bucket. */
   private mask: number;
 
   constructor(
@@ -31,8 +40,8 @@ export class IndexTable {
     private readonly keyHash: KeyHash,
     capacity: number,
   ) {
-    this.table = new Int32Array(IndexTable.bucketsFor(capacity));
-    this.mask = this.table.length - 1;
+    this.table = new Int32Array(IndexTable.bucketsFor(capacity) * WORDS);
+    this.mask = IndexTable.bucketsFor(capacity) - 1;
   }
 
   static bucketsFor(capacity: number): number {
@@ -42,11 +51,11 @@ export class IndexTable {
   }
 
   static bytesFor(capacity: number): number {
-    return IndexTable.bucketsFor(capacity) * 4;
+    return IndexTable.bucketsFor(capacity) * BUCKET_BYTES;
   }
 
   get buckets(): number {
-    return this.table.length;
+    return this.mask + 1;
   }
 
   /**
@@ -56,14 +65,15 @@ export class IndexTable {
   find(h: number, kb: Uint8Array, ko: number, kl: number): number {
     const table = this.table;
     const mask = this.mask;
-    const meta = this.slots.meta;
     let i = h & mask;
     for (;;) {
-      const e = table[i]!;
+      const w = i << 1;
+      const e = table[w + 1]!;
       if (e === 0) return -1;
-      const b = (e - 1) * STRIDE;
-      if (meta[b + HASH] === h && (meta[b + KEY]! & KEY_MASK) === kl && this.keyEquals(meta[b + REF]! >>> 0, kb, ko, kl)) {
-        return e - 1;
+      if (table[w] === h) {
+        const meta = this.slots.meta;
+        const b = (e - 1) * STRIDE;
+        if ((meta[b + KEY]! & KEY_MASK) === kl && this.keyEquals(meta[b + REF]! >>> 0, kb, ko, kl)) return e - 1;
       }
       i = (i + 1) & mask;
     }
@@ -90,52 +100,60 @@ export class IndexTable {
 
   /** Add slot `s` (its hash is set; its key is known to be absent). */
   insert(s: number): void {
+    this.put(this.slots.meta[s * STRIDE + HASH]!, s + 1);
+  }
+
+  private put(h: number, e: number): void {
     const table = this.table;
     const mask = this.mask;
-    let i = this.slots.meta[s * STRIDE + HASH]! & mask;
-    while (table[i] !== 0) i = (i + 1) & mask;
-    table[i] = s + 1;
+    let i = h & mask;
+    while (table[(i << 1) + 1] !== 0) i = (i + 1) & mask;
+    table[i << 1] = h;
+    table[(i << 1) + 1] = e;
   }
 
   /** Remove slot `s`, which must be present. */
   remove(s: number): void {
     const table = this.table;
     const mask = this.mask;
-    const meta = this.slots.meta;
-    let hole = meta[s * STRIDE + HASH]! & mask;
-    while (table[hole] !== s + 1) hole = (hole + 1) & mask;
+    let hole = this.slots.meta[s * STRIDE + HASH]! & mask;
+    while (table[(hole << 1) + 1] !== s + 1) hole = (hole + 1) & mask;
     let j = hole;
     for (;;) {
       j = (j + 1) & mask;
-      const e = table[j]!;
+      const e = table[(j << 1) + 1]!;
       if (e === 0) break;
-      const home = meta[(e - 1) * STRIDE + HASH]! & mask;
+      const h = table[j << 1]!;
+      const home = h & mask;
       // The entry at j may move back to the hole if its home is not cyclically within (hole, j].
       if (((j - home) & mask) >= ((j - hole) & mask)) {
-        table[hole] = e;
+        table[hole << 1] = h;
+        table[(hole << 1) + 1] = e;
         hole = j;
       }
     }
-    table[hole] = 0;
+    table[hole << 1] = 0;
+    table[(hole << 1) + 1] = 0;
   }
 
   /** Rehash every entry into a table sized for `capacity` slots. */
   resize(capacity: number): void {
     const old = this.table;
     const buckets = IndexTable.bucketsFor(capacity);
-    if (buckets === old.length) return;
-    this.table = new Int32Array(buckets);
+    if (buckets === this.mask + 1) return;
+    this.table = new Int32Array(buckets * WORDS);
     this.mask = buckets - 1;
-    for (let i = 0; i < old.length; i++) {
-      const e = old[i]!;
-      if (e !== 0) this.insert(e - 1);
+    for (let w = 0; w < old.length; w += WORDS) {
+      const e = old[w + 1]!;
+      if (e !== 0) this.put(old[w]!, e);
     }
   }
 
   /** Drop every entry and size for `capacity` slots (flush, close). */
   reset(capacity: number): void {
-    this.table = new Int32Array(IndexTable.bucketsFor(capacity));
-    this.mask = this.table.length - 1;
+    const buckets = IndexTable.bucketsFor(capacity);
+    this.table = new Int32Array(buckets * WORDS);
+    this.mask = buckets - 1;
   }
 
   get allocatedBytes(): number {

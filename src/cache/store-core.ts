@@ -5,8 +5,8 @@
  * Memory accounting. bytesUsed = pages + metadata reserve + fixed arrays, and it never exceeds maxMemoryBytes:
  *   - pages: every slab page in use, counted in full from the moment it is allocated;
  *   - metadata reserve: for the slot capacity C, C × (40 B slot record + 12 B expiry-heap entry) plus the index
- *     buckets (power of two ≥ C / 0.7, 4 B each). The heap is allocated lazily but reserved in full, so what is
- *     really allocated is never more than what is counted;
+ *     buckets (power of two ≥ C / 0.7, 8 B each: hash and slot). The heap is allocated lazily but reserved in
+ *     full, so what is really allocated is never more than what is counted;
  *   - fixed: size-class tables, page tables, LRU heads, the key scratch buffer.
  * Metadata may take at most half of the limit, so pages always get the other half: tiny items are limited by
  * slots, large ones by pages. When a page (or slot growth) does not fit, something is evicted instead.

@@ -148,9 +148,11 @@ export class HashRing {
   /**
    * The owner's index into `nodes` for key bytes buffer[offset, offset+length); -1 on an empty ring. Single
    * keys hash in TypeScript even with the addon loaded: one native call costs more than the hash and the
-   * bucket lookup of a short key (docs/PERFORMANCE.md, "The hash and the ring"); batches go native.
+   * bucket lookup of a short key (docs/PERFORMANCE.md, "The hash and the ring"); batches go native. A ring of
+   * one member owns every key: no hash (a node that serves alone pays nothing for the ring).
    */
   lookupIndex(buffer: Uint8Array, offset: number, length: number): number {
+    if (this.sortedIds.length === 1) return 0;
     return this.ownerOfHash(xxh32(buffer, offset, length, 0));
   }
 

@@ -4,10 +4,12 @@
  * (binary frames: server/frame-session.ts; RESP: resp/resp-session.ts) that parses a read, runs each request
  * and appends its reply to the listener's shared OutputBatch, asking afterRequest() before running the next.
  *
- * Per read: every complete request runs and the whole read is answered with one socket write. The first write
- * of an event-loop turn leaves at once (a lone request waits for nothing); later ones in the same turn are
- * corked until the turn ends (setImmediate) and leave in one writev. writableLength counts corked bytes, so the
- * limits below see them.
+ * Per read: every complete request runs and the whole read is answered with one socket write. Under load (more
+ * than one connection wrote in the turn before) it is corked until the event-loop turn ends (setImmediate, right
+ * after the poll phase has run every read that was ready), so the writes of all connections leave back to back;
+ * a lone client's first write of a turn leaves at once; a connection's later writes in a turn join in one writev
+ * at the turn's end (write-turn.ts; see "Turns" in docs/ARCHITECTURE.md for why). writableLength counts corked
+ * bytes, so the limits below see them.
  *
  * Reading stops (the session holds the rest of the read, the socket is paused) when
  *   - maxRequestsPerRead requests ran since the read: fairness, the others get a turn first (resumes next turn);
@@ -123,8 +125,9 @@ export class ConnectionCore<S extends WireSession = WireSession> implements Turn
   private requestsThisTurn = 0;
   private resumeScheduled = false;
   private readonly turn: WriteTurn;
-  /** The turn of this connection's last write (-1: none yet); a later write in the same turn is corked. */
+  /** The turn of this connection's last write (-1: none yet). */
   private writeTurn = -1;
+  /** The socket is corked until the turn ends. */
   private corked = false;
   private readonly resumeFn = (): void => this.tryResume();
   private readonly scheduledResumeFn = (): void => {
@@ -352,19 +355,21 @@ export class ConnectionCore<S extends WireSession = WireSession> implements Turn
     setImmediate(this.scheduledResumeFn);
   }
 
-  /** The first write of a turn leaves at once; later ones wait, corked, for the turn's end (see the header). */
+  /** Under load every write of a turn waits, corked, for the turn's end; a lone client's first does not. */
   private turnCork(): void {
     const turn = this.turn.enter();
     if (this.writeTurn !== turn) {
       this.writeTurn = turn;
-    } else if (!this.corked) {
+      if (this.turn.firstWrite()) return;
+    }
+    if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       this.turn.hold(this);
     }
   }
 
-  /** The turn this connection corked in has ended: what it wrote since its first write leaves now. */
+  /** The turn this connection corked in has ended: what it wrote in the turn leaves now. */
   endTurn(): void {
     this.corked = false;
     if (!this.socket.destroyed) this.socket.uncork();

@@ -26,6 +26,7 @@
  * ignored, as Redis does) among non-positive counts; a bulk must be followed by CRLF (Redis skips 2 bytes unseen).
  */
 import { splitInline } from './inline';
+import { parseWhole } from './parse-whole';
 import type { RespArgs } from './backend';
 
 export const PARSE_NEED_MORE = 0;
@@ -42,7 +43,7 @@ export interface ParserLimits {
 /** 128 Ki arguments per command (see the header). */
 export const DEFAULT_MAX_ARGS = 128 * 1024;
 export const DEFAULT_MAX_INLINE_BYTES = 64 * 1024;
-/** Counted per argument on top of its bytes: the bookkeeping an argument costs even when empty. */
+/** Counted per argument on top of its bytes: the bookkeeping an argument costs even when empty (parse-whole.ts has a copy). */
 const ARG_OVERHEAD = 16;
 /** Argument slots kept between commands; more are dropped once the command that needed them is done. */
 const KEEP_ARG_SLOTS = 1024;
@@ -191,6 +192,15 @@ export class RespParser implements RespArgs {
           this.argChunk = EMPTY;
           if (this.bufs.length > KEEP_ARG_SLOTS) this.shrink();
           if (buf[p] === 0x2a) {
+            // An array that lies whole in the read is parsed in one pass (parse-whole.ts); else byte by byte.
+            const after = parseWhole(this, buf, p, end, this.limits);
+            if (after > 0) {
+              this.argChunk = buf;
+              this.argChunkBytes = buf.length;
+              this.inline = false;
+              this.pos = after;
+              return PARSE_COMMAND;
+            }
             p++;
             this.num = 0;
             this.digits = 0;
