@@ -95,7 +95,9 @@ export class KeyRouter {
       return;
     }
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
-    if (r.forwarded && (owner === undefined || r.rerouted)) {
+    // A rerouted request is served where it lands, except on a member that has left the ring (leaving): it
+    // sends it on to the owner it sees, which serves it (REROUTED kept), so nothing lands where it gets dropped.
+    if (r.forwarded && (owner === undefined || (r.rerouted && this.selfIndexOf() >= 0))) {
       this.serveHere(r, sink);
       return;
     }
@@ -179,7 +181,7 @@ export class KeyRouter {
       this.refuse(sink);
     } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
       // Routed again once the pending keys are here.
-    } else if (r.rerouted) {
+    } else if (r.rerouted && this.selfIndexOf() >= 0) {
       this.local.serve(r, sink);
     } else if (r.forwarded) {
       // The sender's view may differ from this node's: keys this node does not own go on to their owners, once.
