@@ -5,6 +5,7 @@ import { encodeRequest } from '../src/protocol/encoder';
 import { isNativeAccelerationEnabled } from '../src/consistent/native';
 import { killAllChildren, runCli, startCliNode, waitForLog } from './helpers/cli';
 import { RawPeer } from './helpers/raw-socket';
+import { transfersOf } from '../src/cli/status';
 
 const Cli = suite('cli');
 Cli.after.each(killAllChildren);
@@ -124,6 +125,17 @@ Cli('status against a node that is not there exits 1 with a message', async () =
   const status = runCli(['status', '--server', '127.0.0.1:1']);
   assert.is(await status.exited, 1);
   assert.match(status.stderr(), /distributed-cache status:/);
+});
+
+Cli('status names the range pulls a member runs and the members it hands ranges to', () => {
+  assert.is(transfersOf({}), '-');
+  assert.is(transfersOf({ cluster: { movement: { pullsInProgress: [], awaitingConfirmation: [] } } }), '-');
+  assert.is(
+    transfersOf({
+      cluster: { movement: { pullsInProgress: [{ from: '127.0.0.1:7001', items: 1200 }], awaitingConfirmation: ['127.0.0.1:7002'] } },
+    }),
+    'pulling from 127.0.0.1:7001 (1200 items), handing over to 127.0.0.1:7002',
+  );
 });
 
 Cli.run();

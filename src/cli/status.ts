@@ -1,6 +1,7 @@
 /**
  * `distributed-cache status --server :7000`: the member table as that node sees it (address, state,
- * incarnation, keys held — read from each member's own STATS), the ring checksum and epoch.
+ * incarnation, keys held and range pulls running — read from each member's own STATS), the ring checksum and
+ * epoch.
  */
 import { parseNodeAddress } from '../client/node-address';
 import { NodeConnection } from '../client/connection';
@@ -21,6 +22,19 @@ interface Topology {
 }
 
 const TIMEOUT_MS = 2000;
+
+export interface MemberStats {
+  store?: { items?: number };
+  cluster?: { movement?: { pullsInProgress?: Array<{ from: string; items: number }>; awaitingConfirmation?: string[] } };
+}
+
+/** "from A (1200 items), from B (0 items)" / "giving to C": the data movement a member reports, or "-". */
+export function transfersOf(stats: MemberStats): string {
+  const movement = stats.cluster?.movement;
+  const parts = (movement?.pullsInProgress ?? []).map((pull) => `pulling from ${pull.from} (${pull.items} items)`);
+  for (const id of movement?.awaitingConfirmation ?? []) parts.push(`handing over to ${id}`);
+  return parts.length === 0 ? '-' : parts.join(', ');
+}
 
 async function query(connection: NodeConnection, opcode: number): Promise<unknown> {
   const response = await connection.requestRaw(opcode, 0, null, null, 0);
@@ -49,21 +63,23 @@ export async function printStatus(server: string, write: (text: string) => void,
     const rows = await Promise.all(
       topology.members.map(async (member) => {
         let keys = '-';
-        if (member.state === 'alive' || member.state === 'suspect') {
+        let transfers = '-';
+        if (member.state === 'alive' || member.state === 'suspect' || member.state === 'leaving') {
           const peer = member.id === topology.self ? connection : open(member.id, authToken);
           try {
-            const stats = (await query(peer, Opcode.STATS)) as { store?: { items?: number } };
+            const stats = (await query(peer, Opcode.STATS)) as MemberStats;
             keys = String(stats.store?.items ?? '?');
+            transfers = transfersOf(stats);
           } catch {
             keys = 'unreachable';
           } finally {
             if (peer !== connection) await peer.close();
           }
         }
-        return [member.id + (member.id === topology.self ? ' (self)' : ''), member.state, String(member.incarnation), keys];
+        return [member.id + (member.id === topology.self ? ' (self)' : ''), member.state, String(member.incarnation), keys, transfers];
       }),
     );
-    const header = ['ADDRESS', 'STATE', 'INCARNATION', 'KEYS'];
+    const header = ['ADDRESS', 'STATE', 'INCARNATION', 'KEYS', 'TRANSFERS'];
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
     const line = (cells: string[]) =>
       cells

@@ -43,7 +43,9 @@ export class FaultCluster {
   async restart(node: MemberNode): Promise<void> {
     await node.exited;
     // In place: callers and killAll() hold this same object, which now points at the new process.
-    Object.assign(node, this.spawnNode(node.host, ['--join', `${this.hosts[0]}:${this.port}`]));
+    // Through another member: a restarted seed joining through itself would start a cluster of its own.
+    const seed = this.hosts.find((host) => host !== node.host) ?? this.hosts[0]!;
+    Object.assign(node, this.spawnNode(node.host, ['--join', `${seed}:${this.port}`]));
   }
 
   /** ms until every observer sees `target` in one of `states`. */

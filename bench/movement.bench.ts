@@ -1,0 +1,267 @@
+/**
+ * Data movement (docs/ARCHITECTURE.md, "Data movement"), with CLI node processes (the compiled dist/):
+ *
+ *   1. transfer rate: a node holding N keys (16 B keys, 100 B values), a second one joins; items/s of its pull;
+ *   2. rolling restart of 3 nodes holding N keys under a steady load (90 % GET, 10 % SET, 32 in flight through a
+ *      smart client): each node SIGTERM'd, restarted with --join, and the next one only once all are back;
+ *      the worst one-second read hit ratio, foreground p99 idle vs during the restart, and at the end the
+ *      share of keys readable and of values stale;
+ *   3. scale-out 3 → 4 under the same load: keys readable, and the 4th node's share of the items 30 s on.
+ *
+ *   npm run bench -- movement        (or: npx tsx bench/movement.bench.ts [--keys N] [--quick])
+ *
+ * Every process it starts is stopped by PID, also on failure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { build } from 'hdr-histogram-js';
+import { Client } from '../src/client/client';
+import { ensureBuilt } from './helpers/nodes';
+
+const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const keysFlag = argv.indexOf('--keys');
+const KEYS = keysFlag >= 0 ? Number(argv[keysFlag + 1]) : quick ? 100_000 : 1_000_000;
+const VALUE = 'v'.repeat(100);
+const children = new Set<ChildProcess>();
+
+interface Proc {
+  address: string;
+  port: number;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function spawnNode(port: number, join?: string): Proc {
+  const args = [MAIN, '--addr', `127.0.0.1:${port}`, '--max-memory', '1gb', ...(join ? ['--join', join] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  children.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => children.delete(child));
+  return { address: `127.0.0.1:${port}`, port, child, exited };
+}
+
+/** The parts of a node's STATS this bench reads. */
+interface NodeStats {
+  cluster: { members: number; movement: { pullsInProgress: unknown[]; inPullsCompleted: number; inItemsApplied: number } };
+  store: { items: number };
+}
+
+async function stats(address: string): Promise<NodeStats> {
+  const client = new Client({ nodes: [address], routing: 'proxy', timeoutMs: 5000 });
+  try {
+    return (await client.stats()) as unknown as NodeStats;
+  } finally {
+    await client.close();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Every node sees `count` alive members and has no pull running. */
+async function settled(nodes: Proc[], count: number): Promise<boolean> {
+  for (const node of nodes) {
+    const s = await stats(node.address);
+    if (s.cluster.members !== count || s.cluster.movement.pullsInProgress.length > 0) return false;
+  }
+  return true;
+}
+
+const key = (i: number): string => `key:${String(i).padStart(12, '0')}`;
+
+async function fill(client: Client, count: number): Promise<void> {
+  for (let start = 0; start < count; start += 500) {
+    await client.mset(Array.from({ length: Math.min(500, count - start) }, (_, j) => [key(start + j), VALUE] as const));
+  }
+}
+
+/** 90 % GET, 10 % SET on random keys, 32 in flight; per-second hit ratios and one latency histogram per phase. */
+class Load {
+  phase = 'idle';
+  readonly histograms = new Map<string, ReturnType<typeof build>>();
+  readonly seconds: Array<{ phase: string; hits: number; misses: number }> = [];
+  readonly written = new Map<number, string>();
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(private readonly client: Client) {
+    const ticker = setInterval(() => this.seconds.push({ phase: this.phase, hits: 0, misses: 0 }), 1000);
+    this.seconds.push({ phase: this.phase, hits: 0, misses: 0 });
+    this.done = Promise.all(Array.from({ length: 32 }, (_, w) => this.worker(w))).then(() => clearInterval(ticker));
+  }
+
+  private async worker(w: number): Promise<void> {
+    for (let n = 0; this.running && n < 10_000_000; n++) {
+      const i = Math.floor(Math.random() * KEYS);
+      const started = performance.now();
+      try {
+        if (n % 10 === w % 10) {
+          const value = `w${w}n${n}`;
+          await this.client.set(key(i), value);
+          this.written.set(i, value);
+        } else {
+          const value = await this.client.get(key(i));
+          const second = this.seconds[this.seconds.length - 1]!;
+          if (value === null) second.misses++;
+          else second.hits++;
+        }
+      } catch {
+        // Counted as a miss of that second: the request could not be served.
+        this.seconds[this.seconds.length - 1]!.misses++;
+      }
+      let histogram = this.histograms.get(this.phase);
+      if (!histogram) this.histograms.set(this.phase, (histogram = build()));
+      histogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+
+  worstHitRatio(phase: string): number {
+    const ratios = this.seconds.filter((s) => s.phase === phase && s.hits + s.misses > 100).map((s) => s.hits / (s.hits + s.misses));
+    return ratios.length === 0 ? NaN : Math.min(...ratios);
+  }
+
+  p99(phase: string): number {
+    return (this.histograms.get(phase)?.getValueAtPercentile(99) ?? NaN) / 1000;
+  }
+}
+
+/** Share of keys readable, and of written keys whose value is not the last one written. */
+async function audit(client: Client, load: Load): Promise<{ readable: number; stale: number }> {
+  let found = 0;
+  let stale = 0;
+  for (let start = 0; start < KEYS; start += 500) {
+    const batch = Array.from({ length: Math.min(500, KEYS - start) }, (_, j) => start + j);
+    const values = await client.mget(batch.map(key));
+    values.forEach((value, j) => {
+      if (value === null) return;
+      found++;
+      const last = load.written.get(batch[j]!);
+      if (last !== undefined && value.toString() !== last) stale++;
+    });
+  }
+  return { readable: found / KEYS, stale };
+}
+
+async function transferRate(): Promise<void> {
+  const a = spawnNode(await freePort());
+  const client = new Client({ nodes: [a.address], timeoutMs: 10_000 });
+  await until('the first node', async () => (await client.ping()) >= 0);
+  await fill(client, KEYS);
+  const b = spawnNode(await freePort(), a.address);
+  let started = 0;
+  await until('the pull to start', async () => {
+    const s = await stats(b.address);
+    if (s.cluster.movement.pullsInProgress.length > 0 || s.cluster.movement.inPullsCompleted > 0) started = performance.now();
+    return started > 0;
+  });
+  await until('the pull to finish', () => settled([a, b], 2));
+  const ms = performance.now() - started;
+  const items = (await stats(b.address)).cluster.movement.inItemsApplied;
+  console.log(`\nTransfer: ${items} items (of ${KEYS}) pulled in ${ms.toFixed(0)} ms = ${Math.round((items / ms) * 1000)} items/s`);
+  await client.close();
+  for (const p of [a, b]) p.child.kill('SIGKILL');
+}
+
+async function rollingRestartAndScaleOut(): Promise<void> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const nodes = [spawnNode(ports[0]!)];
+  await until('the seed', async () => (await stats(nodes[0]!.address)) !== undefined);
+  nodes.push(spawnNode(ports[1]!, nodes[0]!.address), spawnNode(ports[2]!, nodes[0]!.address));
+  await until('3 members', () => settled(nodes, 3));
+  const client = new Client({ nodes: nodes.map((n) => n.address), timeoutMs: 5000 });
+  await fill(client, KEYS);
+  const load = new Load(client);
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  load.phase = 'restart';
+  const restartStarted = performance.now();
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    node.child.kill('SIGTERM');
+    const code = await node.exited;
+    if (code !== 0) throw new Error(`${node.address} exited ${code} on SIGTERM`);
+    const other = nodes[(i + 1) % nodes.length]!;
+    nodes[i] = spawnNode(node.port, other.address);
+    await until('the restarted node to rejoin and pull', () => settled(nodes, 3));
+  }
+  const restartMs = performance.now() - restartStarted;
+  load.phase = 'after';
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await load.stop();
+  const afterRestart = await audit(client, load);
+  console.log(`\nRolling restart of 3 nodes holding ${KEYS} keys under load (${(restartMs / 1000).toFixed(1)} s)`);
+  console.table([
+    {
+      'readable after': `${(afterRestart.readable * 100).toFixed(2)} %`,
+      'stale values': afterRestart.stale,
+      'worst 1 s hit ratio during': `${(load.worstHitRatio('restart') * 100).toFixed(1)} %`,
+      'p99 idle ms': load.p99('idle').toFixed(2),
+      'p99 during ms': load.p99('restart').toFixed(2),
+      'p99 during / idle': (load.p99('restart') / load.p99('idle')).toFixed(2),
+    },
+  ]);
+
+  const scale = new Load(client);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  scale.phase = 'scale-out';
+  const fourth = spawnNode(await freePort(), nodes[0]!.address);
+  const joined = performance.now();
+  nodes.push(fourth);
+  await until('the 4th node to join', async () => (await stats(fourth.address)).cluster.members === 4);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 30_000 - (performance.now() - joined))));
+  const items = await Promise.all(nodes.map(async (n) => (await stats(n.address)).store.items));
+  await scale.stop();
+  const afterScale = await audit(client, scale);
+  const total = items.reduce((a, b) => a + b, 0);
+  console.log('\nScale-out 3 → 4 under load');
+  console.table([
+    {
+      'readable after': `${(afterScale.readable * 100).toFixed(2)} %`,
+      'stale values': afterScale.stale,
+      "4th node's share at 30 s": `${((items[3]! / total) * 100).toFixed(1)} %`,
+      'worst 1 s hit ratio': `${(scale.worstHitRatio('scale-out') * 100).toFixed(1)} %`,
+    },
+  ]);
+  await client.close();
+  for (const node of nodes) node.child.kill('SIGKILL');
+}
+
+async function main(): Promise<void> {
+  ensureBuilt();
+  await transferRate();
+  await rollingRestartAndScaleOut();
+}
+
+function stopAll(): void {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+process.on('exit', stopAll);
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
