@@ -12,12 +12,11 @@
  *
  * Every process it starts is stopped by PID, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { build } from 'hdr-histogram-js';
 import { Client } from '../src/client/client';
-import { ensureBuilt } from './helpers/nodes';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
 const argv = process.argv.slice(2);
@@ -248,7 +247,15 @@ async function rollingRestartAndScaleOut(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  ensureBuilt();
+  // Always compile: the nodes run dist/, which must be this tree's code.
+  const built = spawnSync(
+    process.execPath,
+    [path.join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(__dirname, '..', 'tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
+  if (built.status !== 0) throw new Error('tsc failed');
   await transferRate();
   await rollingRestartAndScaleOut();
 }
