@@ -13,6 +13,7 @@
  * Every process it starts is stopped by PID, also on failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { build } from 'hdr-histogram-js';
@@ -43,7 +44,10 @@ async function freePort(): Promise<number> {
 
 function spawnNode(port: number, join?: string): Proc {
   const args = [MAIN, '--addr', `127.0.0.1:${port}`, '--max-memory', '1gb', ...(join ? ['--join', join] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const logFile = process.env['DCACHE_BENCH_LOGS'];
+  const child = spawn(process.execPath, logFile ? [...args, '--log-level', 'info'] : args, {
+    stdio: ['ignore', 'ignore', logFile ? fs.openSync(`${logFile}.${port}.log`, 'a') : 'ignore'],
+  });
   children.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   void exited.then(() => children.delete(child));
@@ -108,7 +112,9 @@ class Load {
 
   private async worker(w: number): Promise<void> {
     for (let n = 0; this.running && n < 10_000_000; n++) {
-      const i = Math.floor(Math.random() * KEYS);
+      // Each worker writes its own keys (i ≡ w mod 32): two writers never race on one key, so "the last value
+      // acknowledged" is exact and any other value read back is stale.
+      const i = Math.floor(Math.random() * Math.floor(KEYS / 32)) * 32 + w;
       const started = performance.now();
       try {
         if (n % 10 === w % 10) {
@@ -203,6 +209,12 @@ async function rollingRestartAndScaleOut(): Promise<void> {
     const other = nodes[(i + 1) % nodes.length]!;
     nodes[i] = spawnNode(node.port, other.address);
     await until('the restarted node to rejoin and pull', () => settled(nodes, 3));
+    if (process.env['DCACHE_BENCH_DEBUG']) {
+      for (const n of nodes) {
+        const st = (await stats(n.address)) as unknown as { store: { items: number }; cluster: { movement: Record<string, unknown> } };
+        console.log(`after restarting ${node.address}: ${n.address} items ${st.store.items} ${JSON.stringify(st.cluster.movement)}`);
+      }
+    }
   }
   const restartMs = performance.now() - restartStarted;
   load.phase = 'after';

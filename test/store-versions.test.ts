@@ -84,6 +84,24 @@ copies('a local write after a copy wins over it, even when the copy came from a 
   store.close();
 });
 
+copies('with a local floor, an item written here since the takeover wins over any copy', () => {
+  const time = fakeClock(1000);
+  const store = open({ clock: time.now });
+  const since = store.versions.next();
+  store.set('k', 'local');
+  const ahead = (time.now() + 5) * VERSIONS_PER_MS;
+  const k = b('k');
+  const v = b('from the previous owner');
+  assert.is(store.applyCopy(k, 0, 1, v, 0, v.length, 0, ahead, 1, since), CopyResult.OLDER, 'the copy is newer by its clock only');
+  assert.is(store.get('k')?.toString(), 'local');
+  // Without the floor, versions alone decide.
+  assert.is(store.applyCopy(k, 0, 1, v, 0, v.length, 0, ahead, 1), CopyResult.APPLIED);
+  // An item from before the takeover still loses to a newer copy.
+  const later = store.versions.next();
+  assert.is(store.applyCopy(k, 0, 1, b('newer'), 0, 5, 0, ahead + 10, 1, later + 1), CopyResult.APPLIED);
+  store.close();
+});
+
 copies('copyOf returns value, expiry and version without counting a hit', () => {
   const time = fakeClock();
   const store = open({ clock: time.now });

@@ -75,6 +75,11 @@ export class StoreCopies extends StoreOps {
     expireAt: number,
     version: number,
     tag: number,
+    /**
+     * A live item at or above this version was written here after this node took over the key: it wins over
+     * the copy whatever the copy's version (a previous owner's clock may run a little ahead). 0: versions alone.
+     */
+    localFloor = 0,
   ): CopyResult {
     this.checkOpen();
     this.checkKeyRange(kb, ko, kl);
@@ -84,7 +89,11 @@ export class StoreCopies extends StoreOps {
     const h = this.keyHash.hashBytes(kb, ko, kl);
     const s = this.findLive(h, kb, ko, kl);
     this.versions.observe(version);
-    if (s >= 0 && !isNewer(version, tag, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!)) {
+    if (
+      s >= 0 &&
+      ((localFloor > 0 && this.versionAt(s) >= localFloor) ||
+        !isNewer(version, tag, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!))
+    ) {
       this.copiesOlder++;
       return CopyResult.OLDER;
     }

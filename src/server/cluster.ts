@@ -45,7 +45,7 @@ export class Cluster implements ClusterView {
    * Set while this node's store holds nothing the cluster gave it (a fresh start, or emptied on a comeback):
    * its next ring change then pulls everything it owns from the members that own it without it.
    */
-  private freshStore = true;
+  private freshStore: boolean;
   private freshPulling = false;
   private ringRebuildQueued = false;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
@@ -61,6 +61,9 @@ export class Cluster implements ClusterView {
     private readonly logger: Logger,
   ) {
     this.ring = new HashRing({ vnodes: options.vnodes });
+    // A node started without seeds is the cluster: what its store holds is the cluster's. One that joins holds
+    // nothing of the cluster's yet.
+    this.freshStore = options.seeds.some((seed) => seed !== options.selfId);
     this.peers = new PeerPool({
       forwardTimeoutMs: options.forwardTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -150,6 +153,8 @@ export class Cluster implements ClusterView {
     if (this.freshStore && this.freshPulling && !this.movement.active && this.membership.hasJoined && !this.rejoining) {
       this.freshStore = false;
     }
+    // A leaving node hands over what it holds, whatever it is.
+    if (this.membership.table.self.state === 'leaving') this.freshStore = false;
     if (this.freshStore && this.ring.nodes.some((id) => id !== self)) {
       // What this node owns, the others owned without it: the members before and now, less this node (a member
       // leaving now is still a source).

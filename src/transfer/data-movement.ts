@@ -48,8 +48,15 @@ export class DataMovement implements ReadThrough {
     // here while views differed is acknowledged data, not a leftover (outbound.ts).
     const since = this.previousChange;
     this.previousChange = this.store.versions.next();
-    this.outbound.begin(ring, freshSources === null ? since : 0);
-    this.inbound.begin(freshSources === null ? ring : ringOf(freshSources, this.view.ring));
+    if (freshSources === null) {
+      this.outbound.begin(ring, since);
+      this.inbound.begin(ring);
+      return;
+    }
+    // A fresh store hands nothing over: against the ring of its sources, it gives no range away.
+    const sources = ringOf(freshSources, this.view.ring);
+    this.outbound.begin(sources, 0);
+    this.inbound.begin(sources);
   }
 
   get active(): boolean {

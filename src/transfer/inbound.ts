@@ -27,6 +27,8 @@ interface SourcePull {
   readonly id: string;
   state: PullState;
   readonly startedAt: number;
+  /** This node's version clock when the pull began: what it wrote since wins over the source's copies. */
+  readonly since: number;
   retries: number;
   items: number;
   bytes: number;
@@ -89,7 +91,7 @@ export class Inbound {
       for (const id of sources) {
         let pull = this.pulls.get(id);
         if (pull === undefined) {
-          pull = { id, state: 'pulling', startedAt: Date.now(), retries: 0, items: 0, bytes: 0 };
+          pull = { id, state: 'pulling', startedAt: Date.now(), since: this.store.versions.next(), retries: 0, items: 0, bytes: 0 };
           this.pulls.set(id, pull);
           this.counters.pulls++;
           void this.run(pull);
@@ -130,7 +132,8 @@ export class Inbound {
       if (answer.status !== Status.OK) throw new Error(`${statusName(answer.status)}: ${answer.value.toString('utf8')}`);
       const copy = decodeFetchAnswer(answer.value, this.store.maxValueBytes);
       if (this.store.isClosed) return;
-      this.store.applyCopy(key, 0, key.length, copy.value, 0, copy.value.length, copy.expireAt, copy.version, copy.tag);
+      const since = this.pulls.get(source)?.since ?? 0;
+      this.store.applyCopy(key, 0, key.length, copy.value, 0, copy.value.length, copy.expireAt, copy.version, copy.tag, since);
       this.counters.readThroughHits++;
     } catch {
       // The key stays a miss here: never a wrong value.
@@ -197,8 +200,10 @@ export class Inbound {
         continue;
       }
       if (generation !== this.generation || this.closed) continue;
-      await this.apply(items);
+      await this.apply(items, pull.since);
       pull.items += items.length;
+      // The ring may have moved while the batch was applied: then the scan is not complete for the new ring.
+      if (generation !== this.generation) continue;
       if (done) {
         pull.state = 'done';
         this.counters.pullsCompleted++;
@@ -214,7 +219,7 @@ export class Inbound {
   }
 
   /** Applies a batch in slices of about sliceMs, so requests are served in between. */
-  private async apply(items: BatchItem[]): Promise<void> {
+  private async apply(items: BatchItem[], since: number): Promise<void> {
     const store = this.store;
     let i = 0;
     while (i < items.length) {
@@ -227,7 +232,7 @@ export class Inbound {
         try {
           const k = item.key;
           const v = item.value;
-          const result = store.applyCopy(k, 0, k.length, v, 0, v.length, item.expireAt, item.version, item.tag);
+          const result = store.applyCopy(k, 0, k.length, v, 0, v.length, item.expireAt, item.version, item.tag, since);
           if (result === CopyResult.APPLIED) this.counters.itemsApplied++;
           else this.counters.itemsNotNewer++;
         } catch {

@@ -10,7 +10,7 @@ import type { HashRing } from '../consistent/ring';
 import type { Logger } from '../logger';
 import { Status } from '../protocol/constants';
 import { BatchWriter, decodeChecksum, decodePullRequest, encodeFetchAnswer, TransferFormatError } from './copy-codec';
-import { ringMoves } from './ring-moves';
+import { ringMoves, ringOf } from './ring-moves';
 import type { Sweeper } from './sweeper';
 import type { MovementOptions, MovementView } from './movement-types';
 
@@ -50,16 +50,27 @@ export class Outbound {
    * The ring changed from `before`. Items of ranges this node did not own before are leftovers of an earlier
    * ownership and are dropped, unless written from `since` on (the previous ring change): those are writes it
    * accepted while it did not own the key, rerouted to it by a member whose view differed. 0: keep everything
-   * (a fresh store has no leftovers).
+   * (a fresh store has no leftovers). Copies still held for a member whose pull is not confirmed yet are not
+   * leftovers either: they stay (unless their range came back here), and that member is still waited for.
    */
   begin(before: HashRing, since: number): void {
     const self = this.view.selfId;
+    const ring = ringOf(this.view.ring.nodes, this.view.ring);
+    const selfNow = ring.nodes.indexOf(self);
     const selfBefore = before.nodes.indexOf(self);
+    const carried = [...this.awaiting].filter((id) => this.view.reachable(id) && ring.nodes.includes(id));
+    const holding = carried.length > 0;
     if (since > 0) {
-      this.sweeper.start((page, offset, length, version) => version >= since || before.lookupIndex(page, offset, length) === selfBefore);
+      this.sweeper.start(
+        (page, offset, length, version) =>
+          version >= since ||
+          before.lookupIndex(page, offset, length) === selfBefore ||
+          (holding && ring.lookupIndex(page, offset, length) !== selfNow),
+      );
     }
     this.awaiting.clear();
-    for (const move of ringMoves(before, this.view.ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
+    for (const id of carried) this.awaiting.add(id);
+    for (const move of ringMoves(before, ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     if (this.awaiting.size > 0) {
@@ -155,9 +166,11 @@ export class Outbound {
     this.holdTimer = undefined;
     this.awaiting.clear();
     this.counters.handoffsReleased++;
-    const ring = this.view.ring;
-    const self = this.view.selfId;
-    this.sweeper.start((page, offset, length) => ring.nodeAt(ring.lookupIndex(page, offset, length)) === self);
+    // The ring as it is now, not as it will be: a later change must not make this sweep drop what that change
+    // hands over (its own sweep rule judges it).
+    const ring = ringOf(this.view.ring.nodes, this.view.ring);
+    const self = ring.nodes.indexOf(this.view.selfId);
+    this.sweeper.start((page, offset, length) => ring.lookupIndex(page, offset, length) === self);
     this.wake();
   }
 
