@@ -63,13 +63,13 @@ async function main() {
     console.log(`owner of key:42: ${ring.lookup('key:42')}`);
 
     if (given) return;
-    // A graceful stop: the node announces `left`, the others drop it from the ring at once.
+    // A graceful stop: the node announces `leaving`, the members that gain its ranges pull them, then it leaves.
     const leaving = nodes.pop();
     await leaving.close();
     const remaining = nodes.map((node) => node.address);
     members = await waitForMembers(remaining, 2);
     console.log(`${leaving.address} left: ${members.length} members alive`);
-    // A cache keeps no replicas: the keys it held are gone (misses), the others are still there.
+    // Its keys moved to the others before it went: every key is still there.
     const values = await client.mget(keys);
     const hits = values.filter((value) => value !== null).length;
     console.log(`mget after the leave: ${hits} hits, ${keys.length - hits} misses`);

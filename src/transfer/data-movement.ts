@@ -53,9 +53,10 @@ export class DataMovement implements ReadThrough {
       this.inbound.begin(ring);
       return;
     }
-    // A fresh store hands nothing over: against the ring of its sources, it gives no range away.
+    // A fresh store has no leftovers to drop (0), but still holds what it took over for whoever gains it now;
+    // on its first change (a ring of itself alone before) it took over nothing and hands nothing over.
     const sources = ringOf(freshSources, this.view.ring);
-    this.outbound.begin(sources, 0);
+    this.outbound.begin(before.length > 1 ? ring : sources, 0);
     this.inbound.begin(sources);
   }
 
