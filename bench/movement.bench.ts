@@ -14,10 +14,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { build } from 'hdr-histogram-js';
 import { Client } from '../src/client/client';
+import { freePort } from './compare/procs';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
 const argv = process.argv.slice(2);
@@ -32,14 +32,6 @@ interface Proc {
   port: number;
   child: ChildProcess;
   exited: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function spawnNode(port: number, join?: string): Proc {

@@ -8,6 +8,7 @@ import { Client } from '../src/client/client';
 import { ClientClosedError, ConnectionError, type DCacheError, ProtocolError, ShuttingDownError, TimeoutError } from '../src/errors';
 import { Opcode, Status } from '../src/protocol/constants';
 import { closeAllFakeServers, FakeServer } from './helpers/fake-server';
+import { freePort } from './helpers/free-port';
 
 const clients = new Set<Client>();
 const rawServers = new Set<net.Server>();
@@ -20,17 +21,6 @@ function track(client: Client): Client {
 
 function settle<T>(promise: Promise<T>): Promise<T | Error> {
   return promise.catch((error: unknown) => error as Error);
-}
-
-/** A free loopback port: listen on 0, read it, close. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 const faults = suite('client faults');

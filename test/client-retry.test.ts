@@ -4,8 +4,6 @@
  * written to a connection that then closed goes again only when running it twice is harmless (not INCR, not
  * SET NX: those fail with OutcomeUnknownError); a member leaving the topology keeps its requests in flight.
  */
-import * as net from 'node:net';
-import { once } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../src/client/client';
@@ -15,6 +13,7 @@ import { OutcomeUnknownError } from '../src/errors';
 import { Opcode, SetMode, Status, setModeFlags } from '../src/protocol/constants';
 import { closeAllFakeServers, type FakeReply, type FakeRequest, FakeServer } from './helpers/fake-server';
 import { eventually } from './helpers/wait';
+import { freePort } from './helpers/free-port';
 
 const VNODES = 160;
 type State = 'alive' | 'left';
@@ -87,16 +86,6 @@ function failure(promise: Promise<unknown>): Promise<Error & { code?: string }> 
     },
     (error: unknown) => error as Error & { code?: string },
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 const Retry = suite('client retries');
