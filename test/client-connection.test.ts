@@ -1,6 +1,5 @@
 /** NodeConnection on its own: connect deadline, deadlines while connecting, backoff schedule, epochs. */
 import * as net from 'node:net';
-import { once } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseNodeAddress } from '../src/client/node-address';
@@ -9,6 +8,7 @@ import type { NodeConnectionOptions } from '../src/client/connection-options';
 import { ConnectionError, QueueFullError, TimeoutError } from '../src/errors';
 import { Flag, Opcode, Status } from '../src/protocol/constants';
 import { closeAllFakeServers, FakeServer } from './helpers/fake-server';
+import { freePort } from './helpers/free-port';
 
 const connections = new Set<NodeConnection>();
 function connection(address: string, options: Partial<NodeConnectionOptions> = {}): NodeConnection {
@@ -61,12 +61,7 @@ conn('requests queued while connecting time out at their own deadline', async ()
 });
 
 conn('failed attempts back off exponentially with jitter', async () => {
-  const probe = net.createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as net.AddressInfo;
-  probe.close();
-  await once(probe, 'close');
+  const port = await freePort();
   const delays: number[] = [];
   let done: () => void = () => undefined;
   const sixDelays = new Promise<void>((resolve) => (done = resolve));

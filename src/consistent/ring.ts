@@ -255,7 +255,8 @@ export class HashRing {
     return length * 3 <= SCRATCH_BYTES ? scratch.write(key, 0, 'utf8') : -1;
   }
 
-  private ownerOfHash(hash: number): number {
+  /** The owner's index into `nodes` of a hash value (-1 on an empty ring): what a key hashing to it maps to. */
+  ownerOfHash(hash: number): number {
     const points = this.points;
     const count = points.length;
     if (count === 0) return -1;

@@ -14,38 +14,21 @@ export interface RingMove {
   to: string;
 }
 
-interface RingView {
-  points: Uint32Array;
-  owners: Int32Array;
-  nodes: string[];
-}
-
-function ownerAt(view: RingView, hash: number): string {
-  const { points } = view;
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]! < hash) lo = mid + 1;
-    else hi = mid;
-  }
-  const index = lo === points.length ? 0 : lo;
-  return view.nodes[view.owners[index]!]!;
-}
-
 /** The arcs whose owner differs between `before` and `after` (none when either ring is empty). */
 export function ringMoves(before: HashRing, after: HashRing): RingMove[] {
-  const a = before.snapshot();
-  const b = after.snapshot();
-  if (a.points.length === 0 || b.points.length === 0) return [];
-  const cuts = new Uint32Array(a.points.length + b.points.length);
-  cuts.set(a.points);
-  cuts.set(b.points, a.points.length);
+  const a = before.snapshot().points;
+  const b = after.snapshot().points;
+  if (a.length === 0 || b.length === 0) return [];
+  const cuts = new Uint32Array(a.length + b.length);
+  cuts.set(a);
+  cuts.set(b, a.length);
   cuts.sort();
+  const beforeIds = before.nodes;
+  const afterIds = after.nodes;
   const moves: RingMove[] = [];
   const add = (lo: number, hi: number, at: number): void => {
-    const from = ownerAt(a, at);
-    const to = ownerAt(b, at);
+    const from = beforeIds[before.ownerOfHash(at)]!;
+    const to = afterIds[after.ownerOfHash(at)]!;
     if (from === to) return;
     const last = moves[moves.length - 1];
     if (last !== undefined && last.hi + 1 === lo && last.from === from && last.to === to) last.hi = hi;
