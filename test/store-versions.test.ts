@@ -2,13 +2,15 @@
  * Item versions, copies and tombstones (docs/ARCHITECTURE.md, "Versions"): a copy from another member is
  * applied only if newer; a delete, expiry or eviction of a key a copy may still arrive for leaves a tombstone
  * that refuses older copies; the tombstone bound raises a floor instead of forgetting; the version clock moves
- * past every version it applies, so a later local write always wins.
+ * past every version it applies, so a later local write always wins. While a sweep of moved ranges runs, an item it
+ * will drop is gone when a request finds it.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store, type StoreOptions } from '../src/cache/store';
 import { CopyResult } from '../src/cache/store-copies';
 import { isNewer, VersionClock, VERSIONS_PER_MS } from '../src/cache/version-clock';
+import { Sweeper } from '../src/transfer/sweeper';
 
 function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
@@ -171,6 +173,33 @@ copies('scanCopies shows the accepted live items once each, resumes from its cur
   assert.is(seen.size, expected.length);
   for (const i of expected) assert.is(seen.get(`key${i}`), `value${i}`);
   assert.ok(calls > 1, 'the visitor stopped batches and the scan resumed');
+  store.close();
+});
+
+copies('while a sweep of moved ranges runs, an old item it will drop is gone when found and not handed out', async () => {
+  const store = open();
+  for (const key of ['old-drop', 'old-keep']) store.set(key, 'v');
+  const keyAt = (page: Buffer, offset: number, length: number): string => page.toString('latin1', offset, offset + length);
+  const sweeper = new Sweeper(store);
+  sweeper.start((page, offset, length) => !keyAt(page, offset, length).endsWith('drop'));
+  // Written since the sweep began: judged by the sweep when it gets there, never on access.
+  store.set('new-drop', 'v');
+  const scanned: string[] = [];
+  store.scanCopies(
+    0,
+    () => true,
+    (page, offset, length) => scanned.push(keyAt(page, offset, length)) > 0,
+    50,
+  );
+  assert.equal(scanned.sort(), ['new-drop', 'old-keep'], 'a pull is not sent what the sweep will drop');
+  assert.is(store.get('old-drop'), undefined, 'a request finds it gone before the sweep reached it');
+  assert.is(store.get('old-keep')?.toString(), 'v');
+  assert.is(store.get('new-drop')?.toString(), 'v');
+  assert.is(store.stats().dropped, 1);
+  await sweeper.idle();
+  assert.is(store.get('new-drop'), undefined, 'the sweep itself drops what it rejects');
+  store.set('old-drop', 'back');
+  assert.is(store.get('old-drop')?.toString(), 'back', 'nothing is judged on access once the sweep is over');
   store.close();
 });
 

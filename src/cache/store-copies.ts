@@ -45,12 +45,20 @@ export type CopyVisitor = (
   tag: number,
 ) => boolean;
 
+/** True to keep an item: its key bytes page[offset, offset + length) and its version (judgeOnAccess). */
+export type KeepRule = (page: Buffer, offset: number, length: number, version: number) => boolean;
+
 const { STRIDE, REF, KEY, VLEN, KEY_MASK, VTAG } = SLOT;
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
 
 export class StoreCopies extends StoreOps {
   protected copiesApplied = 0;
   protected copiesOlder = 0;
+  /** Items removed because their ring range moved to another member (removeWhere, or found before its sweep). */
+  protected dropped = 0;
+  /** Set while a sweep of moved ranges runs: an item up to version accessBelow that it rejects is gone when found. */
+  private accessRule: KeepRule | null = null;
+  private accessBelow = 0;
 
   /**
    * From now on, removing a key the filter accepts leaves a tombstone (null: none). The node sets it while a
@@ -58,6 +66,35 @@ export class StoreCopies extends StoreOps {
    */
   keepTombstonesFor(filter: TombstoneFilter | null): void {
     this.tombstoneFilter = filter;
+  }
+
+  /**
+   * While a sweep of moved ranges runs (transfer/sweeper.ts), the items it has yet to visit would still be served:
+   * leftovers it is about to drop, which may be older than what the member that owned their keys meanwhile
+   * acknowledged. So an item last written at or below version `below` (one the sweep will visit) that `rule`
+   * rejects is removed when a request finds it, as the sweep would remove it. Null when no sweep runs.
+   */
+  judgeOnAccess(rule: KeepRule | null, below = 0): void {
+    this.accessRule = rule;
+    this.accessBelow = below;
+  }
+
+  /** Lazy expiry, then the running sweep's rules (judgeOnAccess): every operation on a key finds its item here. */
+  protected override findLive(h: number, kb: Uint8Array, ko: number, kl: number): number {
+    const s = super.findLive(h, kb, ko, kl);
+    if (s < 0 || this.accessRule === null || !this.rejectedOnAccess(s)) return s;
+    this.removeItem(s);
+    this.dropped++;
+    return -1;
+  }
+
+  /** True when the running sweep, which has item `s` still to visit, will drop it. */
+  private rejectedOnAccess(s: number): boolean {
+    const version = this.versionAt(s);
+    if (version > this.accessBelow) return false;
+    const meta = this.slots.meta;
+    const ref = meta[s * STRIDE + REF]! >>> 0;
+    return !this.accessRule!(this.slab.pageOf(ref), this.slab.offsetOf(ref), meta[s * STRIDE + KEY]! & KEY_MASK, version);
   }
 
   /**
@@ -155,6 +192,8 @@ export class StoreCopies extends StoreOps {
       const page = slab.pages[id]!;
       const offset = (ref & slab.indexMask) * slab.pageChunkSize[id]!;
       if (!keep(page, offset, kl)) continue;
+      // An item the running sweep of moved ranges will drop is not handed to another member either.
+      if (this.accessRule !== null && this.rejectedOnAccess(s)) continue;
       if (!visit(page, offset, kl, meta[b + VLEN]!, expireAt, this.versionAt(s), meta[b + VTAG]!)) return s;
     }
     return -1;

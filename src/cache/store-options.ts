@@ -68,7 +68,7 @@ export interface StoreStats {
   deletes: number;
   expired: number;
   evicted: number;
-  /** Items removed because their ring range moved to another member (removeWhere). */
+  /** Items removed because their ring range moved to another member (removeWhere, or found before its sweep reached them). */
   dropped: number;
   /** Pages moved from one size class to another. */
   pageMoves: number;

@@ -64,8 +64,6 @@ const MODE_XX = 2;
 const { STRIDE, REF, KEY, VLEN, KEY_MASK } = SLOT;
 
 export class Store extends StoreCopies {
-  /** Items removed by removeWhere (ranges that moved to another member): neither deletes nor evictions. */
-  private dropped = 0;
   private readonly timer: ExpiryTimer;
 
   constructor(options?: StoreOptions) {

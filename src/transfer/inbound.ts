@@ -131,6 +131,9 @@ export class Inbound {
       if (answer.status === Status.NOT_FOUND) return;
       if (answer.status !== Status.OK) throw new Error(`${statusName(answer.status)}: ${answer.value.toString('utf8')}`);
       const copy = decodeFetchAnswer(answer.value, this.store.maxValueBytes);
+      // Applied once a running sweep is through, as pulled copies are: the store judges old items on access
+      // while one runs, and this copy keeps its previous owner's (older) version.
+      await this.sweeper.idle();
       if (this.store.isClosed) return;
       const since = this.pulls.get(source)?.since ?? 0;
       this.store.applyCopy(key, 0, key.length, copy.value, 0, copy.value.length, copy.expireAt, copy.version, copy.tag, since);

@@ -7,9 +7,9 @@
  * keeps it) and the sweep restarts from the first slot, so every item is judged by every rule.
  */
 import type { Store } from '../cache/store';
+import type { KeepRule } from '../cache/store-copies';
 
-/** True to keep the item: its key bytes page[offset, offset + length) and its version. */
-export type KeepRule = (page: Buffer, offset: number, length: number, version: number) => boolean;
+export type { KeepRule };
 
 export class Sweeper {
   private rules: KeepRule[] = [];
@@ -20,6 +20,9 @@ export class Sweeper {
 
   constructor(private readonly store: Store) {}
 
+  /** The running rules, for an item found before the sweep reaches it (the store counts what it drops so). */
+  private readonly judge: KeepRule = (page, offset, length, version) => this.rules.every((rule) => rule(page, offset, length, version));
+
   /** True while a sweep has slots left to visit. */
   get running(): boolean {
     return this.rules.length > 0;
@@ -29,6 +32,9 @@ export class Sweeper {
     this.rules.push(rule);
     this.from = 0;
     this.counters.sweeps++;
+    // Until the sweep reaches an item, a request would be served what it is about to drop (a stale leftover, after
+    // a ring change): the store judges on access every item the sweep, from the first slot again, will visit.
+    this.store.judgeOnAccess(this.judge, this.store.versions.current);
     this.timer ??= setImmediate(() => this.step());
   }
 
@@ -66,6 +72,7 @@ export class Sweeper {
   private finish(): void {
     this.rules = [];
     this.from = 0;
+    this.store.judgeOnAccess(null);
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();
