@@ -167,10 +167,12 @@ export class Outbound {
     this.awaiting.clear();
     this.counters.handoffsReleased++;
     // The ring as it is now, not as it will be: a later change must not make this sweep drop what that change
-    // hands over (its own sweep rule judges it).
+    // hands over (its own sweep rule judges it). Nor what is written from now on: once a later change gives this
+    // node a key the snapshot says it gave away, the key's new writes land here while this sweep still runs.
     const ring = ringOf(this.view.ring.nodes, this.view.ring);
     const self = ring.nodes.indexOf(this.view.selfId);
-    this.sweeper.start((page, offset, length) => ring.lookupIndex(page, offset, length) === self);
+    const from = this.store.versions.next();
+    this.sweeper.start((page, offset, length, version) => version >= from || ring.lookupIndex(page, offset, length) === self);
     this.wake();
   }
 
