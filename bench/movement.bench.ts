@@ -8,7 +8,11 @@
  *      share of keys readable and of values stale;
  *   3. scale-out 3 → 4 under the same load: keys readable, and the 4th node's share of the items 30 s on.
  *
- *   npm run bench -- movement        (or: npx tsx bench/movement.bench.ts [--keys N] [--quick])
+ *   npm run bench -- movement        (or: npx tsx bench/movement.bench.ts [--keys N] [--quick] [--restart-only])
+ *
+ * DCACHE_BENCH_DEBUG=1 prints a per-second timeline; DCACHE_BENCH_LOGS=/tmp/x writes each node's log to
+ * /tmp/x.PORT.log; DCACHE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=D' passes node flags to every node (under --cpu-prof
+ * they are stopped with SIGTERM, so each writes its profile).
  *
  * Every process it starts is stopped by PID, also on failure.
  */
@@ -22,10 +26,14 @@ import { freePort } from './compare/procs';
 const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
+/** Only the rolling restart (for profiling it): no transfer-rate run and no scale-out. */
+const restartOnly = argv.includes('--restart-only');
 const keysFlag = argv.indexOf('--keys');
 const KEYS = keysFlag >= 0 ? Number(argv[keysFlag + 1]) : quick ? 100_000 : 1_000_000;
 const VALUE = 'v'.repeat(100);
 const children = new Set<ChildProcess>();
+const TRACE = process.env['DCACHE_BENCH_DEBUG'] !== undefined;
+const NODE_ARGS = (process.env['DCACHE_BENCH_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
 
 interface Proc {
   address: string;
@@ -37,7 +45,7 @@ interface Proc {
 function spawnNode(port: number, join?: string): Proc {
   const args = [MAIN, '--addr', `127.0.0.1:${port}`, '--max-memory', '1gb', ...(join ? ['--join', join] : [])];
   const logFile = process.env['DCACHE_BENCH_LOGS'];
-  const child = spawn(process.execPath, logFile ? [...args, '--log-level', 'info'] : args, {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args, ...(logFile ? ['--log-level', 'info'] : [])], {
     stdio: ['ignore', 'ignore', logFile ? fs.openSync(`${logFile}.${port}.log`, 'a') : 'ignore'],
   });
   children.add(child);
@@ -93,12 +101,38 @@ class Load {
   readonly histograms = new Map<string, ReturnType<typeof build>>();
   readonly seconds: Array<{ phase: string; hits: number; misses: number }> = [];
   readonly written = new Map<number, string>();
+  /** Values of failed writes since the key's last acknowledged one: each may or may not have been applied. */
+  readonly unsure = new Map<number, string[]>();
+  /** When each key's last write was acknowledged (ms since the load started), for DCACHE_BENCH_DEBUG. */
+  readonly ackedAt = new Map<number, number>();
+  /** Set while some node pulls or sweeps: requests then count in the 'transfer' histogram too. */
+  transferring = false;
+  /** Per-second p99 (ms) and events, for DCACHE_BENCH_DEBUG. */
+  readonly timeline: Array<{ second: number; phase: string; p99: number; requests: number; transferring: boolean; events: string[] }> = [];
+  private secondHistogram = build();
+  private secondTransferring = false;
+  private events: string[] = [];
+  private readonly startedAt = performance.now();
   private running = true;
   private readonly done: Promise<void>;
 
   constructor(private readonly client: Client) {
-    const ticker = setInterval(() => this.seconds.push({ phase: this.phase, hits: 0, misses: 0 }), 1000);
+    const ticker = setInterval(() => {
+      this.seconds.push({ phase: this.phase, hits: 0, misses: 0 });
+      this.timeline.push({
+        second: Math.round((performance.now() - this.startedAt) / 1000),
+        phase: this.phase,
+        p99: this.secondHistogram.getValueAtPercentile(99) / 1000,
+        requests: this.secondHistogram.totalCount,
+        transferring: this.secondTransferring,
+        events: this.events,
+      });
+      this.secondHistogram.reset();
+      this.secondTransferring = this.transferring;
+      this.events = [];
+    }, 1000);
     this.seconds.push({ phase: this.phase, hits: 0, misses: 0 });
+    if (process.env['DCACHE_BENCH_DEBUG']) console.log(`load started at ${new Date().toISOString()}`);
     this.done = Promise.all(Array.from({ length: 32 }, (_, w) => this.worker(w))).then(() => clearInterval(ticker));
   }
 
@@ -111,8 +145,19 @@ class Load {
       try {
         if (n % 10 === w % 10) {
           const value = `w${w}n${n}`;
-          await this.client.set(key(i), value);
+          try {
+            await this.client.set(key(i), value);
+            if (TRACE) this.trace(i, `${value} ok ${(performance.now() - started).toFixed(1)} ms`, started);
+          } catch (error) {
+            if (TRACE) this.trace(i, `${value} FAILED ${String(error).slice(0, 120)}`, started);
+            const unsure = this.unsure.get(i) ?? [];
+            unsure.push(value);
+            this.unsure.set(i, unsure);
+            throw error;
+          }
           this.written.set(i, value);
+          this.ackedAt.set(i, performance.now() - this.startedAt);
+          this.unsure.delete(i);
         } else {
           const value = await this.client.get(key(i));
           const second = this.seconds[this.seconds.length - 1]!;
@@ -123,10 +168,28 @@ class Load {
         // Counted as a miss of that second: the request could not be served.
         this.seconds[this.seconds.length - 1]!.misses++;
       }
-      let histogram = this.histograms.get(this.phase);
-      if (!histogram) this.histograms.set(this.phase, (histogram = build()));
-      histogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+      const micros = Math.max(1, Math.round((performance.now() - started) * 1000));
+      for (const phase of this.transferring ? [this.phase, `${this.phase}:transfer`] : [this.phase]) {
+        let histogram = this.histograms.get(phase);
+        if (!histogram) this.histograms.set(phase, (histogram = build()));
+        histogram.recordValue(micros);
+      }
+      this.secondHistogram.recordValue(micros);
+      if (this.transferring) this.secondTransferring = true;
     }
+  }
+
+  /** Per key, each write's value and outcome (DCACHE_BENCH_DEBUG only). */
+  readonly history = new Map<number, string[]>();
+
+  private trace(i: number, what: string, started: number): void {
+    const list = this.history.get(i) ?? [];
+    list.push(`${(started - this.startedAt).toFixed(0)} ms: ${what}`);
+    this.history.set(i, list);
+  }
+
+  event(what: string): void {
+    this.events.push(what);
   }
 
   async stop(): Promise<void> {
@@ -144,18 +207,69 @@ class Load {
   }
 }
 
+/**
+ * Sets load.transferring while any node pulls a range, asking each node's STATS every
+ * 200 ms over one proxy client per address (a restarted node keeps its address).
+ */
+function watchTransfers(load: Load, addresses: () => string[]): () => Promise<void> {
+  const clients = new Map<string, Client>();
+  let running = true;
+  const loop = (async () => {
+    for (let n = 0; running && n < 100_000; n++) {
+      let any = false;
+      for (const address of addresses()) {
+        let client = clients.get(address);
+        if (!client) clients.set(address, (client = new Client({ nodes: [address], routing: 'proxy', timeoutMs: 1000 })));
+        const s = (await client.stats().catch(() => undefined)) as unknown as
+          { cluster: { movement: { pullsInProgress: unknown[] } } } | undefined;
+        const m = s?.cluster.movement;
+        if (m && m.pullsInProgress.length > 0) any = true;
+      }
+      if (any !== load.transferring) load.event(any ? 'transfers start' : 'transfers end');
+      load.transferring = any;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    await Promise.all([...clients.values()].map((c) => c.close()));
+  };
+}
+
 /** Share of keys readable, and of written keys whose value is not the last one written. */
+let auditNodes: string[] = [];
+
 async function audit(client: Client, load: Load): Promise<{ readable: number; stale: number }> {
   let found = 0;
   let stale = 0;
   for (let start = 0; start < KEYS; start += 500) {
     const batch = Array.from({ length: Math.min(500, KEYS - start) }, (_, j) => start + j);
-    const values = await client.mget(batch.map(key));
+    let values: Array<Buffer | null>;
+    try {
+      values = await client.mget(batch.map(key));
+    } catch (error) {
+      // A failed read is reported with what each node holds in order, then the batch is read key by key.
+      console.error(`audit: MGET of keys ${start}… failed: ${String(error)}`);
+      for (const address of auditNodes) {
+        const s = await stats(address).catch(() => undefined);
+        console.error(`  ${address}: ${JSON.stringify((s as unknown as { routing?: unknown } | undefined)?.routing)}`);
+      }
+      values = await Promise.all(batch.map((i) => client.get(key(i)).catch(() => null)));
+    }
     values.forEach((value, j) => {
       if (value === null) return;
       found++;
       const last = load.written.get(batch[j]!);
-      if (last !== undefined && value.toString() !== last) stale++;
+      const text = value.toString();
+      if (last !== undefined && text !== last && !(load.unsure.get(batch[j]!) ?? []).includes(text)) {
+        stale++;
+        if (process.env['DCACHE_BENCH_DEBUG'] && stale <= 20) {
+          const i = batch[j]!;
+          console.log(`stale: ${key(i)} read ${text.slice(0, 20)}, last acknowledged ${last} at ${load.ackedAt.get(i)?.toFixed(0)} ms`);
+          for (const line of load.history.get(i) ?? []) console.log(`    ${line}`);
+        }
+      }
     });
   }
   return { readable: found / KEYS, stale };
@@ -190,17 +304,21 @@ async function rollingRestartAndScaleOut(): Promise<void> {
   const client = new Client({ nodes: nodes.map((n) => n.address), timeoutMs: 5000 });
   await fill(client, KEYS);
   const load = new Load(client);
+  const stopWatching = watchTransfers(load, () => nodes.map((n) => n.address));
   await new Promise((resolve) => setTimeout(resolve, 3000));
   load.phase = 'restart';
   const restartStarted = performance.now();
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
+    load.event(`SIGTERM ${node.port}`);
     node.child.kill('SIGTERM');
     const code = await node.exited;
     if (code !== 0) throw new Error(`${node.address} exited ${code} on SIGTERM`);
+    load.event(`exited ${node.port}`);
     const other = nodes[(i + 1) % nodes.length]!;
     nodes[i] = spawnNode(node.port, other.address);
     await until('the restarted node to rejoin and pull', () => settled(nodes, 3));
+    load.event(`settled ${node.port}`);
     if (process.env['DCACHE_BENCH_DEBUG']) {
       for (const n of nodes) {
         const st = (await stats(n.address)) as unknown as { store: { items: number }; cluster: { movement: Record<string, unknown> } };
@@ -212,6 +330,15 @@ async function rollingRestartAndScaleOut(): Promise<void> {
   load.phase = 'after';
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await load.stop();
+  await stopWatching();
+  if (process.env['DCACHE_BENCH_DEBUG']) {
+    for (const t of load.timeline) {
+      console.log(
+        `${t.second}s (${((t.second * 1000) | 0) - 1000}–${t.second * 1000} ms) ${t.phase} p99 ${t.p99.toFixed(2)} ms n=${t.requests}${t.transferring ? ' T' : ''} ${t.events.join(', ')}`,
+      );
+    }
+  }
+  auditNodes = nodes.map((n) => n.address);
   const afterRestart = await audit(client, load);
   console.log(`\nRolling restart of 3 nodes holding ${KEYS} keys under load (${(restartMs / 1000).toFixed(1)} s)`);
   console.table([
@@ -222,9 +349,15 @@ async function rollingRestartAndScaleOut(): Promise<void> {
       'p99 idle ms': load.p99('idle').toFixed(2),
       'p99 during ms': load.p99('restart').toFixed(2),
       'p99 during / idle': (load.p99('restart') / load.p99('idle')).toFixed(2),
+      'p99 while transferring ms': load.p99('restart:transfer').toFixed(2),
     },
   ]);
 
+  if (restartOnly) {
+    await client.close();
+    await stopNodes(nodes);
+    return;
+  }
   const scale = new Load(client);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   scale.phase = 'scale-out';
@@ -235,6 +368,7 @@ async function rollingRestartAndScaleOut(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 30_000 - (performance.now() - joined))));
   const items = await Promise.all(nodes.map(async (n) => (await stats(n.address)).store.items));
   await scale.stop();
+  auditNodes = nodes.map((n) => n.address);
   const afterScale = await audit(client, scale);
   const total = items.reduce((a, b) => a + b, 0);
   console.log('\nScale-out 3 → 4 under load');
@@ -247,7 +381,22 @@ async function rollingRestartAndScaleOut(): Promise<void> {
     },
   ]);
   await client.close();
-  for (const node of nodes) node.child.kill('SIGKILL');
+  await stopNodes(nodes);
+}
+
+/**
+ * Kills the nodes; under --cpu-prof they get SIGTERM twice instead (the second skips the handoff),
+ * so each writes its profile on the way out.
+ */
+async function stopNodes(nodes: Proc[]): Promise<void> {
+  if (!NODE_ARGS.includes('--cpu-prof')) {
+    for (const node of nodes) node.child.kill('SIGKILL');
+    return;
+  }
+  for (const node of nodes) node.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const node of nodes) node.child.kill('SIGTERM');
+  await Promise.all(nodes.map((node) => node.exited));
 }
 
 async function main(): Promise<void> {
@@ -260,7 +409,7 @@ async function main(): Promise<void> {
     },
   );
   if (built.status !== 0) throw new Error('tsc failed');
-  await transferRate();
+  if (!restartOnly) await transferRate();
   await rollingRestartAndScaleOut();
 }
 

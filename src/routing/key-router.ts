@@ -321,6 +321,11 @@ export class KeyRouter {
     return waits;
   }
 
+  /** Keys whose later requests wait for an earlier one to be answered (read-throughs, two-step commands). */
+  get keysHeldInOrder(): number {
+    return this.barriers.size;
+  }
+
   barrierOf(kb: Buffer, ko: number, kl: number): Promise<void> | undefined {
     return this.barriers.size === 0 ? undefined : this.barriers.get(kb.toString('latin1', ko, ko + kl));
   }

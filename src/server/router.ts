@@ -51,7 +51,7 @@ export class ClusterRouter implements RequestHandler {
 
   /** Requests forwarded, owners that could not be reached, requests served for peers, membership messages. */
   get counters(): Record<string, number> {
-    return { ...this.keys.counters, ...this.membershipCounters };
+    return { ...this.keys.counters, keysHeldInOrder: this.keys.keysHeldInOrder, ...this.membershipCounters };
   }
 
   handle(frame: Frame, out: OutputBatch, replies: AsyncReplies): void {
