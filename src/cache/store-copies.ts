@@ -60,6 +60,11 @@ export class StoreCopies extends StoreOps {
   private accessRule: KeepRule | null = null;
   private accessBelow = 0;
 
+  /** Reads and writes requests made (copies from other members not counted): tells whether clients are served. */
+  get requestOps(): number {
+    return this.hits + this.misses + this.sets + this.deletes - this.copiesApplied;
+  }
+
   /**
    * From now on, removing a key the filter accepts leaves a tombstone (null: none). The node sets it while a
    * copy of some keys may still arrive, and clears it when no transfer is pending.

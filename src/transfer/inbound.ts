@@ -43,6 +43,8 @@ interface Handoff {
 /** At most this many ring changes with pulls still running are remembered; older ones are abandoned. */
 const MAX_HANDOFFS = 8;
 const MAX_BACKOFF_MS = 2000;
+/** Longest pause between two batches of a paced pull. */
+const MAX_PACE_MS = 200;
 
 export class Inbound {
   private handoffs: Handoff[] = [];
@@ -184,6 +186,8 @@ export class Inbound {
       await this.sweeper.idle();
       if (generation !== this.generation || this.closed) continue;
       const checksum = this.view.ring.checksum;
+      const batchStarted = performance.now();
+      const opsBefore = this.store.requestOps;
       let items: BatchItem[];
       let next: number;
       let done: boolean;
@@ -215,6 +219,7 @@ export class Inbound {
         this.peers.transfer(pull.id, Opcode.PULL_DONE, null, encodeChecksum(checksum)).catch(() => undefined);
       } else {
         cursor = next;
+        await this.pace(batchStarted, opsBefore);
       }
     }
     if (this.pulls.get(pull.id) === pull) this.pulls.delete(pull.id);
@@ -244,6 +249,17 @@ export class Inbound {
       }
       if (i < items.length) await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * While clients are served (requests were made during the batch), waits so that the batch took at most
+   * busyShare of the time since it started: on two busy cores a pull at full speed takes the CPU requests need.
+   */
+  private async pace(batchStarted: number, opsBefore: number): Promise<void> {
+    const share = this.options.busyShare;
+    if (share >= 1 || this.store.requestOps === opsBefore) return;
+    const busy = performance.now() - batchStarted;
+    await delay(Math.min(MAX_PACE_MS, (busy * (1 - share)) / share));
   }
 
   private abandon(pull: SourcePull, why: string): void {

@@ -30,6 +30,12 @@ export interface MovementOptions {
   sliceMs: number;
   /** Longest a member spends filling one batch, in slices, before it answers with what it has. */
   batchMs: number;
+  /**
+   * Share of the time a pull may take while this node serves requests (0 < share ≤ 1): after each batch it
+   * pauses so that fetching and applying the batch was at most this share of the wall time. Pulls run at
+   * full speed while no request is served.
+   */
+  busyShare: number;
 }
 
 export const MOVEMENT_DEFAULTS: MovementOptions = {
@@ -38,4 +44,5 @@ export const MOVEMENT_DEFAULTS: MovementOptions = {
   batchBytes: 1024 * 1024,
   sliceMs: 1,
   batchMs: 20,
+  busyShare: 0.25,
 };
