@@ -2,13 +2,14 @@
  * Data movement (docs/ARCHITECTURE.md, "Data movement"), with CLI node processes (the compiled dist/):
  *
  *   1. transfer rate: a node holding N keys (16 B keys, 100 B values), a second one joins; items/s of its pull;
- *   2. rolling restart of 3 nodes holding N keys under a steady load (90 % GET, 10 % SET, 32 in flight through a
- *      smart client): each node SIGTERM'd, restarted with --join, and the next one only once all are back;
- *      the worst one-second read hit ratio, foreground p99 idle vs during the restart, and at the end the
- *      share of keys readable and of values stale;
+ *   2. rolling restart of 3 nodes holding N keys under a steady load (90 % GET, 10 % SET, 32 in flight through
+ *      a smart client; --rate N paces it instead): each node SIGTERM'd, restarted with --join, and the next one
+ *      only once all are back; the worst one-second read hit ratio, foreground p99 idle (after a 2 s warm-up)
+ *      vs during the restart and while pulls run, and at the end the share of keys readable and of values
+ *      stale (a failed write's value counts as possible until a later write of the key is acknowledged);
  *   3. scale-out 3 → 4 under the same load: keys readable, and the 4th node's share of the items 30 s on.
  *
- *   npm run bench -- movement        (or: npx tsx bench/movement.bench.ts [--keys N] [--quick] [--restart-only])
+ *   npm run bench -- movement   (or: npx tsx bench/movement.bench.ts [--keys N] [--quick] [--restart-only] [--rate N])
  *
  * DCACHE_BENCH_DEBUG=1 prints a per-second timeline; DCACHE_BENCH_LOGS=/tmp/x writes each node's log to
  * /tmp/x.PORT.log; DCACHE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=D' passes node flags to every node (under --cpu-prof
@@ -21,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'hdr-histogram-js';
 import { Client } from '../src/client/client';
+import { HashRing } from '../src/consistent/ring';
 import { freePort } from './compare/procs';
 
 const MAIN = path.join(__dirname, '..', 'dist', 'main.js');
@@ -28,6 +30,15 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 /** Only the rolling restart (for profiling it): no transfer-rate run and no scale-out. */
 const restartOnly = argv.includes('--restart-only');
+const rateFlag = argv.indexOf('--rate');
+/**
+ * The load's requests/s, paced, with latency counted from when each request was due (no coordinated omission;
+ * a late client timer counts too). 0, the default: as fast as 32 workers go, one request each in flight, which
+ * saturates this 2-core machine, so any background work shows as foreground latency.
+ */
+const RATE = rateFlag >= 0 ? Number(argv[rateFlag + 1]) : 0;
+/** Paced, enough workers that each has room to catch up after a stall; unpaced, 32 as before. */
+const WORKERS = RATE > 0 ? 256 : 32;
 const keysFlag = argv.indexOf('--keys');
 const KEYS = keysFlag >= 0 ? Number(argv[keysFlag + 1]) : quick ? 100_000 : 1_000_000;
 const VALUE = 'v'.repeat(100);
@@ -95,7 +106,11 @@ async function fill(client: Client, count: number): Promise<void> {
   }
 }
 
-/** 90 % GET, 10 % SET on random keys, 32 in flight; per-second hit ratios and one latency histogram per phase. */
+/**
+ * 90 % GET, 10 % SET on random keys from WORKERS workers, each with one request in flight, paced to RATE
+ * requests/s in all (0: as fast as they go);
+ * per-second hit ratios and one latency histogram per phase.
+ */
 class Load {
   phase = 'idle';
   readonly histograms = new Map<string, ReturnType<typeof build>>();
@@ -110,6 +125,10 @@ class Load {
   /** Per-second p99 (ms) and events, for DCACHE_BENCH_DEBUG. */
   readonly timeline: Array<{ second: number; phase: string; p99: number; requests: number; transferring: boolean; events: string[] }> = [];
   private secondHistogram = build();
+  /** Requests over 10 ms this second, by kind and by the key's owner in the full ring (DCACHE_BENCH_DEBUG). */
+  private readonly slow = new Map<string, number>();
+  /** The ring of every node the load started with (DCACHE_BENCH_DEBUG). */
+  homeRing: HashRing | undefined;
   private secondTransferring = false;
   private events: string[] = [];
   private readonly startedAt = performance.now();
@@ -125,23 +144,35 @@ class Load {
         p99: this.secondHistogram.getValueAtPercentile(99) / 1000,
         requests: this.secondHistogram.totalCount,
         transferring: this.secondTransferring,
-        events: this.events,
+        events: [...this.events, ...[...this.slow].map(([what, count]) => `slow ${what} ×${count}`)],
       });
       this.secondHistogram.reset();
       this.secondTransferring = this.transferring;
       this.events = [];
+      this.slow.clear();
     }, 1000);
     this.seconds.push({ phase: this.phase, hits: 0, misses: 0 });
     if (process.env['DCACHE_BENCH_DEBUG']) console.log(`load started at ${new Date().toISOString()}`);
-    this.done = Promise.all(Array.from({ length: 32 }, (_, w) => this.worker(w))).then(() => clearInterval(ticker));
+    this.done = Promise.all(Array.from({ length: WORKERS }, (_, w) => this.worker(w))).then(() => clearInterval(ticker));
   }
 
   private async worker(w: number): Promise<void> {
+    let due = performance.now() + (w * 1000) / Math.max(1, RATE);
     for (let n = 0; this.running && n < 10_000_000; n++) {
-      // Each worker writes its own keys (i ≡ w mod 32): two writers never race on one key, so "the last value
+      // Each worker writes its own keys (i ≡ w mod WORKERS): two writers never race on one key, so "the last value
       // acknowledged" is exact and any other value read back is stale.
-      const i = Math.floor(Math.random() * Math.floor(KEYS / 32)) * 32 + w;
-      const started = performance.now();
+      const i = Math.floor(Math.random() * Math.floor(KEYS / WORKERS)) * WORKERS + w;
+      let started = performance.now();
+      if (RATE > 0) {
+        // Paced: each request has a due time; one sent late counts its latency from when it was due, so a
+        // stall shows in every request it held back (no coordinated omission).
+        if (due - started > 1) {
+          await new Promise((resolve) => setTimeout(resolve, due - started));
+          started = performance.now();
+        }
+        started = Math.min(started, due);
+        due += (WORKERS * 1000) / RATE;
+      }
       try {
         if (n % 10 === w % 10) {
           const value = `w${w}n${n}`;
@@ -175,6 +206,11 @@ class Load {
         histogram.recordValue(micros);
       }
       this.secondHistogram.recordValue(micros);
+      if (TRACE && micros > 10_000) {
+        const owner = this.homeRing?.lookup(key(i))?.split(':')[1] ?? '?';
+        const what = `${n % 10 === w % 10 ? 'set' : 'get'}@${owner}`;
+        this.slow.set(what, (this.slow.get(what) ?? 0) + 1);
+      }
       if (this.transferring) this.secondTransferring = true;
     }
   }
@@ -304,7 +340,12 @@ async function rollingRestartAndScaleOut(): Promise<void> {
   const client = new Client({ nodes: nodes.map((n) => n.address), timeoutMs: 5000 });
   await fill(client, KEYS);
   const load = new Load(client);
+  load.homeRing = new HashRing();
+  load.homeRing.setNodes(nodes.map((n) => n.address));
   const stopWatching = watchTransfers(load, () => nodes.map((n) => n.address));
+  load.phase = 'warm-up';
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  load.phase = 'idle';
   await new Promise((resolve) => setTimeout(resolve, 3000));
   load.phase = 'restart';
   const restartStarted = performance.now();
@@ -376,7 +417,9 @@ async function rollingRestartAndScaleOut(): Promise<void> {
     {
       'readable after': `${(afterScale.readable * 100).toFixed(2)} %`,
       'stale values': afterScale.stale,
-      "4th node's share at 30 s": `${((items[3]! / total) * 100).toFixed(1)} %`,
+      // Of the keys the cluster holds: the members it took ranges from still hold their copies until it confirms.
+      "4th node's items / keys at 30 s": `${((items[3]! / KEYS) * 100).toFixed(1)} %`,
+      '… / all copies held': `${((items[3]! / total) * 100).toFixed(1)} %`,
       'worst 1 s hit ratio': `${(scale.worstHitRatio('scale-out') * 100).toFixed(1)} %`,
     },
   ]);
