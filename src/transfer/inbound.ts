@@ -103,6 +103,13 @@ export class Inbound {
       this.handoffs.push(handoff);
       this.logger.info(`pulling the ranges this node gained from ${[...sources].join(', ')}`);
     }
+    // Every other member that may be holding copies for this node until it confirms, and that it pulls nothing
+    // from, hears at once that it needs nothing from it under this ring (members' views of an earlier ring may
+    // differ: a fresh member, for one, believes it gave away ranges it never held for the others).
+    const checksum = encodeChecksum(this.view.ring.checksum);
+    for (const id of this.view.ring.nodes) {
+      if (id !== self && !this.pulls.has(id)) this.peers.transfer(id, Opcode.PULL_DONE, null, checksum).catch(() => undefined);
+    }
     while (this.handoffs.length > MAX_HANDOFFS)
       for (const pull of this.handoffs.shift()!.sources.values()) this.abandon(pull, 'too many ring changes at once');
     this.retire();

@@ -24,6 +24,11 @@ const EMPTY = Buffer.alloc(0);
 export class Outbound {
   /** Members that gained ranges from this node at the last ring change and have not confirmed yet. */
   private readonly awaiting = new Set<string>();
+  /**
+   * Confirmations that came before this node's own ring reached the checksum they name (members learn of a
+   * change at slightly different times): honoured by the next ring change if it is to that checksum.
+   */
+  private early = new Map<string, number>();
   private holdTimer: NodeJS.Timeout | undefined;
   private waiters: Array<() => void> = [];
   readonly counters = {
@@ -33,6 +38,8 @@ export class Outbound {
     itemsOut: 0,
     bytesOut: 0,
     confirmations: 0,
+    /** Confirmations from a member this node was waiting for (the others need nothing from it). */
+    waitsConfirmed: 0,
     fetchesServed: 0,
     handoffsReleased: 0,
     handoffsTimedOut: 0,
@@ -71,6 +78,9 @@ export class Outbound {
     this.awaiting.clear();
     for (const id of carried) this.awaiting.add(id);
     for (const move of ringMoves(before, ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
+    const checksum = this.view.ring.checksum;
+    for (const [id, confirmed] of this.early) if (confirmed === checksum && this.awaiting.delete(id)) this.counters.waitsConfirmed++;
+    this.early = new Map();
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     if (this.awaiting.size > 0) {
@@ -142,7 +152,12 @@ export class Outbound {
       return { status: Status.BAD_ARGUMENT, value: Buffer.from(String(error instanceof Error ? error.message : error)) };
     }
     this.counters.confirmations++;
-    if (checksum === this.view.ring.checksum && this.awaiting.delete(from) && this.awaiting.size === 0) this.release();
+    if (checksum !== this.view.ring.checksum) {
+      this.early.set(from, checksum);
+    } else if (this.awaiting.delete(from)) {
+      this.counters.waitsConfirmed++;
+      if (this.awaiting.size === 0) this.release();
+    }
     return { status: Status.OK, value: EMPTY };
   }
 

@@ -48,7 +48,7 @@ interface Movement {
   inPulls: number;
   inPullsCompleted: number;
   inPullsAbandoned: number;
-  outConfirmations: number;
+  outWaitsConfirmed: number;
 }
 
 type CliNode = CliProcess & { address: string };
@@ -333,7 +333,7 @@ Kill('the receiver killed mid-pull: no stale read, nothing waits forever; restar
   assert.equal(probed.stale, [], 'no stale read of a key C had acknowledged, through A and B as they took its ranges back');
   const sources = await Promise.all([a, b].map((node) => movementOf(statsOf.get(node)!)));
   assert.ok(
-    sources.some((movement) => movement!.outConfirmations === 0),
+    sources.some((movement) => movement!.outWaitsConfirmed === 0),
     `the kill interrupted a pull: a source never got C's confirmation (${JSON.stringify(sources)})`,
   );
   const during = await setup.writer.stop();
