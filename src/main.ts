@@ -57,6 +57,13 @@ const FLAGS: FlagSpec[] = [
     defaultText: String(NODE_DEFAULTS.handoffTimeoutMs),
   },
   {
+    name: 'transfer-share',
+    kind: 'string',
+    placeholder: 'PERCENT',
+    help: 'share of the time pulls of moved ranges may take while requests are served (100: full speed)',
+    defaultText: String(NODE_DEFAULTS.transferSharePercent),
+  },
+  {
     name: 'auth-token',
     kind: 'string',
     placeholder: 'TOKEN',
@@ -258,6 +265,8 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   if (drainTimeout !== undefined) options.drainTimeoutMs = integerFlag(drainTimeout, 'drain-timeout');
   const handoffTimeout = one('handoff-timeout');
   if (handoffTimeout !== undefined) options.handoffTimeoutMs = integerFlag(handoffTimeout, 'handoff-timeout');
+  const transferShare = one('transfer-share');
+  if (transferShare !== undefined) options.transferSharePercent = integerFlag(transferShare, 'transfer-share');
   const seeds = (values.get('join') ?? [])
     .flatMap((list) => list.split(','))
     .map((seed) => seed.trim())

@@ -68,6 +68,7 @@ for (const [args, pattern] of [
   [['--max-value-size', '10'], /maxValueBytes must be/],
   [['--max-connections', '-3'], /unknown flag -3|must be a whole number|needs a value/],
   [['--log-level', 'loud'], /--log-level must be one of/],
+  [['--transfer-share', '0'], /transferSharePercent must be an integer from 1 to 100/],
   [['extra'], /unexpected argument/],
 ] as Array<[string[], RegExp]>) {
   Cli(`a bad flag or value exits 2 with a message: ${args.join(' ')}`, async () => {

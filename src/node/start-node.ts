@@ -121,6 +121,7 @@ function clusterOptions(resolved: ResolvedNodeOptions, bound: HostPort, store: S
       forgetAfterMs: 60_000,
     },
     forwardTimeoutMs: resolved.forwardTimeoutMs,
+    movement: { busyShare: resolved.transferSharePercent / 100 },
     connectTimeoutMs: 1000,
     clusterKey: clusterKeyOf(resolved.clusterToken, resolved.authToken),
     // Peer connections leave from the node's own address when it listens on a specific one.

@@ -32,6 +32,11 @@ export interface NodeOptions {
    * leaves (default 30 s; 0 leaves at once, cold).
    */
   handoffTimeoutMs?: number;
+  /**
+   * Share of the wall time, in percent, a pull of moved ranges may take while the node serves requests (default
+   * 25; 100: full speed). Lower keeps foreground latency closer to idle and makes joins and leaves slower.
+   */
+  transferSharePercent?: number;
   /** Where log lines go (default: stderr at 'info'). */
   logger?: Logger;
   /** The store's clock (ms); injectable for tests. */
@@ -109,6 +114,7 @@ export interface ResolvedNodeOptions {
   outputHardLimitBytes: number;
   drainTimeoutMs: number;
   handoffTimeoutMs: number;
+  transferSharePercent: number;
   join: string[];
   advertise: HostPort | undefined;
   vnodes: number;
@@ -147,6 +153,7 @@ export const NODE_DEFAULTS = {
   outputHardLimitBytes: 64 * 1024 * 1024,
   drainTimeoutMs: 10_000,
   handoffTimeoutMs: 30_000,
+  transferSharePercent: 25,
   vnodes: 160,
   probeIntervalMs: 300,
   probeTimeoutMs: 300,
@@ -172,6 +179,7 @@ const LIMITS = {
   outputHardLimitBytes: [64 * 1024, 2 ** 40],
   drainTimeoutMs: [0, 3_600_000],
   handoffTimeoutMs: [0, 3_600_000],
+  transferSharePercent: [1, 100],
   vnodes: [1, 4096],
   probeIntervalMs: [10, 60_000],
   probeTimeoutMs: [5, 60_000],
@@ -209,6 +217,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     outputHardLimitBytes: pick('outputHardLimitBytes'),
     drainTimeoutMs: pick('drainTimeoutMs'),
     handoffTimeoutMs: pick('handoffTimeoutMs'),
+    transferSharePercent: pick('transferSharePercent'),
     join: (options.join ?? []).map((seed) => formatSeed(seed)),
     advertise: options.advertise === undefined ? undefined : parseHostPort(options.advertise, 'advertise'),
     vnodes: pick('vnodes'),
