@@ -294,7 +294,8 @@ async function audit(client: Client, load: Load): Promise<{ readable: number; st
       console.error(`audit: MGET of keys ${start}… failed: ${String(error)}`);
       for (const address of auditNodes) {
         const s = await stats(address).catch(() => undefined);
-        console.error(`  ${address}: ${JSON.stringify((s as unknown as { routing?: unknown } | undefined)?.routing)}`);
+        const sections = s as unknown as { routing?: unknown; cluster?: { movement?: unknown } } | undefined;
+        console.error(`  ${address}: ${JSON.stringify(sections?.routing)} ${JSON.stringify(sections?.cluster?.movement)}`);
       }
       values = await Promise.all(batch.map((i) => client.get(key(i)).catch(() => null)));
     }

@@ -31,9 +31,17 @@ export interface RoutingCluster {
   /** False while this node is cut off from the majority: it then refuses key requests. */
   readonly hasQuorum: boolean;
   readonly staleGuard: { refusedWithoutQuorum: number };
+  /**
+   * True while this node joins through its seeds and has not met every member yet: its ring is partial, so a
+   * key it seems to own may be a member's it has not heard of. Clients' requests are refused meanwhile;
+   * requests members forward are served (their rings are whole, and a joining node's share of a partial ring
+   * only shrinks as it meets the others).
+   */
+  readonly joining: boolean;
 }
 
 export const CUT_OFF = 'this node is cut off from the majority of the cluster and serves no keys until it rejoins; retry on another node';
+export const JOINING = 'this node is joining the cluster and serves no keys until it has met every member; retry on another node';
 
 /** Binary opcode of each op that has one. */
 const OPCODE_OF: Record<number, number> = {
@@ -48,7 +56,7 @@ const noop = (): void => undefined;
 
 export class KeyRouter {
   /** Requests sent to owners, those that got no answer, requests served for peers, commands of two round trips. */
-  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, composed: 0 };
+  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, composed: 0, refusedWhileJoining: 0 };
   /** Keys with a two-round-trip command in flight (latin1 of the key bytes) → settles when it is done. */
   private readonly barriers = new Map<string, Promise<void>>();
   private readonly composer: RemoteComposer;
@@ -79,6 +87,14 @@ export class KeyRouter {
     sink.error(new UnavailableError(CUT_OFF));
   }
 
+  /** True when a client's request must wait for the join to complete (RoutingCluster.joining). */
+  private refusedWhileJoining(r: KeyRequest, sink: ReplySink): boolean {
+    if (r.forwarded || this.cluster === undefined || !this.cluster.joining) return false;
+    this.counters.refusedWhileJoining++;
+    sink.error(new UnavailableError(JOINING));
+    return true;
+  }
+
   route(r: KeyRequest, sink: ReplySink): void {
     if (r.forwarded && !r.fetched && !r.ordered) this.counters.servedForPeers++;
     if (r.keys !== null) {
@@ -94,6 +110,7 @@ export class KeyRouter {
       this.refuse(sink);
       return;
     }
+    if (this.refusedWhileJoining(r, sink)) return;
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
     // A rerouted request is served where it lands, except on a member that has left the ring (leaving): it
     // sends it on to the owner it sees, which serves it (REROUTED kept), so nothing lands where it gets dropped.
@@ -179,6 +196,8 @@ export class KeyRouter {
       this.local.serve(r, sink);
     } else if (this.cutOff) {
       this.refuse(sink);
+    } else if (this.refusedWhileJoining(r, sink)) {
+      // Answered.
     } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
       // Routed again once the pending keys are here.
     } else if (r.rerouted && this.selfIndexOf() >= 0) {
@@ -226,7 +245,9 @@ export class KeyRouter {
       }
       return;
     }
-    const wait = r.ordered ? undefined : this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
+    // A request that waited for its turn, or read its key through (it holds the key's barrier itself, and the
+    // ring moved the key away meanwhile), goes on now: waiting for its own barrier would never end.
+    const wait = r.ordered || r.fetched ? undefined : this.barrierOf(r.keyBuf, r.keyOff, r.keyLen);
     if (wait !== undefined) {
       this.afterBarriers([wait], r, sink);
       return;

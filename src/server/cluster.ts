@@ -46,6 +46,8 @@ export class Cluster implements ClusterView {
    * its next ring change then pulls everything it owns from the members that own it without it.
    */
   private freshStore: boolean;
+  /** Started with seeds other than itself: it joins a cluster rather than being one. */
+  private readonly seeded: boolean;
   private freshPulling = false;
   private ringRebuildQueued = false;
   private readonly epochListeners: Array<(epoch: number) => void> = [];
@@ -63,7 +65,8 @@ export class Cluster implements ClusterView {
     this.ring = new HashRing({ vnodes: options.vnodes });
     // A node started without seeds is the cluster: what its store holds is the cluster's. One that joins holds
     // nothing of the cluster's yet.
-    this.freshStore = options.seeds.some((seed) => seed !== options.selfId);
+    this.seeded = options.seeds.some((seed) => seed !== options.selfId);
+    this.freshStore = this.seeded;
     this.peers = new PeerPool({
       forwardTimeoutMs: options.forwardTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs,
@@ -109,6 +112,14 @@ export class Cluster implements ClusterView {
    */
   get hasQuorum(): boolean {
     return this.quorum && !this.rejoining;
+  }
+
+  /**
+   * True until the join through the seeds has met every member they named: the ring is partial meanwhile, so
+   * clients are refused and TOPOLOGY is not answered (a client would route by that partial ring).
+   */
+  get joining(): boolean {
+    return this.seeded && !this.membership.hasJoined;
   }
 
   private checkQuorum(): void {

@@ -16,7 +16,7 @@ import {
 import type { Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import type { RequestLimits } from '../protocol/validate';
-import type { KeyRouter } from '../routing/key-router';
+import { JOINING, type KeyRouter } from '../routing/key-router';
 import { isKeyed, type LocalCommandHandler } from './local-commands';
 import type { AsyncReplies, RequestHandler } from './request-handler';
 
@@ -29,6 +29,8 @@ export interface ClusterView {
   /** A data-movement request (FETCH, PULL, PULL_DONE) from the member `senderId`. */
   handleMovement(opcode: number, senderId: string, key: Buffer, value: Buffer): Promise<{ status: number; value: Buffer }>;
   topology(): Record<string, unknown>;
+  /** Still joining through its seeds: its view of the members is partial (Cluster.joining). */
+  readonly joining: boolean;
 }
 
 export class ClusterRouter implements RequestHandler {
@@ -72,6 +74,11 @@ export class ClusterRouter implements RequestHandler {
       return;
     }
     if (opcode === Opcode.TOPOLOGY) {
+      if (this.cluster.joining) {
+        // A client routing by this node's partial view would send keys here that are members' it has not met.
+        out.appendResponseString(opcode, Status.UNAVAILABLE, frame.requestId, this.local.epoch, JOINING);
+        return;
+      }
       const topology = { ...this.cluster.topology(), limits: this.advertisedLimits };
       out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(topology));
       return;

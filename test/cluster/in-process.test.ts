@@ -4,6 +4,7 @@ import { Client } from '../../src/client/client';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
 import { nodeInternals } from '../../src/node/internals';
+import { freePort } from '../helpers/free-port';
 
 const Cluster = suite('cluster (in-process)');
 const clients: Client[] = [];
@@ -128,9 +129,18 @@ Cluster('members() lists the member table as TOPOLOGY does, and a node exposes n
   assert.throws(() => nodeInternals({ ...nodes[0]! }), /not a node started by startNode/);
 });
 
-Cluster('a node whose seeds are all down keeps retrying and serves alone meanwhile', async () => {
-  const lonely = await startTestNode({ ...FAST_MEMBERSHIP, join: ['127.0.0.1:1'] });
-  const client = clientFor(lonely.address, { routing: 'proxy' });
+Cluster('a node whose seeds are all down keeps retrying, refuses clients meanwhile, and serves once it has joined', async () => {
+  // Serving alone, it would acknowledge writes of keys that belong to members it has not met: lost once it joins.
+  const seedPort = await freePort();
+  const lonely = await startTestNode({ ...FAST_MEMBERSHIP, join: [`127.0.0.1:${seedPort}`] });
+  const client = clientFor(lonely.address, { routing: 'proxy', timeoutMs: 2000 });
+  const refused = await client.set('x', 'y').then(
+    () => 'stored',
+    (error: unknown) => String(error),
+  );
+  assert.match(refused, /joining the cluster/);
+  await startTestNode({ ...FAST_MEMBERSHIP, addr: `127.0.0.1:${seedPort}` });
+  await eventually(() => !nodeInternals(lonely).cluster.joining, 'the node to join once its seed is up');
   assert.ok(await client.set('x', 'y'));
   assert.is((await client.get('x'))?.toString(), 'y');
 });
