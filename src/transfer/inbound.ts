@@ -176,6 +176,7 @@ export class Inbound {
   private async run(pull: SourcePull): Promise<void> {
     let generation = -1;
     let cursor = 0;
+    let failuresInARow = 0;
     while (pull.state === 'pulling' && !this.closed) {
       if (Date.now() - pull.startedAt > this.options.pullDeadlineMs) {
         this.abandon(pull, `not complete after ${this.options.pullDeadlineMs} ms`);
@@ -209,10 +210,13 @@ export class Inbound {
       } catch (error) {
         if (error instanceof TransferFormatError) this.counters.malformedBatches++;
         pull.retries++;
+        failuresInARow++;
         this.counters.pullRetries++;
-        await delay(Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(pull.retries, 7)));
+        await delay(Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(failuresInARow, 7)));
         continue;
       }
+      // The backoff grows with failures in a row only: one batch served means the source answers again.
+      failuresInARow = 0;
       if (generation !== this.generation || this.closed) continue;
       await this.apply(items, pull.since);
       pull.items += items.length;
