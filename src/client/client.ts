@@ -342,7 +342,8 @@ export class Client extends EventEmitter {
 
   private apply(snapshot: TopologySnapshot): void {
     this.topology = snapshot;
-    if (this.routing !== 'smart') return;
+    // A joining node's view is partial: keys it seems to own may be members' it has not met yet.
+    if (this.routing !== 'smart' || snapshot.joining === true) return;
     if (this.ring?.checksum !== snapshot.checksum) this.ring = ringOf(snapshot);
     // Connections to members that are gone are retired, unless they were given as seeds: a member that leaves
     // gracefully still answers what it was sent, and closing now would fail those requests for nothing.

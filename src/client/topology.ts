@@ -10,7 +10,7 @@ import { ProtocolError } from '../errors';
 export interface ClusterMember {
   id: string;
   address: string;
-  state: 'alive' | 'suspect' | 'dead' | 'left';
+  state: 'alive' | 'suspect' | 'leaving' | 'dead' | 'left';
   incarnation: number;
 }
 
@@ -29,9 +29,11 @@ export interface TopologySnapshot {
   checksum: number;
   members: ClusterMember[];
   limits?: NodeLimits;
+  /** The answering node is still joining: its member list is partial, not a ring to route by. */
+  joining?: boolean;
 }
 
-const STATES = new Set(['alive', 'suspect', 'dead', 'left']);
+const STATES = new Set(['alive', 'suspect', 'leaving', 'dead', 'left']);
 const MAX_MEMBERS = 10_000;
 
 /** Parses and range-checks a TOPOLOGY answer. */
@@ -65,6 +67,10 @@ export function parseTopology(text: string): TopologySnapshot {
   });
   const snapshot: TopologySnapshot = { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members };
   if (t.limits !== undefined) snapshot.limits = parseLimits(t.limits, bad);
+  if (t.joining !== undefined) {
+    if (typeof t.joining !== 'boolean') throw bad('joining flag');
+    if (t.joining) snapshot.joining = true;
+  }
   return snapshot;
 }
 

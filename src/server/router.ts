@@ -16,7 +16,7 @@ import {
 import type { Frame } from '../protocol/decoder';
 import type { OutputBatch } from '../protocol/output-batch';
 import type { RequestLimits } from '../protocol/validate';
-import { JOINING, type KeyRouter } from '../routing/key-router';
+import type { KeyRouter } from '../routing/key-router';
 import { isKeyed, type LocalCommandHandler } from './local-commands';
 import type { AsyncReplies, RequestHandler } from './request-handler';
 
@@ -74,12 +74,10 @@ export class ClusterRouter implements RequestHandler {
       return;
     }
     if (opcode === Opcode.TOPOLOGY) {
-      if (this.cluster.joining) {
-        // A client routing by this node's partial view would send keys here that are members' it has not met.
-        out.appendResponseString(opcode, Status.UNAVAILABLE, frame.requestId, this.local.epoch, JOINING);
-        return;
-      }
-      const topology = { ...this.cluster.topology(), limits: this.advertisedLimits };
+      // A joining node's view is partial: clients are told, so none routes by it (a key it seems to own may be a
+      // member's it has not met yet).
+      const joining = this.cluster.joining ? { joining: true } : {};
+      const topology = { ...this.cluster.topology(), limits: this.advertisedLimits, ...joining };
       out.appendResponseString(opcode, Status.OK, frame.requestId, this.local.epoch, JSON.stringify(topology));
       return;
     }

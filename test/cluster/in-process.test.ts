@@ -139,6 +139,12 @@ Cluster('a node whose seeds are all down keeps retrying, refuses clients meanwhi
     (error: unknown) => String(error),
   );
   assert.match(refused, /joining the cluster/);
+  // A smart client sees its partial view marked as such (and routes nothing by it).
+  const smart = clientFor(lonely.address, { timeoutMs: 2000 });
+  assert.equal(
+    (await smart.members()).map((m) => m.id),
+    [lonely.address],
+  );
   await startTestNode({ ...FAST_MEMBERSHIP, addr: `127.0.0.1:${seedPort}` });
   await eventually(() => !nodeInternals(lonely).cluster.joining, 'the node to join once its seed is up');
   assert.ok(await client.set('x', 'y'));
