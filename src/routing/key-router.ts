@@ -97,6 +97,7 @@ export class KeyRouter {
 
   route(r: KeyRequest, sink: ReplySink): void {
     if (r.forwarded && !r.fetched && !r.ordered) this.counters.servedForPeers++;
+    if (this.refusedWhileJoining(r, sink)) return;
     if (r.keys !== null) {
       this.routeMulti(r, sink);
       return;
@@ -110,7 +111,6 @@ export class KeyRouter {
       this.refuse(sink);
       return;
     }
-    if (this.refusedWhileJoining(r, sink)) return;
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
     // A rerouted request is served where it lands, except on a member that has left the ring (leaving): it
     // sends it on to the owner it sees, which serves it (REROUTED kept), so nothing lands where it gets dropped.
@@ -196,8 +196,6 @@ export class KeyRouter {
       this.local.serve(r, sink);
     } else if (this.cutOff) {
       this.refuse(sink);
-    } else if (this.refusedWhileJoining(r, sink)) {
-      // Answered.
     } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
       // Routed again once the pending keys are here.
     } else if (r.rerouted && this.selfIndexOf() >= 0) {

@@ -116,7 +116,7 @@ export class Cluster implements ClusterView {
 
   /**
    * True until the join through the seeds has met every member they named: the ring is partial meanwhile, so
-   * clients are refused and TOPOLOGY is not answered (a client would route by that partial ring).
+   * clients' key requests are refused and TOPOLOGY says `joining` (a client must not route by that ring).
    */
   get joining(): boolean {
     return this.seeded && !this.membership.hasJoined;

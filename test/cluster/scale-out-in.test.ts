@@ -8,9 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../../src/client/client';
 import { nodeInternals } from '../../src/node/internals';
-import type { CacheNode } from '../../src/node/cache-node';
 import { AckChecker } from '../helpers/ack-checker';
-import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
+import { converged, eventually, FAST_MEMBERSHIP, startCluster, movementSettled } from '../helpers/cluster';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 
 const KEYS = 4000;
@@ -75,10 +74,6 @@ class Load {
   }
 }
 
-function settled(nodes: CacheNode[]): boolean {
-  return nodes.every((node) => !nodeInternals(node).cluster.movement.active);
-}
-
 Scale('a 4th member joins and leaves again under load: no stale read, at least 99 % of keys read back', async () => {
   const nodes = await startCluster(3);
   const client = new Client({ nodes: [nodes[0]!.address], timeoutMs: 3000 });
@@ -93,12 +88,12 @@ Scale('a 4th member joins and leaves again under load: no stale read, at least 9
   try {
     const fourth = await startTestNode({ ...FAST_MEMBERSHIP, join: [nodes[0]!.address] });
     const four = [...nodes, fourth];
-    await eventually(() => converged(four) && settled(four), 'the 4th member to join and pull its ranges', 30_000);
+    await eventually(() => converged(four) && movementSettled(four), 'the 4th member to join and pull its ranges', 30_000);
     const pulled = (nodeInternals(fourth).cluster.stats() as { movement: { inItemsApplied: number } }).movement.inItemsApplied;
     assert.ok(pulled > KEYS / 8, `the 4th member pulled its share (${pulled} items)`);
     const readsBeforeLeave = load.reads;
     await fourth.close();
-    await eventually(() => converged(nodes) && settled(nodes), 'the 3 to take its ranges back', 30_000);
+    await eventually(() => converged(nodes) && movementSettled(nodes), 'the 3 to take its ranges back', 30_000);
     await eventually(() => load.reads > readsBeforeLeave + 200, 'reads after the leave');
   } finally {
     await load.stop();

@@ -11,7 +11,7 @@ import type { CacheNode } from '../../src/node/cache-node';
 import { nodeInternals } from '../../src/node/internals';
 import { Opcode, Status } from '../../src/protocol/constants';
 import { encodeRequest } from '../../src/protocol/encoder';
-import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
+import { converged, eventually, FAST_MEMBERSHIP, startCluster, movementSettled } from '../helpers/cluster';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 import { RawPeer } from '../helpers/raw-socket';
 
@@ -24,10 +24,6 @@ Races.after.each(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
   await closeAllNodes();
 });
-
-function settled(nodes: CacheNode[]): boolean {
-  return nodes.every((node) => !nodeInternals(node).cluster.movement.active);
-}
 
 function movementOf(node: CacheNode): Record<string, number> {
   return (nodeInternals(node).cluster.stats() as { movement: Record<string, number> }).movement;
@@ -55,7 +51,7 @@ Races('a delete, a write and an INCR during the join are neither undone nor coun
   const increments = new Map<string, number>();
   const touched = new Set<string>();
   const work: Array<Promise<unknown>> = [];
-  for (let round = 0; round < 30 && !(converged(all) && settled(all) && round > 3); round++) {
+  for (let round = 0; round < 30 && !(converged(all) && movementSettled(all) && round > 3); round++) {
     for (let j = 0; j < 20; j++) {
       const i = round * 20 + j;
       const d = `k${(i * 7) % total}`;
@@ -72,7 +68,7 @@ Races('a delete, a write and an INCR during the join are neither undone nor coun
     await Promise.all(work.splice(0));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  await eventually(() => converged(all) && settled(all), 'the join and its pulls to finish');
+  await eventually(() => converged(all) && movementSettled(all), 'the join and its pulls to finish');
   const applied = movementOf(fourth).inItemsApplied ?? 0;
   assert.ok(applied > 1000, `the fourth node pulled items (${applied})`);
   for (const key of deleted) assert.is(await client.get(key), null, `${key} was deleted and stays deleted`);
@@ -128,7 +124,7 @@ Races('a receiver whose memory is smaller than what it gains evicts and keeps se
   }
   const small = await startTestNode({ ...FAST_MEMBERSHIP, maxMemoryBytes: 4 * 1024 * 1024, join: [nodes[0]!.address] });
   const all = [...nodes, small];
-  await eventually(() => converged(all) && settled(all), 'the small node to join and pull');
+  await eventually(() => converged(all) && movementSettled(all), 'the small node to join and pull');
   const stats = nodeInternals(small).store.stats();
   assert.ok(stats.evicted > 0, `it evicted (${stats.evicted})`);
   assert.ok(stats.bytesUsed <= stats.maxMemoryBytes);

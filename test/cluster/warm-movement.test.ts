@@ -7,9 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Client } from '../../src/client/client';
-import type { CacheNode } from '../../src/node/cache-node';
 import { nodeInternals } from '../../src/node/internals';
-import { converged, eventually, FAST_MEMBERSHIP, startCluster } from '../helpers/cluster';
+import { converged, eventually, FAST_MEMBERSHIP, startCluster, movementSettled } from '../helpers/cluster';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 
 const Movement = suite('warm joins, leaves and rejoins');
@@ -50,10 +49,6 @@ async function check(client: Client, acknowledged: Map<string, string>): Promise
   return { missing, stale };
 }
 
-function settled(nodes: CacheNode[]): boolean {
-  return nodes.every((node) => !nodeInternals(node).cluster.movement.active);
-}
-
 Movement('a graceful leave hands every key over: all readable afterwards, none stale', async () => {
   const nodes = await startCluster(3);
   const client = new Client({ nodes: [nodes[0]!.address], timeoutMs: 3000 });
@@ -64,7 +59,7 @@ Movement('a graceful leave hands every key over: all readable afterwards, none s
   assert.ok(held > 500, `the leaving node held a share of the keys (${held})`);
   await leaving.close();
   const survivors = nodes.slice(0, 2);
-  await eventually(() => converged(survivors) && settled(survivors), 'the survivors to take over');
+  await eventually(() => converged(survivors) && movementSettled(survivors), 'the survivors to take over');
   const result = await check(client, acknowledged);
   assert.equal(result, { missing: 0, stale: 0 });
   const pulled = survivors.map(
@@ -80,7 +75,7 @@ Movement('a joining node pulls the ranges it gains: it holds them, and every key
   const acknowledged = await writeAll(client, 'join:', 3000, 'r1');
   const fourth = await startTestNode({ ...FAST_MEMBERSHIP, join: [nodes[0]!.address] });
   const all = [...nodes, fourth];
-  await eventually(() => converged(all) && settled(all), 'the fourth node to join and pull');
+  await eventually(() => converged(all) && movementSettled(all), 'the fourth node to join and pull');
   const owned = [...acknowledged.keys()].filter((key) => nodeInternals(fourth).cluster.ring.lookup(key) === fourth.address).length;
   assert.ok(owned > 300, `the fourth node owns a share (${owned})`);
   const stats = JSON.stringify((nodeInternals(fourth).cluster.stats() as { movement: unknown }).movement);
@@ -120,7 +115,7 @@ Movement('a crashed node that comes back on its address pulls the writes acknowl
   const acknowledged = await writeAll(after, 'crash:', 1500, 'away');
   const back = await startTestNode({ ...FAST_MEMBERSHIP, addr: `127.0.0.1:${port}`, join: [nodes[0]!.address] });
   const all = [...survivors, back];
-  await eventually(() => converged(all) && settled(all), 'the node to rejoin and pull');
+  await eventually(() => converged(all) && movementSettled(all), 'the node to rejoin and pull');
   assert.equal(await check(after, acknowledged), { missing: 0, stale: 0 });
   const owned = [...acknowledged.keys()].filter((key) => nodeInternals(back).cluster.ring.lookup(key) === back.address).length;
   assert.ok(nodeInternals(back).store.stats().items >= owned, `it holds the ${owned} keys it owns again`);

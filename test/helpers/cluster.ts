@@ -36,3 +36,8 @@ export async function startCluster(count: number, options: NodeOptions = {}): Pr
   await eventually(() => converged(nodes), `${count} nodes to converge`);
   return nodes;
 }
+
+/** True when no node has a pull of moved ranges pending (docs/ARCHITECTURE.md, "Data movement"). */
+export function movementSettled(nodes: CacheNode[]): boolean {
+  return nodes.every((node) => !nodeInternals(node).cluster.movement.active);
+}
