@@ -64,6 +64,13 @@ const FLAGS: FlagSpec[] = [
     defaultText: String(NODE_DEFAULTS.transferSharePercent),
   },
   {
+    name: 'replicas',
+    kind: 'string',
+    placeholder: 'N',
+    help: 'copies of each key, 1-5; a write is acknowledged once every live copy has it (same on every member)',
+    defaultText: String(NODE_DEFAULTS.replicas),
+  },
+  {
     name: 'auth-token',
     kind: 'string',
     placeholder: 'TOKEN',
@@ -267,6 +274,8 @@ function optionsFromFlags(values: Map<string, string[]>, env: NodeJS.ProcessEnv)
   if (handoffTimeout !== undefined) options.handoffTimeoutMs = integerFlag(handoffTimeout, 'handoff-timeout');
   const transferShare = one('transfer-share');
   if (transferShare !== undefined) options.transferSharePercent = integerFlag(transferShare, 'transfer-share');
+  const replicas = one('replicas');
+  if (replicas !== undefined) options.replicas = integerFlag(replicas, 'replicas');
   const seeds = (values.get('join') ?? [])
     .flatMap((list) => list.split(','))
     .map((seed) => seed.trim())

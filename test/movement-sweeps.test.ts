@@ -37,7 +37,7 @@ function keyOwnedBy(ring: HashRing, owner: string, prefix: string, later?: HashR
 
 /** One member's data movement over a ring the test sets; the first PULL it sends resolves `pulled`. */
 function member(store: Store): { movement: DataMovement; view: { ring: HashRing }; pulled: Promise<void> } {
-  const view = { selfId: SELF, ring: ringOf(SELF), reachable: () => true };
+  const view = { selfId: SELF, ring: ringOf(SELF), replicas: 1, reachable: () => true };
   let pulledNow!: () => void;
   const pulled = new Promise<void>((resolve) => (pulledNow = resolve));
   const peers = {
@@ -45,6 +45,9 @@ function member(store: Store): { movement: DataMovement; view: { ring: HashRing 
       if (opcode === Opcode.PULL) pulledNow();
       // Nothing comes back: the pull keeps its range pending, which is all these tests need.
       return Promise.resolve({ status: Status.UNAVAILABLE, value: Buffer.from('not in this test') } as RawResponse);
+    },
+    request(): Promise<RawResponse> {
+      return Promise.reject(new Error('no replica writes in this test'));
     },
   };
   const movement = new DataMovement(view, store, peers, silentLogger);

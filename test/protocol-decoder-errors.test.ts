@@ -104,15 +104,15 @@ test('bad version is rejected at the second byte', () => {
   assert.match(whole.failure!.error.message, /version 2/);
 });
 
-test('reserved flag bits (QUIET, and 0x20 and above) are MALFORMED', () => {
-  for (const flags of [0x08, 0x20, 0x80, 0xff]) {
+test('reserved flag bits (QUIET, and 0x40 and above) are MALFORMED', () => {
+  for (const flags of [0x08, 0x40, 0x80, 0xff]) {
     const o = feed('request', [header({ flags, id: 9 })]);
     assert.is(o.errors, 1, `flags 0x${flags.toString(16)}`);
     assert.is(o.failure!.status, Status.MALFORMED);
     assert.is(o.failure!.requestId, 9);
   }
-  // FORWARDED, the SET mode and REROUTED.
-  for (const flags of [0x01, 0x02, 0x04, 0x06, 0x07, 0x11]) assert.is(feed('request', [header({ flags })]).errors, 0);
+  // FORWARDED, the SET mode, REROUTED and REPLICA_READ.
+  for (const flags of [0x01, 0x02, 0x04, 0x06, 0x07, 0x11, 0x21]) assert.is(feed('request', [header({ flags })]).errors, 0);
 });
 
 test('nonzero reserved bytes 10-11 are MALFORMED', () => {

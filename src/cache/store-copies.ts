@@ -54,6 +54,8 @@ const MAX_VERSION = Number.MAX_SAFE_INTEGER;
 export class StoreCopies extends StoreOps {
   protected copiesApplied = 0;
   protected copiesOlder = 0;
+  /** Removals from a key's owner applied here (applyRemoval). */
+  protected removalsApplied = 0;
   /** Items removed because their ring range moved to another member (removeWhere, or found before its sweep). */
   protected dropped = 0;
   /** Set while a sweep of moved ranges runs: an item up to version accessBelow that it rejects is gone when found. */
@@ -152,6 +154,32 @@ export class StoreCopies extends StoreOps {
     const ref = this.storeAt(s, h, kb, ko, kl, vl, expireAt, version, tag);
     this.copyIn(vb, vo, ref, kl, vl);
     this.copiesApplied++;
+    return CopyResult.APPLIED;
+  }
+
+  /**
+   * Applies a removal from the key's owner (a replicated delete, docs/ARCHITECTURE.md, "Replicas"): the live
+   * item goes if the removal is newer; while copies of the key may still arrive, the removal leaves a tombstone
+   * at its version (also for an absent key), so an older copy cannot bring the key back.
+   */
+  applyRemoval(kb: Uint8Array, ko: number, kl: number, version: number, tag: number): CopyResult {
+    this.checkOpen();
+    this.checkKeyRange(kb, ko, kl);
+    if (!(Number.isSafeInteger(version) && version > 0 && version <= MAX_VERSION)) throw new InvalidArgumentError(`bad version ${version}`);
+    const h = this.keyHash.hashBytes(kb, ko, kl);
+    const s = this.findLive(h, kb, ko, kl);
+    this.versions.observe(version);
+    if (s >= 0 && !isNewer(version, tag, this.versionAt(s), this.slots.meta[s * STRIDE + VTAG]!)) {
+      this.copiesOlder++;
+      return CopyResult.OLDER;
+    }
+    if (s >= 0) {
+      if (this.tombstoneFilter !== null) this.bury(s, version, tag);
+      this.removeItem(s);
+    } else if (this.tombstoneFilter !== null && this.tombstoneFilter(kb, ko, kl)) {
+      this.tombstones.add(fingerprintOf(h, kl), version, tag, this.clock());
+    }
+    this.removalsApplied++;
     return CopyResult.APPLIED;
   }
 

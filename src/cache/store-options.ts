@@ -89,6 +89,7 @@ export interface StoreStats {
   /** Copies from other members (transfer, read-through) applied, and refused as older than what was here. */
   copiesApplied: number;
   copiesOlder: number;
+  removalsApplied: number;
 }
 
 export interface ResolvedOptions {

@@ -361,6 +361,7 @@ export class Store extends StoreCopies {
       copiesRefusedByTombstones: this.tombstones.counters.refusedCopies,
       copiesApplied: this.copiesApplied,
       copiesOlder: this.copiesOlder,
+      removalsApplied: this.removalsApplied,
     };
   }
 

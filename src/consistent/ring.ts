@@ -28,6 +28,8 @@ const MAX_POINTS_PER_NODE = 65536;
 /** Owner indices are packed below the point in one float64 for sorting: 2^20 members is far beyond use. */
 const OWNER_BITS = 2 ** 20;
 const SCRATCH_BYTES = 4096;
+/** The most copies of a key a cluster keeps (--replicas). */
+export const MAX_REPLICAS = 5;
 
 export class HashRing {
   readonly vnodes: number;
@@ -49,6 +51,8 @@ export class HashRing {
   private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   private batchSpans = new Uint32Array(128);
   private batchOwners = new Int32Array(64);
+  /** Scratch for holdsHash. */
+  private readonly holders = new Int32Array(MAX_REPLICAS);
 
   constructor(options: HashRingOptions = {}) {
     const vnodes = options.vnodes ?? DEFAULT_VNODES;
@@ -265,6 +269,49 @@ export class HashRing {
     const end = this.bucketStart[bucket + 1]!;
     while (at < end && points[at]! < hash) at++;
     return this.owners[at === count ? 0 : at]!;
+  }
+
+  /**
+   * The replica set of a hash (docs/ARCHITECTURE.md, "Replicas"): the indices into `nodes` of the first `n`
+   * distinct owners from the hash's point on, in ring order, into `out`; returns how many (fewer when the ring
+   * has fewer members). out[0] is the owner.
+   */
+  holdersOfHash(hash: number, n: number, out: Int32Array): number {
+    const points = this.points;
+    const count = points.length;
+    const wanted = Math.min(n, this.sortedIds.length, out.length);
+    if (count === 0 || wanted <= 0) return 0;
+    let at = this.firstPointAtOrAfter(hash);
+    let found = 0;
+    for (let steps = 0; steps < count && found < wanted; steps++, at++) {
+      if (at === count) at = 0;
+      const owner = this.owners[at]!;
+      let seen = false;
+      for (let i = 0; i < found && !seen; i++) seen = out[i] === owner;
+      if (!seen) out[found++] = owner;
+    }
+    return found;
+  }
+
+  /** True when member index `member` is among the first `n` distinct owners of the hash (its replica set). */
+  holdsHash(hash: number, n: number, member: number): boolean {
+    if (member < 0) return false;
+    if (this.sortedIds.length <= n) return member < this.sortedIds.length;
+    const found = this.holdersOfHash(hash, n, this.holders);
+    for (let i = 0; i < found; i++) if (this.holders[i] === member) return true;
+    return false;
+  }
+
+  /** holdsHash for the key buffer[offset, offset + length). */
+  holdsKey(buffer: Uint8Array, offset: number, length: number, n: number, member: number): boolean {
+    if (member < 0) return false;
+    if (this.sortedIds.length <= n) return member < this.sortedIds.length;
+    return this.holdsHash(xxh32(buffer, offset, length, 0), n, member);
+  }
+
+  /** holdersOfHash for the key buffer[offset, offset + length). */
+  holdersOf(buffer: Uint8Array, offset: number, length: number, n: number, out: Int32Array): number {
+    return this.holdersOfHash(this.sortedIds.length === 1 ? 0 : xxh32(buffer, offset, length, 0), n, out);
   }
 
   /** Index of the first point >= hash; points.length when every point is smaller. */

@@ -58,11 +58,15 @@ export class Membership {
   /** False until the join through a seed has admitted every member the seed named (true without seeds). */
   private joined = true;
   private probing = false;
+  /** Members probed now on another part's report (probeNow). */
+  private readonly probingNow = new Set<string>();
   /** Members another member mentioned, probed before they are let in (admission.ts). */
   private readonly admissions: Admissions;
   /** Counters for STATS and tests. */
   readonly counters = {
     probes: 0,
+    /** Probes run at once because a replica did not acknowledge a write (probeNow). */
+    probesOnReport: 0,
     probeFailures: 0,
     indirectProbes: 0,
     suspicions: 0,
@@ -304,6 +308,26 @@ export class Membership {
     } finally {
       this.probing = false;
     }
+  }
+
+  /**
+   * Another part of the node could not reach `target` (a replica that did not acknowledge a write): probe it
+   * now, directly then through others, and suspect it if neither reaches it, as a failed probe round would.
+   * One such probe per member at a time; members not alive or suspect are left to the usual rounds.
+   */
+  probeNow(target: string): void {
+    const state = this.table.get(target)?.state;
+    if (this.stopped || this.probingNow.has(target) || (state !== 'alive' && state !== 'suspect')) return;
+    this.probingNow.add(target);
+    this.counters.probesOnReport++;
+    void (async () => {
+      try {
+        if ((await this.probe(target)) || (await this.probeIndirectly(target))) return;
+        this.suspicions.raise(target);
+      } finally {
+        this.probingNow.delete(target);
+      }
+    })();
   }
 
   private nextProbeTarget(): string | undefined {

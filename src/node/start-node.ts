@@ -66,6 +66,7 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const statsSections = (): Record<string, unknown> => ({
     cluster: cluster.stats(),
     routing: router.counters,
+    replication: cluster.movement.replicationStats(),
     bufferPool: port.bufferPool.stats(),
     reads: { shared: port.sharedReads, bufferBytes: resolved.readBufferBytes },
     allocator: { tuned: isAllocatorTuned() },
@@ -74,7 +75,12 @@ export async function startNode(options: NodeOptions = {}): Promise<CacheNode> {
   const local = new LocalCommandHandler(store, stats, resolved, statsSections, new ResponseCap(resolved.maxResponseBytes, budgets.output));
   local.epoch = cluster.ring.epoch;
   cluster.onEpoch((epoch) => (local.epoch = epoch));
-  const router = new ClusterRouter(local, new KeyRouter(local.keys, cluster, cluster.peers, cluster.movement), cluster, resolved);
+  const router = new ClusterRouter(
+    local,
+    new KeyRouter(local.keys, cluster, cluster.peers, cluster.movement, cluster.movement.replicas),
+    cluster,
+    resolved,
+  );
   // Hellos from other members are checked from the first connection (before the join: the first join needs it).
   const port = new CacheServer(resolved, router, cluster.memberGate, stats, logger, Date.now, budgets);
   port.serve(boundPort.server);
@@ -112,6 +118,7 @@ function clusterOptions(resolved: ResolvedNodeOptions, bound: HostPort, store: S
     store,
     seeds: resolved.join,
     vnodes: resolved.vnodes,
+    replicas: resolved.replicas,
     membership: {
       probeIntervalMs: resolved.probeIntervalMs,
       probeTimeoutMs: resolved.probeTimeoutMs,

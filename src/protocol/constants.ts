@@ -75,6 +75,11 @@ export const Opcode = {
   PULL: 0x51,
   /** The asking member holds everything the receiver had for it in that ring: the receiver may drop its copies. */
   PULL_DONE: 0x52,
+  /**
+   * The owner's writes to a key's replicas (docs/PROTOCOL.md, "Replicas"): each key's state after the write,
+   * applied by version. The owner acknowledges its client once every replica answered OK.
+   */
+  REPLICATE: 0x53,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
@@ -187,12 +192,17 @@ export const Flag = {
    * sender's) sent it on to the owner it sees. A rerouted request is served where it lands: at most two hops.
    */
   REROUTED: 0x10,
+  /**
+   * With FORWARDED, on a read: the key's owner did not answer, so a member that holds a replica of the key
+   * serves it from its copy (docs/ARCHITECTURE.md, "Replicas"); one that does not answers UNAVAILABLE.
+   */
+  REPLICA_READ: 0x20,
 } as const;
 
 export const SET_MODE_SHIFT = 1;
 
 /** Flag bits a version-1 request may set; any other bit makes the frame MALFORMED. */
-export const ALLOWED_REQUEST_FLAGS = Flag.FORWARDED | Flag.SET_MODE_MASK | Flag.REROUTED;
+export const ALLOWED_REQUEST_FLAGS = Flag.FORWARDED | Flag.SET_MODE_MASK | Flag.REROUTED | Flag.REPLICA_READ;
 
 export const SetMode = {
   /** Store unconditionally. */

@@ -20,14 +20,20 @@ import { messageOf, type PeerRequester } from './peer-answers';
 import { MultiRoute } from './multi-route';
 import { isBlindWrite, type ReadThrough } from './read-through';
 import { RemoteComposer } from './remote-compose';
-import { copyRequest, KeyOp, keyView, SetFlag, type KeyList, type KeyRequest } from './request';
+import { copyRequest, KeyOp, KeyRequest, keyView, SetFlag, type KeyList } from './request';
 import type { RawResponse, ReplySink } from './sink';
 import { DeferredSink } from './deferred-sink';
+import { mayWrite, WrittenKeys, type Replication } from './replication';
+import { MAX_REPLICAS } from '../consistent/ring';
 
 /** What the router needs of the node's Cluster (src/server/cluster.ts satisfies it). */
 export interface RoutingCluster {
   readonly selfId: string;
-  readonly ring: Pick<HashRing, 'lookupIndex' | 'lookupBatch' | 'nodeAt' | 'nodes' | 'epoch'>;
+  readonly ring: Pick<HashRing, 'lookupIndex' | 'lookupBatch' | 'nodeAt' | 'nodes' | 'epoch' | 'holdersOf' | 'holdsKey'>;
+  /** Copies of each key (--replicas): the owner and the next distinct members in ring order hold it. */
+  readonly replicas: number;
+  /** True while membership suspects the member: a read of its keys goes to a replica at once. */
+  isSuspect(id: string): boolean;
   /** False while this node is cut off from the majority: it then refuses key requests. */
   readonly hasQuorum: boolean;
   readonly staleGuard: { refusedWithoutQuorum: number };
@@ -56,7 +62,18 @@ const noop = (): void => undefined;
 
 export class KeyRouter {
   /** Requests sent to owners, those that got no answer, requests served for peers, commands of two round trips. */
-  readonly counters = { forwarded: 0, forwardFailures: 0, servedForPeers: 0, composed: 0, refusedWhileJoining: 0 };
+  readonly counters = {
+    forwarded: 0,
+    forwardFailures: 0,
+    servedForPeers: 0,
+    composed: 0,
+    refusedWhileJoining: 0,
+    /** Reads of a key whose owner did not answer (or is suspect), served from a replica's copy. */
+    failoverReads: 0,
+    /** Replica reads asked of this node for a key it holds no copy of in its view. */
+    replicaReadsRefused: 0,
+  };
+  private readonly holders = new Int32Array(MAX_REPLICAS);
   /** Keys with a two-round-trip command in flight (latin1 of the key bytes) → settles when it is done. */
   private readonly barriers = new Map<string, Promise<void>>();
   private readonly composer: RemoteComposer;
@@ -71,6 +88,7 @@ export class KeyRouter {
     private readonly cluster?: RoutingCluster,
     private readonly peers?: PeerRequester,
     private readonly readThrough?: ReadThrough,
+    private readonly replication?: Replication,
   ) {
     this.composer = new RemoteComposer(this);
     this.multiRoute = cluster === undefined ? undefined : new MultiRoute(this, cluster.ring);
@@ -111,6 +129,10 @@ export class KeyRouter {
       this.refuse(sink);
       return;
     }
+    if (r.replicaRead && r.forwarded) {
+      this.serveReplicaRead(r, sink);
+      return;
+    }
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
     // A rerouted request is served where it lands, except on a member that has left the ring (leaving): it
     // sends it on to the owner it sees, which serves it (REROUTED kept), so nothing lands where it gets dropped.
@@ -148,7 +170,96 @@ export class KeyRouter {
         return;
       }
     }
-    this.local.serve(r, sink);
+    this.serveLocal(r, sink);
+  }
+
+  /**
+   * Runs a request on this node's store. A write whose keys other members hold copies of (--replicas) is
+   * answered only once every one of them has acknowledged the keys' new state (docs/ARCHITECTURE.md, "Replicas").
+   */
+  serveLocal(r: KeyRequest, sink: ReplySink): void {
+    const replication = this.replication;
+    if (replication === undefined || !replication.active || !mayWrite(r)) {
+      this.local.serve(r, sink);
+      return;
+    }
+    let answer: ((sink: ReplySink) => void) | undefined;
+    const held = new DeferredSink((write) => (answer = write), sink.sizer);
+    const acknowledged = this.replicatedWrite(() => this.local.serve(r, held));
+    if (acknowledged === null) {
+      answer!(sink);
+      return;
+    }
+    const late = sink.later();
+    acknowledged.then(
+      () => answer!(late),
+      (error: unknown) => late.error(error),
+    );
+  }
+
+  /**
+   * Runs `write` (LocalKeys calls) and sends what it wrote to the keys' replicas; the promise settles once all
+   * acknowledged. Null when nothing needs acknowledging (one copy per key, or no other holder).
+   */
+  replicatedWrite(write: () => void): Promise<void> | null {
+    const replication = this.replication;
+    if (replication === undefined || !replication.active) {
+      write();
+      return null;
+    }
+    const written = new WrittenKeys();
+    this.local.writes = written;
+    try {
+      write();
+    } finally {
+      this.local.writes = null;
+    }
+    return written.keys.length === 0 ? null : replication.replicate(written.keys);
+  }
+
+  /** A member asks this node for its replica's copy of a key whose owner did not answer. */
+  private serveReplicaRead(r: KeyRequest, sink: ReplySink): void {
+    const cluster = this.cluster!;
+    if (!cluster.ring.holdsKey(r.keyBuf, r.keyOff, r.keyLen, cluster.replicas, this.selfIndexOf())) {
+      this.counters.replicaReadsRefused++;
+      sink.error(new UnavailableError(`${cluster.selfId} holds no copy of this key in its view of the ring`));
+      return;
+    }
+    this.serveHere(r, sink);
+  }
+
+  /**
+   * A read whose owner did not answer (or is suspect): the key's other holders in ring order, this node's own
+   * copy when it holds one, else each replica asked in turn (REPLICA_READ). The last error when none answers.
+   */
+  private failover(owner: string, op: KeyOp, key: Buffer, sink: ReplySink, cause: unknown): void {
+    const cluster = this.cluster!;
+    const ring = cluster.ring;
+    const count = ring.holdersOf(key, 0, key.length, cluster.replicas, this.holders);
+    const candidates: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = ring.nodeAt(this.holders[i]!)!;
+      if (id !== owner) candidates.push(id);
+    }
+    const next = (at: number, error: unknown): void => {
+      if (at >= candidates.length) {
+        sink.error(error);
+        return;
+      }
+      const id = candidates[at]!;
+      this.counters.failoverReads++;
+      if (id === cluster.selfId) {
+        const copy = new KeyRequest().single(op, key, 0, key.length);
+        copy.forwarded = true;
+        this.serveHere(copy, sink);
+        return;
+      }
+      this.send(id, OPCODE_OF[op]!, Flag.REPLICA_READ, key, null, 0).then(
+        (response) => sink.relay(response, id),
+        (failed: unknown) => next(at + 1, failed),
+      );
+    };
+    next(0, cause);
   }
 
   /** Reads through the pending keys of a multi-key read or delete that miss here; false when there are none. */
@@ -193,13 +304,13 @@ export class KeyRouter {
     }
     const through = this.readThrough;
     if (this.multiRoute === undefined) {
-      this.local.serve(r, sink);
+      this.serveLocal(r, sink);
     } else if (this.cutOff) {
       this.refuse(sink);
     } else if (through !== undefined && through.active && !r.fetched && r.op !== KeyOp.MSET && this.readThroughMany(r, sink)) {
       // Routed again once the pending keys are here.
     } else if (r.rerouted && this.selfIndexOf() >= 0) {
-      this.local.serve(r, sink);
+      this.serveLocal(r, sink);
     } else if (r.forwarded) {
       // The sender's view may differ from this node's: keys this node does not own go on to their owners, once.
       this.sendFlags = Flag.REROUTED;
@@ -256,6 +367,10 @@ export class KeyRouter {
       return;
     }
     const key = r.keyBuf.subarray(r.keyOff, r.keyOff + r.keyLen);
+    if ((op === KeyOp.GET || op === KeyOp.TTL) && this.cluster!.replicas > 1) {
+      this.readWithFailover(owner, op, key, sink);
+      return;
+    }
     const isSet = op === KeyOp.SET;
     const value = isSet && r.valueLen > 0 ? r.valueBuf.subarray(r.valueOff, r.valueOff + r.valueLen) : null;
     const extras = op === KeyOp.INCR ? r.delta : isSet || op === KeyOp.TOUCH ? r.ttlMs : 0;
@@ -266,6 +381,20 @@ export class KeyRouter {
     pending.then(
       (response) => late.relay(response, owner),
       (error: unknown) => late.error(error),
+    );
+  }
+
+  /** A read sent to the owner, or straight to a replica while the owner is suspect; replicas when it fails. */
+  private readWithFailover(owner: string, op: KeyOp, view: Buffer, sink: ReplySink): void {
+    const key = Buffer.from(view);
+    const late = sink.later();
+    if (this.cluster!.isSuspect(owner)) {
+      this.failover(owner, op, key, late, new UnavailableError(`the key's owner ${owner} is suspect`));
+      return;
+    }
+    this.send(owner, OPCODE_OF[op]!, 0, key, null, 0).then(
+      (response) => late.relay(response, owner),
+      (error: unknown) => this.failover(owner, op, key, late, error),
     );
   }
 

@@ -14,6 +14,7 @@ import { SetMode } from '../protocol/constants';
 import type { Store, StoreStats } from '../cache/store';
 import { StoredValue } from '../cache/stored-value';
 import { ExpireFlag, GetExFlag, KeyOp, SetFlag, type KeyList, type KeyRequest } from './request';
+import type { WrittenKeys } from './replication';
 import type { ReplySink } from './sink';
 
 export type { StoreStats };
@@ -22,6 +23,8 @@ export class LocalKeys {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   private readonly found: StoredValue;
+  /** Set by the key router while a request whose writes go to replicas runs: every key it may change. */
+  writes: WrittenKeys | null = null;
 
   constructor(private readonly store: Store) {
     this.maxKeyBytes = store.maxKeyBytes;
@@ -59,6 +62,7 @@ export class LocalKeys {
   private run(r: KeyRequest, sink: ReplySink): void {
     const store = this.store;
     const { keyBuf: kb, keyOff: ko, keyLen: kl } = r;
+    if (this.writes !== null && r.keys === null) this.writes.add(kb, ko, kl);
     switch (r.op) {
       case KeyOp.GET:
         if (this.found.find(kb, ko, kl)) sink.stored(this.found);
@@ -178,6 +182,7 @@ export class LocalKeys {
     for (let j = 0; j < keys.count; j++) {
       if (remote !== null && remote[j] !== 0) continue;
       const i = first + 2 * j;
+      this.writes?.add(bufs[i]!, offs[i]!, lens[i]!);
       this.store.setFrom(bufs[i]!, offs[i]!, lens[i]!, bufs[i + 1]!, offs[i + 1]!, lens[i + 1]!, ttlMs, SetMode.SET);
     }
   }
@@ -190,6 +195,7 @@ export class LocalKeys {
     for (let j = 0; j < keys.count; j++) {
       if (remote !== null && remote[j] !== 0) continue;
       const i = first + j;
+      if (remove) this.writes?.add(bufs[i]!, offs[i]!, lens[i]!);
       if (remove ? store.deleteFrom(bufs[i]!, offs[i]!, lens[i]!) : store.ttlFrom(bufs[i]!, offs[i]!, lens[i]!) !== -2) n++;
     }
     return n;

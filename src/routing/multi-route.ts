@@ -36,6 +36,10 @@ export interface MultiRouter {
   barrierOf(kb: Buffer, ko: number, kl: number): Promise<void> | undefined;
   afterBarriers(waits: Array<Promise<void>>, r: KeyRequest, sink: ReplySink): void;
   selfIndexOf(): number;
+  /** KeyRouter.serveLocal: runs a request here, answered once its writes reached the keys' replicas. */
+  serveLocal(r: KeyRequest, sink: ReplySink): void;
+  /** KeyRouter.replicatedWrite: runs local writes; settles once their replicas acknowledged (null: none). */
+  replicatedWrite(write: () => void): Promise<void> | null;
 }
 
 interface PartAnswer {
@@ -74,7 +78,7 @@ export class MultiRoute {
       else list.push(j);
     }
     if (remote === null) {
-      this.router.local.serve(r, sink);
+      this.router.serveLocal(r, sink);
       return;
     }
     const waits = r.ordered || r.fetched ? [] : this.barriersOf(keys, remote);
@@ -159,13 +163,16 @@ export class MultiRoute {
   }
 
   private mset(keys: KeyList, remote: Uint8Array, parts: Map<string, number[]>, ttlMs: number, sink: ReplySink): void {
-    this.router.local.mset(keys, remote, ttlMs);
+    const replicated = this.router.replicatedWrite(() => this.router.local.mset(keys, remote, ttlMs));
     const sent = this.sendParts(keys, parts, Opcode.MSET, ttlMs, Number.POSITIVE_INFINITY);
     const late = sink.later();
-    void Promise.all(sent).then((answers) => {
-      for (const answer of answers) if (!this.answered(answer, late)) return;
-      late.ok();
-    });
+    void Promise.all([Promise.all(sent), replicated]).then(
+      ([answers]) => {
+        for (const answer of answers) if (!this.answered(answer, late)) return;
+        late.ok();
+      },
+      (error: unknown) => late.error(error),
+    );
   }
 
   /** False (and the sink answered) when a part failed: unreachable, or the owner's error status. */
@@ -183,8 +190,12 @@ export class MultiRoute {
 
   /** DEL or EXISTS: local keys counted now, one request per remote key; the sum. */
   private count(keys: KeyList, remote: Uint8Array, parts: Map<string, number[]>, remove: boolean, sink: ReplySink): void {
-    const n = this.router.local.count(keys, remote, remove);
+    let n = 0;
+    const replicated = remove
+      ? this.router.replicatedWrite(() => (n = this.router.local.count(keys, remote, true)))
+      : ((n = this.router.local.count(keys, remote, false)), null);
     const counts: Array<Promise<number>> = [];
+    if (replicated !== null) counts.push(replicated.then(() => 0));
     for (const [owner, indexes] of parts) {
       for (const j of indexes) {
         const sent = this.router.send(owner, remove ? Opcode.DELETE : Opcode.TTL, 0, keyView(keys, j), null, 0);

@@ -87,6 +87,8 @@ export class KeyRequest {
   forwarded = false;
   /** Forwarded a second time by a member that does not own the key: served where it lands. */
   rerouted = false;
+  /** Forwarded to a replica because the key's owner did not answer: served from this node's copy if it holds one. */
+  replicaRead = false;
   /** The codec checked every key and value against the limits already (the binary port's validateRequest). */
   validated = false;
   /** Its pending keys were read through already (read-through.ts): serve it as it is now. */
@@ -113,6 +115,7 @@ export class KeyRequest {
     this.flags = 0;
     this.forwarded = false;
     this.rerouted = false;
+    this.replicaRead = false;
     this.validated = false;
     this.fetched = false;
     this.ordered = false;
@@ -145,6 +148,7 @@ export function copyRequest(r: KeyRequest): KeyRequest {
   copy.delta = r.delta;
   copy.forwarded = r.forwarded;
   copy.rerouted = r.rerouted;
+  copy.replicaRead = r.replicaRead;
   copy.validated = r.validated;
   copy.fetched = r.fetched;
   copy.ordered = r.ordered;

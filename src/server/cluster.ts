@@ -22,6 +22,8 @@ export interface ClusterOptions {
   store: Store;
   seeds: readonly string[];
   vnodes: number;
+  /** Copies of each key (docs/ARCHITECTURE.md, "Replicas"); 1 when absent. */
+  replicas?: number;
   membership: MembershipOptions;
   forwardTimeoutMs: number;
   connectTimeoutMs: number;
@@ -85,11 +87,12 @@ export class Cluster implements ClusterView {
     // Store versions carry this member's tag, so two members' equal versions still order the same everywhere.
     options.store.versions.retag(hash32(options.selfId));
     this.movement = new DataMovement(
-      { selfId: options.selfId, ring: this.ring, reachable: (id) => this.isReachable(id) },
+      { selfId: options.selfId, ring: this.ring, replicas: this.replicas, reachable: (id) => this.isReachable(id) },
       options.store,
       this.peers,
       logger,
       options.movement,
+      (id) => this.membership.probeNow(id),
     );
     this.membership.table.onChange((member, previous) => {
       // The updates of one message (a join's whole member table) make one ring change, so data movement sees
@@ -144,6 +147,15 @@ export class Cluster implements ClusterView {
     this.logger.info(`ring epoch ${this.ring.epoch}: ${this.ring.size} owners, checksum ${this.ring.checksum.toString(16)}`);
     for (const listener of this.epochListeners) listener(this.ring.epoch);
     this.moveData(before);
+  }
+
+  /** Copies of each key: the owner and the next distinct members in ring order hold it. */
+  get replicas(): number {
+    return this.options.replicas ?? 1;
+  }
+
+  isSuspect(id: string): boolean {
+    return this.membership.table.get(id)?.state === 'suspect';
   }
 
   private isReachable(id: string): boolean {
@@ -220,6 +232,7 @@ export class Cluster implements ClusterView {
     return {
       self: this.selfId,
       vnodes: this.ring.vnodes,
+      replicas: this.replicas,
       epoch: this.ring.epoch,
       checksum: this.ring.checksum,
       members: this.membership.table

@@ -112,6 +112,7 @@ export class LocalCommandHandler implements RequestHandler {
     }
     r.forwarded = (frame.flags & Flag.FORWARDED) !== 0;
     r.rerouted = (frame.flags & Flag.REROUTED) !== 0;
+    r.replicaRead = (frame.flags & Flag.REPLICA_READ) !== 0;
     r.validated = true;
     return r;
   }

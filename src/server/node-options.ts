@@ -37,6 +37,12 @@ export interface NodeOptions {
    * 25; 100: full speed). Lower keeps foreground latency closer to idle and makes joins and leaves slower.
    */
   transferSharePercent?: number;
+  /**
+   * Copies of each key, 1–5 (default 1): the owner and the next distinct members in ring order hold it, and a
+   * write is acknowledged once every live holder has it (docs/ARCHITECTURE.md, "Replicas"). Every member of a
+   * cluster must run with the same value.
+   */
+  replicas?: number;
   /** Where log lines go (default: stderr at 'info'). */
   logger?: Logger;
   /** The store's clock (ms); injectable for tests. */
@@ -115,6 +121,7 @@ export interface ResolvedNodeOptions {
   drainTimeoutMs: number;
   handoffTimeoutMs: number;
   transferSharePercent: number;
+  replicas: number;
   join: string[];
   advertise: HostPort | undefined;
   vnodes: number;
@@ -154,6 +161,7 @@ export const NODE_DEFAULTS = {
   drainTimeoutMs: 10_000,
   handoffTimeoutMs: 30_000,
   transferSharePercent: 25,
+  replicas: 1,
   vnodes: 160,
   probeIntervalMs: 300,
   probeTimeoutMs: 300,
@@ -180,6 +188,7 @@ const LIMITS = {
   drainTimeoutMs: [0, 3_600_000],
   handoffTimeoutMs: [0, 3_600_000],
   transferSharePercent: [1, 100],
+  replicas: [1, 5],
   vnodes: [1, 4096],
   probeIntervalMs: [10, 60_000],
   probeTimeoutMs: [5, 60_000],
@@ -218,6 +227,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     drainTimeoutMs: pick('drainTimeoutMs'),
     handoffTimeoutMs: pick('handoffTimeoutMs'),
     transferSharePercent: pick('transferSharePercent'),
+    replicas: pick('replicas'),
     join: (options.join ?? []).map((seed) => formatSeed(seed)),
     advertise: options.advertise === undefined ? undefined : parseHostPort(options.advertise, 'advertise'),
     vnodes: pick('vnodes'),

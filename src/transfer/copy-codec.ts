@@ -3,7 +3,8 @@
  * peer sends is range-checked before use: a body that does not parse exactly is refused as a whole with a
  * TransferFormatError, and nothing of it is applied.
  *
- *   PULL request    JSON {"checksum": ring checksum, "cursor": slot to resume at, "maxBytes": batch limit}
+ *   PULL request    JSON {"checksum": ring checksum, "cursor": slot to resume at, "maxBytes": batch limit,
+ *                   "arcs": [lo, hi, lo, hi, …] the hash ranges asked for (sorted, disjoint; absent: all)}
  *   PULL response   u8 format (1) · u8 flags (bit 0: the scan is complete) · f64 next cursor · u32 item count ·
  *                   items
  *   item            u16 key length · u32 value length · f64 expiry (ms, 0 none) · f64 version · i32 member tag ·
@@ -34,14 +35,23 @@ export interface PullRequest {
   checksum: number;
   cursor: number;
   maxBytes: number;
+  /** The hash ranges asked for, as sorted disjoint (lo, hi) pairs, inclusive; null: every key the asker holds. */
+  arcs: Uint32Array | null;
 }
 
+/** At most this many ranges in one PULL: far above what rings of MAX_REPLICAS × 4096 points cut. */
+const MAX_ARCS = 1 << 14;
+
 export function encodePullRequest(request: PullRequest): Buffer {
-  return Buffer.from(JSON.stringify(request), 'utf8');
+  const { arcs, ...rest } = request;
+  // More ranges than a request may carry (only with extreme vnode counts): ask for every key the asker holds.
+  const listed = arcs !== null && arcs.length <= 2 * MAX_ARCS;
+  return Buffer.from(JSON.stringify(listed ? { ...rest, arcs: Array.from(arcs) } : rest), 'utf8');
 }
 
 export function decodePullRequest(body: Buffer): PullRequest {
-  const raw = parseJson(body);
+  // Room for the fields and every arc bound written out in full.
+  const raw = parseJson(body, 256 + 2 * MAX_ARCS * 11);
   const { checksum, cursor, maxBytes } = raw;
   if (!isUint32(checksum)) throw new TransferFormatError('checksum must be a uint32');
   if (!(Number.isSafeInteger(cursor) && (cursor as number) >= 0 && (cursor as number) <= MAX_CURSOR)) {
@@ -50,7 +60,24 @@ export function decodePullRequest(body: Buffer): PullRequest {
   if (!(Number.isSafeInteger(maxBytes) && (maxBytes as number) >= 1024 && (maxBytes as number) <= MAX_BATCH_BYTES)) {
     throw new TransferFormatError(`maxBytes must be from 1024 to ${MAX_BATCH_BYTES}`);
   }
-  return { checksum: checksum as number, cursor: cursor as number, maxBytes: maxBytes as number };
+  return { checksum: checksum as number, cursor: cursor as number, maxBytes: maxBytes as number, arcs: decodeArcs(raw.arcs) };
+}
+
+function decodeArcs(raw: unknown): Uint32Array | null {
+  if (raw === undefined) return null;
+  if (!Array.isArray(raw) || raw.length % 2 !== 0 || raw.length > 2 * MAX_ARCS) {
+    throw new TransferFormatError(`arcs must be an array of at most ${MAX_ARCS} (lo, hi) pairs`);
+  }
+  const arcs = new Uint32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const value: unknown = raw[i];
+    if (!isUint32(value)) throw new TransferFormatError('each arc bound must be a uint32');
+    arcs[i] = value as number;
+    if (i % 2 === 1 ? arcs[i]! < arcs[i - 1]! : i > 0 && arcs[i]! <= arcs[i - 1]!) {
+      throw new TransferFormatError('arcs must be sorted, disjoint (lo, hi) pairs with lo <= hi');
+    }
+  }
+  return arcs;
 }
 
 export function encodeChecksum(checksum: number): Buffer {
@@ -191,8 +218,8 @@ function readMeta(body: Buffer, at: number): { expireAt: number; version: number
   return { expireAt, version, tag: body.readInt32BE(at + 16) };
 }
 
-function parseJson(body: Buffer): Record<string, unknown> {
-  if (body.length > 1024) throw new TransferFormatError('request body too long');
+function parseJson(body: Buffer, maxBytes = 1024): Record<string, unknown> {
+  if (body.length > maxBytes) throw new TransferFormatError('request body too long');
   let raw: unknown;
   try {
     raw = JSON.parse(body.toString('utf8'));

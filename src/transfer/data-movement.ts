@@ -12,6 +12,8 @@ import { Inbound } from './inbound';
 import { MOVEMENT_DEFAULTS, type MovementOptions, type MovementView, type TransferPeers } from './movement-types';
 import { Outbound, type TransferAnswer } from './outbound';
 import { ringOf } from './ring-moves';
+import { ReplicaReceiver } from './replica-receiver';
+import { ReplicaWriter, type ReplicaPeers } from './replica-writer';
 import { Sweeper } from './sweeper';
 
 export type { TransferAnswer };
@@ -20,20 +22,27 @@ export class DataMovement implements ReadThrough {
   private readonly sweeper: Sweeper;
   private readonly inbound: Inbound;
   private readonly outbound: Outbound;
+  /** The owner's side of synchronous replicas: what the key router hands written keys to. */
+  readonly replicas: ReplicaWriter;
+  private readonly replicaIn: ReplicaReceiver;
   /** The version clock at the last ring change (0 before any). */
   private previousChange = 0;
 
   constructor(
     private readonly view: MovementView,
     private readonly store: Store,
-    peers: TransferPeers,
+    peers: TransferPeers & ReplicaPeers,
     logger: Logger,
     options: Partial<MovementOptions> = {},
+    /** A replica did not acknowledge a write: membership probes it now. */
+    replicaUnanswered: (peerId: string) => void = () => undefined,
   ) {
     const resolved = { ...MOVEMENT_DEFAULTS, ...options };
     this.sweeper = new Sweeper(store);
     this.inbound = new Inbound(view, store, peers, this.sweeper, resolved, logger);
     this.outbound = new Outbound(view, store, this.sweeper, resolved, logger);
+    this.replicas = new ReplicaWriter(view, store, peers, replicaUnanswered);
+    this.replicaIn = new ReplicaReceiver(view, store);
   }
 
   /**
@@ -90,6 +99,8 @@ export class DataMovement implements ReadThrough {
         return this.outbound.servePull(from, value);
       case Opcode.PULL_DONE:
         return this.outbound.serveDone(from, value);
+      case Opcode.REPLICATE:
+        return this.replicaIn.apply(from, value);
       default:
         return { status: Status.UNKNOWN_OPCODE, value: Buffer.from(`opcode 0x${opcode.toString(16)} is not a data-movement request`) };
     }
@@ -105,6 +116,11 @@ export class DataMovement implements ReadThrough {
       awaitingConfirmation: this.outbound.pending,
       versionsRejectedAhead: this.store.versions.rejectedAhead,
     };
+  }
+
+  /** Replica writes sent and received, their acknowledgement latency, and the ranges still being restored. */
+  replicationStats(): Record<string, unknown> {
+    return { ...this.replicas.stats(), ...this.replicaIn.counters, underReplicatedRanges: this.inbound.rangesPending };
   }
 
   close(): void {

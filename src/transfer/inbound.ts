@@ -17,7 +17,8 @@ import type { HashRing } from '../consistent/ring';
 import type { Logger } from '../logger';
 import { Opcode, Status, statusName } from '../protocol/constants';
 import { decodeBatch, decodeFetchAnswer, encodeChecksum, encodePullRequest, TransferFormatError, type BatchItem } from './copy-codec';
-import { ringMoves } from './ring-moves';
+import { xxh32 } from '../consistent/xxhash32';
+import { arcsOf, inArcs, ringMoves } from './ring-moves';
 import type { Sweeper } from './sweeper';
 import type { MovementOptions, MovementView, TransferPeers } from './movement-types';
 
@@ -35,9 +36,9 @@ interface SourcePull {
 }
 
 interface Handoff {
-  /** The ring before the change: where each key of the moved ranges was. */
-  readonly before: HashRing;
+  /** Each source's pull, and the arcs this node gained from it at this change (sorted lo, hi pairs). */
   readonly sources: Map<string, SourcePull>;
+  readonly arcs: Map<string, Uint32Array>;
 }
 
 /** At most this many ring changes with pulls still running are remembered; older ones are abandoned. */
@@ -52,6 +53,8 @@ export class Inbound {
   /** Bumps on every ring change: running pulls restart under the new ring. */
   private generation = 0;
   private closed = false;
+  private indexEpoch = -1;
+  private indexOfSelf = -1;
   readonly counters = {
     pulls: 0,
     pullsCompleted: 0,
@@ -86,10 +89,17 @@ export class Inbound {
   begin(before: HashRing): void {
     this.generation++;
     const self = this.view.selfId;
-    const sources = new Set<string>();
-    for (const move of ringMoves(before, this.view.ring)) if (move.to === self && move.from !== self) sources.add(move.from);
-    if (sources.size > 0) {
-      const handoff: Handoff = { before, sources: new Map() };
+    const gained = new Map<string, Array<{ lo: number; hi: number }>>();
+    for (const move of ringMoves(before, this.view.ring, this.view.replicas)) {
+      if (move.to !== self || move.from === self) continue;
+      const list = gained.get(move.from);
+      if (list === undefined) gained.set(move.from, [move]);
+      else list.push(move);
+    }
+    const sources = [...gained.keys()];
+    if (sources.length > 0) {
+      const handoff: Handoff = { sources: new Map(), arcs: new Map() };
+      for (const [id, moves] of gained) handoff.arcs.set(id, arcsOf(moves));
       for (const id of sources) {
         let pull = this.pulls.get(id);
         if (pull === undefined) {
@@ -101,7 +111,7 @@ export class Inbound {
         handoff.sources.set(id, pull);
       }
       this.handoffs.push(handoff);
-      this.logger.info(`pulling the ranges this node gained from ${[...sources].join(', ')}`);
+      this.logger.info(`pulling the ranges this node gained from ${sources.join(', ')}`);
     }
     // Every other member that may be holding copies for this node until it confirms, and that it pulls nothing
     // from, hears at once that it needs nothing from it under this ring (members' views of an earlier ring may
@@ -116,20 +126,51 @@ export class Inbound {
   }
 
   /**
-   * The member a key of kb[ko, ko + kl) must be read through from: this node owns it, and the member that owned
-   * it before has not finished sending its range. Undefined otherwise.
+   * The member a key of kb[ko, ko + kl) must be read through from: this node holds it (owner or replica), and
+   * the member it gained the key's range from has not finished sending it. Undefined otherwise.
    */
   sourceOf(kb: Uint8Array, ko: number, kl: number): string | undefined {
     if (this.handoffs.length === 0) return undefined;
     const ring = this.view.ring;
-    if (ring.nodeAt(ring.lookupIndex(kb, ko, kl)) !== this.view.selfId) return undefined;
+    const hash = xxh32(kb, ko, kl, 0);
+    if (!ring.holdsHash(hash, this.view.replicas, this.selfIndex())) return undefined;
     for (let i = this.handoffs.length - 1; i >= 0; i--) {
-      const handoff = this.handoffs[i]!;
-      const before = handoff.before.nodeAt(handoff.before.lookupIndex(kb, ko, kl));
-      const pull = before === undefined ? undefined : handoff.sources.get(before);
-      if (pull !== undefined && pull.state === 'pulling') return pull.id;
+      for (const [id, arcs] of this.handoffs[i]!.arcs) {
+        if (!inArcs(arcs, hash)) continue;
+        const pull = this.handoffs[i]!.sources.get(id)!;
+        if (pull.state === 'pulling') return pull.id;
+      }
     }
     return undefined;
+  }
+
+  /** Arcs this node still pulls (ranges it holds fewer copies of than the ring says), for STATS. */
+  get rangesPending(): number {
+    let count = 0;
+    for (const handoff of this.handoffs) {
+      for (const [id, arcs] of handoff.arcs) if (handoff.sources.get(id)!.state === 'pulling') count += arcs.length >>> 1;
+    }
+    return count;
+  }
+
+  /** Every arc any running handoff gained from `source`, merged: what a pull from it asks for. */
+  private arcsFrom(source: string): Uint32Array {
+    const moves: Array<{ lo: number; hi: number }> = [];
+    for (const handoff of this.handoffs) {
+      const arcs = handoff.arcs.get(source);
+      if (arcs === undefined) continue;
+      for (let i = 0; i < arcs.length; i += 2) moves.push({ lo: arcs[i]!, hi: arcs[i + 1]! });
+    }
+    return arcsOf(moves);
+  }
+
+  private selfIndex(): number {
+    const ring = this.view.ring;
+    if (ring.epoch !== this.indexEpoch) {
+      this.indexEpoch = ring.epoch;
+      this.indexOfSelf = ring.nodes.indexOf(this.view.selfId);
+    }
+    return this.indexOfSelf;
   }
 
   /** Reads one key through from `source` and applies its copy here; a failure leaves the key as it was. */
@@ -200,7 +241,7 @@ export class Inbound {
       let next: number;
       let done: boolean;
       try {
-        const body = encodePullRequest({ checksum, cursor, maxBytes: this.options.batchBytes });
+        const body = encodePullRequest({ checksum, cursor, maxBytes: this.options.batchBytes, arcs: this.arcsFrom(pull.id) });
         const answer = await this.peers.transfer(pull.id, Opcode.PULL, null, body);
         if (answer.status !== Status.OK) throw new Error(`${statusName(answer.status)}: ${answer.value.toString('utf8')}`);
         const batch = decodeBatch(answer.value, this.store.maxKeyBytes, this.store.maxValueBytes);

@@ -11,6 +11,8 @@ export interface MovementView {
   readonly selfId: string;
   /** The current ring (rebuilt in place on every membership change). */
   readonly ring: HashRing;
+  /** Copies of each key (--replicas): a key is held by the first this many distinct owners from its point on. */
+  readonly replicas: number;
   /** True while the member may still answer: alive, suspect or leaving. */
   reachable(id: string): boolean;
 }

@@ -10,7 +10,8 @@ import type { HashRing } from '../consistent/ring';
 import type { Logger } from '../logger';
 import { Status } from '../protocol/constants';
 import { BatchWriter, decodeChecksum, decodePullRequest, encodeFetchAnswer, TransferFormatError } from './copy-codec';
-import { ringMoves, ringOf } from './ring-moves';
+import { xxh32 } from '../consistent/xxhash32';
+import { inArcs, ringMoves, ringOf } from './ring-moves';
 import type { Sweeper } from './sweeper';
 import type { MovementOptions, MovementView } from './movement-types';
 
@@ -67,17 +68,17 @@ export class Outbound {
     const selfBefore = before.nodes.indexOf(self);
     const carried = [...this.awaiting].filter((id) => this.view.reachable(id) && ring.nodes.includes(id));
     const holding = carried.length > 0;
+    const n = this.view.replicas;
     if (since > 0) {
-      this.sweeper.start(
-        (page, offset, length, version) =>
-          version >= since ||
-          before.lookupIndex(page, offset, length) === selfBefore ||
-          (holding && ring.lookupIndex(page, offset, length) !== selfNow),
-      );
+      this.sweeper.start((page, offset, length, version) => {
+        if (version >= since) return true;
+        const hash = xxh32(page, offset, length, 0);
+        return before.holdsHash(hash, n, selfBefore) || (holding && !ring.holdsHash(hash, n, selfNow));
+      });
     }
     this.awaiting.clear();
     for (const id of carried) this.awaiting.add(id);
-    for (const move of ringMoves(before, ring)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
+    for (const move of ringMoves(before, ring, n)) if (move.from === self && move.to !== self) this.awaiting.add(move.to);
     const checksum = this.view.ring.checksum;
     for (const [id, confirmed] of this.early) if (confirmed === checksum && this.awaiting.delete(id)) this.counters.waitsConfirmed++;
     this.early = new Map();
@@ -107,7 +108,10 @@ export class Outbound {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** A batch of the items `from` owns in the ring named by the request, from the request's cursor on. */
+  /**
+   * A batch of the items `from` holds (as owner or replica) in the ring named by the request, of the ranges it
+   * asks for, from the request's cursor on.
+   */
   async servePull(from: string, body: Buffer): Promise<TransferAnswer> {
     let request;
     try {
@@ -123,7 +127,12 @@ export class Outbound {
       return { status: Status.UNAVAILABLE, value: Buffer.from(`ring differs (here ${ring.checksum}, epoch ${ring.epoch}); retry`) };
     }
     const writer = new BatchWriter(request.maxBytes);
-    const keep = (page: Buffer, offset: number, length: number): boolean => ring.lookupIndex(page, offset, length) === target;
+    const n = this.view.replicas;
+    const arcs = request.arcs;
+    const keep = (page: Buffer, offset: number, length: number): boolean => {
+      const hash = xxh32(page, offset, length, 0);
+      return (arcs === null || inArcs(arcs, hash)) && ring.holdsHash(hash, n, target);
+    };
     const started = performance.now();
     let cursor = request.cursor;
     for (;;) {
@@ -187,7 +196,8 @@ export class Outbound {
     const ring = ringOf(this.view.ring.nodes, this.view.ring);
     const self = ring.nodes.indexOf(this.view.selfId);
     const from = this.store.versions.next();
-    this.sweeper.start((page, offset, length, version) => version >= from || ring.lookupIndex(page, offset, length) === self);
+    const n = this.view.replicas;
+    this.sweeper.start((page, offset, length, version) => version >= from || ring.holdsKey(page, offset, length, n, self));
     this.wake();
   }
 

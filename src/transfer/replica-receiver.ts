@@ -1,0 +1,65 @@
+/**
+ * The replica's side of synchronous replicas (docs/ARCHITECTURE.md, "Replicas"): applies the owner's REPLICATE
+ * batches by version, in the order they arrive (they are applied before anything else on the connection is
+ * read, so a key's writes land in the order the owner made them). Refused whole: a body that does not parse, and
+ * a batch from a member this node does not hold alive (one it declared dead may still believe it owns keys; its
+ * writes must not land here). An item this store cannot take (it closed meanwhile) fails the batch: the owner
+ * then does not acknowledge the write.
+ */
+import type { Store } from '../cache/store';
+import { CopyResult } from '../cache/store-copies';
+import { Status } from '../protocol/constants';
+import { TransferFormatError } from './copy-codec';
+import type { MovementView } from './movement-types';
+import type { TransferAnswer } from './outbound';
+import { decodeReplicaBatch } from './replica-codec';
+
+const OK = Buffer.alloc(0);
+
+export class ReplicaReceiver {
+  readonly counters = {
+    /** Keys applied from owners' REPLICATE batches (a value or a removal). */
+    replicaItemsApplied: 0,
+    /** Keys this store already held as new or newer (a pull got there first). */
+    replicaItemsNotNewer: 0,
+    /** Batches refused: malformed, or from a member not alive in this node's view. */
+    replicaBatchesRefused: 0,
+  };
+
+  constructor(
+    private readonly view: MovementView,
+    private readonly store: Store,
+  ) {}
+
+  apply(from: string, body: Buffer): TransferAnswer {
+    if (!this.view.reachable(from)) {
+      this.counters.replicaBatchesRefused++;
+      return { status: Status.UNAVAILABLE, value: Buffer.from(`${from} is not a live member in this node's view; not applied`) };
+    }
+    let items;
+    try {
+      items = decodeReplicaBatch(body, this.store.maxKeyBytes, this.store.maxValueBytes);
+    } catch (error) {
+      this.counters.replicaBatchesRefused++;
+      const message = error instanceof TransferFormatError ? error.message : String(error);
+      return { status: Status.BAD_ARGUMENT, value: Buffer.from(message) };
+    }
+    const store = this.store;
+    for (const item of items) {
+      const { key, value } = item;
+      let result: CopyResult;
+      try {
+        result =
+          value === null
+            ? store.applyRemoval(key, 0, key.length, item.version, item.tag)
+            : store.applyCopy(key, 0, key.length, value, 0, value.length, item.expireAt, item.version, item.tag);
+      } catch (error) {
+        this.counters.replicaBatchesRefused++;
+        return { status: Status.INTERNAL_ERROR, value: Buffer.from(`replica write not applied: ${String(error)}`) };
+      }
+      if (result === CopyResult.OLDER || result === CopyResult.BURIED) this.counters.replicaItemsNotNewer++;
+      else this.counters.replicaItemsApplied++;
+    }
+    return { status: Status.OK, value: OK };
+  }
+}
