@@ -88,7 +88,7 @@ export class Client extends EventEmitter {
     isClosed: () => this.closed,
     routingRing: () => this.ring,
     freshTopology: () => this.fetcher.fresh(),
-    route: (key) => this.route(key),
+    route: (key, opcode) => this.route(key, opcode),
   };
   private readonly hooks: ConstructorParameters<typeof NodeConnection>[1];
   private closed = false;
@@ -96,6 +96,8 @@ export class Client extends EventEmitter {
   /** Smart routing: the ring of the last topology, undefined until one is known (requests then proxy). */
   private ring: HashRing | undefined;
   private topology: TopologySnapshot | undefined;
+  /** Members the last topology named suspect: reads of their keys go to a replica first. */
+  private suspects = new Set<string>();
   /** Asks a live node for TOPOLOGY, one fetch at a time (topology-fetch.ts). */
   private readonly fetcher = new TopologyFetch(
     () => this.pick() ?? this.unreachable(),
@@ -293,7 +295,7 @@ export class Client extends EventEmitter {
     extras: number | bigint,
   ): Promise<OpcodeResults[O]> {
     const ring = this.ring;
-    const c = key === null ? this.pick() : this.route(key);
+    const c = key === null ? this.pick() : this.route(key, opcode);
     if (c === null) return Promise.reject(this.unreachable());
     const sent = c.request(opcode, flags, key, value, extras);
     // Only a smart client in a cluster has another owner to try: a single node pays nothing for this.
@@ -313,19 +315,33 @@ export class Client extends EventEmitter {
     return this.routing === 'smart' && (ring === undefined || ring.size > 1);
   }
 
-  /** The key's owner when its connection can take the request now, else any live node (pick()). */
-  private route(key: Bytes | null): NodeConnection | null {
+  /**
+   * The key's owner when its connection can take the request now. A read of a key with replicas goes to the
+   * first holder after it whose connection can while the owner's cannot, or the owner is suspect: a holder
+   * serves it from its copy (docs/ARCHITECTURE.md, "Replicas"). Else any live node (pick()), which forwards it.
+   */
+  private route(key: Bytes | null, opcode: number): NodeConnection | null {
     const ring = this.ring;
     if (ring !== undefined && key !== null) {
-      const owner = this.ownerConnection(ring, key);
+      const bytes = typeof key === 'string' ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+      const id = ring.lookup(bytes);
+      const replicas = this.topology?.replicas ?? 1;
+      const read = replicas > 1 && (opcode === Opcode.GET || opcode === Opcode.TTL);
+      const owner = read && this.suspects.has(id!) ? null : this.usableConnection(id);
       if (owner !== null) return owner;
+      if (read) {
+        const holders = ring.lookupN(bytes, replicas);
+        for (let i = 1; i < holders.length; i++) {
+          const replica = this.usableConnection(holders[i]);
+          if (replica !== null) return replica;
+        }
+      }
     }
     return this.pick();
   }
 
-  /** The owner's connection when it can take the request now; null to fall back to any live node. */
-  private ownerConnection(ring: HashRing, key: Bytes): NodeConnection | null {
-    const id = ring.lookup(typeof key === 'string' ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength));
+  /** The member's connection when it can take a request now; null to fall back to another node. */
+  private usableConnection(id: string | undefined): NodeConnection | null {
     if (id === undefined) return null;
     let c = this.byId.get(id);
     if (c === undefined) {
@@ -345,6 +361,7 @@ export class Client extends EventEmitter {
     // A joining node's view is partial: keys it seems to own may be members' it has not met yet.
     if (this.routing !== 'smart' || snapshot.joining === true) return;
     if (this.ring?.checksum !== snapshot.checksum) this.ring = ringOf(snapshot);
+    this.suspects = new Set(snapshot.members.filter((m) => m.state === 'suspect').map((m) => m.id));
     // Connections to members that are gone are retired, unless they were given as seeds: a member that leaves
     // gracefully still answers what it was sent, and closing now would fail those requests for nothing.
     const seeds = new Set(this.connections.map((c) => c.address.id));

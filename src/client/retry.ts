@@ -22,8 +22,11 @@ export interface RetryHost {
   routingRing(): object | undefined;
   /** Resolves once a topology fetched after this call has been applied (or the fetch failed). */
   freshTopology(): Promise<void>;
-  /** The connection for the key now (its owner, else any live node; key null: any live node), or null. */
-  route(key: Uint8Array | string | null): NodeConnection | null;
+  /**
+   * The connection for the key now (its owner, else for a read a live replica, else any live node; key null:
+   * any live node), or null.
+   */
+  route(key: Uint8Array | string | null, opcode: number): NodeConnection | null;
 }
 
 export interface RetrySpec<T> {
@@ -61,7 +64,7 @@ export async function retryRequest<T>(host: RetryHost, spec: RetrySpec<T>, first
     // UNAVAILABLE: the node that forwarded could not reach the owner. Its view may have been behind (the owner
     // had just left): one more try; after that only a moved ring names another owner, else the answer stands.
     if (fate === 'unavailable' && ++unavailable > 1 && host.routingRing() === ring) throw error;
-    const connection = host.route(spec.key);
+    const connection = host.route(spec.key, spec.opcode);
     if (connection === null) throw visible(error);
     ring = host.routingRing();
     const left = spec.deadline - performance.now();

@@ -31,6 +31,8 @@ export interface TopologySnapshot {
   limits?: NodeLimits;
   /** The answering node is still joining: its member list is partial, not a ring to route by. */
   joining?: boolean;
+  /** Copies of each key (the node's --replicas): a key's owner and the next distinct members hold it. 1 when absent. */
+  replicas: number;
 }
 
 const STATES = new Set(['alive', 'suspect', 'leaving', 'dead', 'left']);
@@ -65,7 +67,9 @@ export function parseTopology(text: string): TopologySnapshot {
       incarnation: member.incarnation,
     };
   });
-  const snapshot: TopologySnapshot = { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members };
+  const replicas = t.replicas ?? 1;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw bad('replica count');
+  const snapshot: TopologySnapshot = { self: t.self, vnodes: t.vnodes, epoch: t.epoch, checksum: t.checksum, members, replicas };
   if (t.limits !== undefined) snapshot.limits = parseLimits(t.limits, bad);
   if (t.joining !== undefined) {
     if (typeof t.joining !== 'boolean') throw bad('joining flag');

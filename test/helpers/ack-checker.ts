@@ -18,6 +18,10 @@ interface KeyState {
   mayBeLost: boolean;
   /** Values of failed writes since the last acknowledged one: each may or may not have been applied. */
   unsure: string[];
+  /** Every value written, in the order the writes were issued (one writer per key: one write at a time). */
+  history: string[];
+  /** Index in history of the last acknowledged value (−1: none). */
+  lastAcked: number;
 }
 
 export class AckChecker {
@@ -28,7 +32,7 @@ export class AckChecker {
   private state(key: string): KeyState {
     let state = this.keys.get(key);
     if (state === undefined) {
-      state = { acked: undefined, mayBeLost: false, unsure: [] };
+      state = { acked: undefined, mayBeLost: false, unsure: [], history: [], lastAcked: -1 };
       this.keys.set(key, state);
     }
     return state;
@@ -39,11 +43,39 @@ export class AckChecker {
     state.acked = value;
     state.mayBeLost = mayBeLost;
     state.unsure = [];
+    if (state.history[state.history.length - 1] !== value) state.history.push(value);
+    state.lastAcked = state.history.length - 1;
     this.acknowledgedCount++;
   }
 
+  /** A write of `value` is about to be sent: a read that overlaps it may return it. */
+  writing(key: string, value: string): void {
+    this.state(key).history.push(value);
+  }
+
+  /** Taken when a read starts: what it may return is judged against the writes acknowledged by then. */
+  readStart(key: string): number {
+    return this.keys.get(key)?.lastAcked ?? -1;
+  }
+
+  /**
+   * What is wrong with a read that started at `token` (readStart) returning `value` (null: nothing): it may
+   * return the value last acknowledged when it started or any value written after that one (acknowledged, failed
+   * or still in flight: a write concurrent with the read). A miss is wrong once a value had been acknowledged.
+   */
+  problemSince(key: string, value: Buffer | null, token: number): string | null {
+    const state = this.keys.get(key);
+    if (state === undefined) return null;
+    const read = value === null ? null : value.toString();
+    if (read === null) return token < 0 || state.mayBeLost ? null : `${key}: missing, acknowledged ${state.history[token]}`;
+    if (state.history.indexOf(read, Math.max(0, token)) >= 0) return null;
+    return `${key}: read ${read}, acknowledged ${token < 0 ? '(none)' : state.history[token]} when the read started`;
+  }
+
   failed(key: string, value: string, error: unknown): void {
-    this.state(key).unsure.push(value);
+    const state = this.state(key);
+    state.unsure.push(value);
+    if (state.history[state.history.length - 1] !== value) state.history.push(value);
     const e = error as { code?: unknown; message?: unknown };
     this.failures.push({ code: typeof e.code === 'string' ? e.code : 'none', message: String(e.message ?? error) });
   }
