@@ -92,7 +92,11 @@ export class Cluster implements ClusterView {
       this.peers,
       logger,
       options.movement,
-      (id) => this.membership.probeNow(id),
+      {
+        unanswered: (id) => this.membership.probeNow(id),
+        // Long enough for membership to declare a dead replica dead (a probe, the indirect ones, the suspicion).
+        holdMs: 2 * options.membership.suspicionTimeoutMs + 4 * options.membership.probeTimeoutMs + options.membership.probeIntervalMs,
+      },
     );
     this.membership.table.onChange((member, previous) => {
       // The updates of one message (a join's whole member table) make one ring change, so data movement sees

@@ -18,6 +18,13 @@ import { Sweeper } from './sweeper';
 
 export type { TransferAnswer };
 
+export interface ReplicaOptions {
+  /** A replica did not acknowledge a write: membership probes it now. */
+  unanswered: (peerId: string) => void;
+  /** Longest a write waits for a replica that does not acknowledge (ReplicaWriter). */
+  holdMs: number;
+}
+
 export class DataMovement implements ReadThrough {
   private readonly sweeper: Sweeper;
   private readonly inbound: Inbound;
@@ -34,14 +41,13 @@ export class DataMovement implements ReadThrough {
     peers: TransferPeers & ReplicaPeers,
     logger: Logger,
     options: Partial<MovementOptions> = {},
-    /** A replica did not acknowledge a write: membership probes it now. */
-    replicaUnanswered: (peerId: string) => void = () => undefined,
+    replicaOptions: ReplicaOptions = { unanswered: () => undefined, holdMs: 0 },
   ) {
     const resolved = { ...MOVEMENT_DEFAULTS, ...options };
     this.sweeper = new Sweeper(store);
     this.inbound = new Inbound(view, store, peers, this.sweeper, resolved, logger);
     this.outbound = new Outbound(view, store, this.sweeper, resolved, logger);
-    this.replicas = new ReplicaWriter(view, store, peers, replicaUnanswered);
+    this.replicas = new ReplicaWriter(view, store, peers, replicaOptions.unanswered, replicaOptions.holdMs);
     this.replicaIn = new ReplicaReceiver(view, store);
   }
 

@@ -3,8 +3,10 @@
  * written key's state (its item, or a removal at a fresh version) goes to the key's other holders in this
  * node's ring, one REPLICATE per member on the member's forwarding connection (in order with everything else
  * sent to it). The write is acknowledged once every holder answered OK. A holder that does not answer (closed,
- * refused, timed out) fails the write with UNAVAILABLE and is reported to membership, which probes it at once:
- * a dead replica is declared dead and leaves the ring rather than being skipped silently.
+ * refused, timed out) is never skipped: it is reported to membership, which probes it at once, and the write is
+ * held and sent again (the keys' state then, to their holders in the ring then) until every holder answers. A
+ * dead replica is declared dead and leaves the ring, its place taken by the next member, which gets the write
+ * too; a write no holder set acknowledged within the hold time fails with UNAVAILABLE (applied here only).
  */
 import type { Store } from '../cache/store';
 import { MAX_REPLICAS } from '../consistent/ring';
@@ -27,6 +29,9 @@ export interface ReplicaPeers {
   ): Promise<RawResponse>;
 }
 
+/** Pauses between tries of a held write, growing to the last. */
+const RETRY_PAUSES_MS = [25, 50, 100, 200];
+
 /** Upper bounds (ms) of the acknowledgement-latency buckets; the last bucket is everything above. */
 const LATENCY_BOUNDS_MS = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048];
 
@@ -36,8 +41,11 @@ export class ReplicaWriter implements Replication {
     replicaWrites: 0,
     replicaBatches: 0,
     replicaAcks: 0,
-    /** Batches a replica did not acknowledge: the write answered UNAVAILABLE. */
+    /** Batches a replica did not acknowledge (the write is held and sent again). */
     replicaFailures: 0,
+    /** Writes held because a replica did not acknowledge, and those of them that failed after the hold. */
+    writesHeld: 0,
+    writesFailedAfterHold: 0,
   };
   private readonly latency = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
   private latencyMaxMs = 0;
@@ -49,6 +57,8 @@ export class ReplicaWriter implements Replication {
     private readonly peers: ReplicaPeers,
     /** A holder did not acknowledge: membership probes it now. */
     private readonly unanswered: (peerId: string) => void,
+    /** Longest a write is held for a holder that does not acknowledge (membership's detection time and more). */
+    private readonly holdMs: number,
   ) {}
 
   get active(): boolean {
@@ -56,6 +66,36 @@ export class ReplicaWriter implements Replication {
   }
 
   replicate(keys: readonly Buffer[]): Promise<void> | null {
+    const first = this.sendAll(keys);
+    if (first === null) return null;
+    const started = performance.now();
+    return first.then(
+      () => this.record(performance.now() - started),
+      (error: unknown) => this.hold(keys, started, error),
+    );
+  }
+
+  /** Sends the keys again until every holder in the ring of the moment acknowledges, or the hold time is over. */
+  private async hold(keys: readonly Buffer[], started: number, error: unknown): Promise<void> {
+    this.counters.writesHeld++;
+    let last = error;
+    for (let attempt = 0; performance.now() - started < this.holdMs && !this.store.isClosed; attempt++) {
+      await delay(RETRY_PAUSES_MS[Math.min(attempt, RETRY_PAUSES_MS.length - 1)]!);
+      const again = this.sendAll(keys);
+      try {
+        await again;
+        this.record(performance.now() - started);
+        return;
+      } catch (next) {
+        last = next;
+      }
+    }
+    this.counters.writesFailedAfterHold++;
+    throw last;
+  }
+
+  /** One try: each key's state now to its other holders in the ring now; null when there are none. */
+  private sendAll(keys: readonly Buffer[]): Promise<void> | null {
     const ring = this.view.ring;
     const nodes = ring.nodes;
     const self = nodes.indexOf(this.view.selfId);
@@ -80,10 +120,9 @@ export class ReplicaWriter implements Replication {
       }
     }
     if (batches.size === 0) return null;
-    const started = performance.now();
     const sent: Array<Promise<void>> = [];
     for (const [holder, batch] of batches) sent.push(this.send(nodes[holder]!, batch));
-    return Promise.all(sent).then(() => this.record(performance.now() - started));
+    return Promise.all(sent).then(() => undefined);
   }
 
   stats(): Record<string, unknown> {
@@ -134,4 +173,8 @@ export class ReplicaWriter implements Replication {
     }
     return Math.round(this.latencyMaxMs);
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

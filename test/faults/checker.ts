@@ -12,6 +12,8 @@ export class LoadChecker {
   staleReads = 0;
   failedOnHealthyOwners = 0;
   failedOnVictim = 0;
+  /** Of those, reads (the rest are writes). */
+  failedReadsOnVictim = 0;
   /** Keys whose final read missed although a write had been acknowledged (exact final reads only). */
   lostWrites = 0;
   private readonly acked: number[];
@@ -88,12 +90,16 @@ export class LoadChecker {
           console.log(`stale: ${key} read ${value.toString()} after v${floor} was acknowledged`);
       }
     } catch {
-      this.countFailure(key);
+      this.countFailure(key, true);
     }
   }
 
-  private countFailure(key: string): void {
-    if (this.ownedByVictim(key)) this.failedOnVictim++;
-    else this.failedOnHealthyOwners++;
+  private countFailure(key: string, read = false): void {
+    if (!this.ownedByVictim(key)) {
+      this.failedOnHealthyOwners++;
+      return;
+    }
+    this.failedOnVictim++;
+    if (read) this.failedReadsOnVictim++;
   }
 }

@@ -21,6 +21,8 @@ export class FaultCluster {
   constructor(
     private readonly hosts: string[],
     private readonly port: number,
+    /** Copies of each key (--replicas on every node). */
+    readonly replicas = 1,
   ) {}
 
   async start(): Promise<void> {
@@ -33,6 +35,11 @@ export class FaultCluster {
   /** The owner of a key on the full cluster's ring (what every view agrees on before a fault). */
   ownerBeforeFault(key: string): string | undefined {
     return this.ring.lookup(key);
+  }
+
+  /** True when `id` holds a copy of the key (its owner or a replica) on the full cluster's ring. */
+  holdsBeforeFault(key: string, id: string): boolean {
+    return this.ring.lookupN(key, this.replicas).includes(id);
   }
 
   signal(node: MemberNode, signal: NodeJS.Signals): void {
@@ -92,13 +99,30 @@ export class FaultCluster {
   }
 
   killAll(): void {
-    for (const node of this.nodes) this.signal(node, 'SIGKILL');
+    for (const node of this.nodes) {
+      try {
+        this.signal(node, 'SIGKILL');
+      } catch {
+        // Exited already (its exit not seen yet).
+      }
+    }
   }
 
   private spawnNode(host: string, extra: string[]): MemberNode {
     const child = spawn(
       process.execPath,
-      ['-r', 'tsx/cjs', MAIN, '--addr', `${host}:${this.port}`, '--log-level', process.env['DCACHE_FAULTS_LOG_LEVEL'] ?? 'warn', ...extra],
+      [
+        '-r',
+        'tsx/cjs',
+        MAIN,
+        '--addr',
+        `${host}:${this.port}`,
+        '--log-level',
+        process.env['DCACHE_FAULTS_LOG_LEVEL'] ?? 'warn',
+        '--replicas',
+        String(this.replicas),
+        ...extra,
+      ],
       {
         stdio: ['ignore', 'ignore', 'inherit'],
       },

@@ -4,7 +4,9 @@
  * acknowledged write. Faults: SIGKILL, SIGSTOP/SIGCONT, SIGTERM, a rolling restart of every node, a partition
  * (iptables DROP both ways, then heal), 10 % random packet loss. After every fault a read must return the latest
  * acknowledged value or a miss; after the rolling restart, the latest acknowledged value (data moves, nothing
- * is lost).
+ * is lost). Every case runs twice: with one copy of each key, and on a cluster started with `--replicas 2`,
+ * where every final read must return the latest acknowledged value (a copy survives each fault), and failed
+ * requests are reported for the keys the victim held (as owner or replica) and required to be 0 for the others.
  * Each case is skipped with a message where the machine cannot do it. Ends with a summary table and the line
  * "N passed, N failed"; exits non-zero on any failure.
  */
@@ -14,10 +16,12 @@ import { FaultCluster, type MemberNode } from './cluster';
 import { LoadChecker } from './checker';
 
 interface Row {
+  replicas: number;
   fault: string;
   detectionMs: number | string;
   falsePositives: number;
   failedOnHealthy: number;
+  failedOnVictim: number;
   staleReads: number;
   result: 'pass' | 'FAIL' | 'skipped';
   note: string;
@@ -31,7 +35,7 @@ function reexecInNamespace(): never {
   const probe = spawnSync('unshare', ['-r', '-n', 'true']);
   if (probe.error || probe.status !== 0) {
     console.log('SKIP: `unshare -r -n` is not available here (user namespaces disabled?): the fault suite cannot run.');
-    console.log('0 passed, 0 failed, 6 skipped');
+    console.log('0 passed, 0 failed, 12 skipped');
     process.exit(0);
   }
   const result = spawnSync('unshare', ['-r', '-n', process.execPath, ...process.execArgv, __filename], {
@@ -55,10 +59,39 @@ async function main(): Promise<void> {
   if (!IN_NAMESPACE) reexecInNamespace();
   spawnSync('ip', ['link', 'set', 'lo', 'up']);
   const rows: Row[] = [];
-  const cluster = new FaultCluster(['127.0.0.1', '127.0.0.2', '127.0.0.3'], 7000);
-  const cleanup = () => cluster.killAll();
-  process.on('exit', cleanup);
+  const clusters: FaultCluster[] = [];
+  process.on('exit', () => clusters.forEach((cluster) => cluster.killAll()));
   process.on('SIGINT', () => process.exit(130));
+  for (const replicas of [1, 2]) {
+    const cluster = new FaultCluster(['127.0.0.1', '127.0.0.2', '127.0.0.3'], 7000 + 100 * (replicas - 1), replicas);
+    clusters.push(cluster);
+    rows.push(...(await runAll(cluster)));
+  }
+  console.log('\nFault tolerance summary (3 nodes, default membership timings, steady load through a smart client)\n');
+  console.table(
+    rows.map((row) => ({
+      replicas: row.replicas,
+      fault: row.fault,
+      'detection ms': row.detectionMs,
+      'false positives': row.falsePositives,
+      'failed acked (healthy owners)': row.failedOnHealthy,
+      "failed (victim's keys)": row.failedOnVictim,
+      'stale reads': row.staleReads,
+      result: row.result,
+      note: row.note,
+    })),
+  );
+  const passed = rows.filter((row) => row.result === 'pass').length;
+  const failed = rows.filter((row) => row.result === 'FAIL').length;
+  const skipped = rows.filter((row) => row.result === 'skipped').length;
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  // The node processes were killed by PID above; exit now rather than wait on their pipes.
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+/** Every fault, one after the other, on one cluster. */
+async function runAll(cluster: FaultCluster): Promise<Row[]> {
+  const rows: Row[] = [];
   try {
     await cluster.start();
     const victim = cluster.nodes[2]!;
@@ -157,10 +190,12 @@ async function main(): Promise<void> {
     } else {
       for (const fault of ['partition (DROP both ways), heal', '10 % packet loss for 10 s']) {
         rows.push({
+          replicas: cluster.replicas,
           fault,
           detectionMs: '-',
           falsePositives: 0,
           failedOnHealthy: 0,
+          failedOnVictim: 0,
           staleReads: 0,
           result: 'skipped',
           note: 'iptables not installed (apt-get install -y iptables)',
@@ -170,24 +205,7 @@ async function main(): Promise<void> {
   } finally {
     cluster.killAll();
   }
-  console.log('\nFault tolerance summary (3 nodes, default membership timings, steady load through a smart client)\n');
-  console.table(
-    rows.map((row) => ({
-      fault: row.fault,
-      'detection ms': row.detectionMs,
-      'false positives': row.falsePositives,
-      'failed acked (healthy owners)': row.failedOnHealthy,
-      'stale reads': row.staleReads,
-      result: row.result,
-      note: row.note,
-    })),
-  );
-  const passed = rows.filter((row) => row.result === 'pass').length;
-  const failed = rows.filter((row) => row.result === 'FAIL').length;
-  const skipped = rows.filter((row) => row.result === 'skipped').length;
-  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  // The node processes were killed by PID above; exit now rather than wait on their pipes.
-  process.exit(failed === 0 ? 0 : 1);
+  return rows;
 }
 
 /**
@@ -207,19 +225,25 @@ async function runCase(
   /** Data moves instead of being lost (warm leaves and joins): a final read that misses is a lost write. */
   exact = false,
 ): Promise<Row> {
+  const replicas = cluster.replicas;
   if (ONLY !== undefined && !fault.includes(ONLY)) {
     return {
+      replicas,
       fault,
       detectionMs: '-',
       falsePositives: 0,
       failedOnHealthy: 0,
+      failedOnVictim: 0,
       staleReads: 0,
       result: 'skipped',
       note: `not selected (DCACHE_FAULTS_ONLY=${ONLY})`,
     };
   }
   const client = new Client({ nodes: cluster.nodes.map((node) => node.address), timeoutMs: 1000 });
-  const checker = new LoadChecker(client, 200, victim ? (key) => cluster.ownerBeforeFault(key) === victim.address : () => false);
+  // With replicas a victim's keys are those it holds a copy of, and a copy survives every fault: nothing is lost.
+  const heldByVictim = (key: string): boolean => victim !== undefined && cluster.holdsBeforeFault(key, victim.address);
+  const checker = new LoadChecker(client, 200, heldByVictim, `r${replicas}`);
+  if (replicas > 1) exact = true;
   const watch = cluster.watchFalsePositives(healthy);
   let detectionMs: number | string = '-';
   let note = '';
@@ -243,20 +267,25 @@ async function runCase(
     await client.close();
   }
   const row: Row = {
+    replicas,
     fault,
     detectionMs,
     falsePositives: watch.falsePositives.size,
     failedOnHealthy: checker.failedOnHealthyOwners,
+    failedOnVictim: checker.failedOnVictim,
     staleReads: checker.staleReads,
     result: 'pass',
-    note: note || `${checker.acknowledged} acked writes, ${checker.reads} reads, ${checker.failedOnVictim} failed on the victim's keys`,
+    note:
+      note ||
+      `${checker.acknowledged} acked writes, ${checker.reads} reads, ${checker.failedOnVictim} failed on the victim's keys ` +
+        `(${checker.failedReadsOnVictim} reads)`,
   };
   if (exact) row.note += `; ${checker.lostWrites} acknowledged writes missing at the end`;
   if (failed || row.falsePositives > 0 || (!failuresAllowed && row.failedOnHealthy > 0) || row.staleReads > 0 || checker.lostWrites > 0) {
     row.result = 'FAIL';
   }
   if (row.falsePositives > 0) row.note += `; falsely dead: ${[...watch.falsePositives].join(', ')}`;
-  console.log(`${row.result === 'pass' ? 'ok' : 'FAIL'}: ${fault}: detection ${detectionMs} ms; ${row.note}`);
+  console.log(`${row.result === 'pass' ? 'ok' : 'FAIL'}: R=${replicas} ${fault}: detection ${detectionMs} ms; ${row.note}`);
   return row;
 }
 
