@@ -5,7 +5,7 @@ import { encodeRequest } from '../src/protocol/encoder';
 import { isNativeAccelerationEnabled } from '../src/consistent/native';
 import { killAllChildren, runCli, startCliNode, waitForLog } from './helpers/cli';
 import { RawPeer } from './helpers/raw-socket';
-import { transfersOf } from '../src/cli/status';
+import { replicationHealth, replicationOf, transfersOf } from '../src/cli/status';
 
 const Cli = suite('cli');
 Cli.after.each(killAllChildren);
@@ -137,6 +137,32 @@ Cli('status names the range pulls a member runs and the members it hands ranges 
     }),
     'pulling from 127.0.0.1:7001 (1200 items), handing over to 127.0.0.1:7002',
   );
+});
+
+Cli('status shows the replication health: copies per key, ranges being restored, replica acknowledgements', () => {
+  assert.is(replicationOf({}, 1), '-');
+  assert.is(replicationOf({ replication: { underReplicatedRanges: 0, replicaAckP99Ms: 0.5 } }, 2), 'ok, ack p99 0.5 ms');
+  assert.is(replicationOf({ replication: { underReplicatedRanges: 12 } }, 2), 'restoring 12 ranges');
+  assert.is(replicationHealth(1, 3, 0, 0), 'replication: 1 copy of each key (--replicas 1)\n');
+  assert.is(replicationHealth(2, 3, 0, 0), 'replication: 2 copies of each key; healthy: every key has its copies\n');
+  assert.is(replicationHealth(2, 3, 5, 0), 'replication: 2 copies of each key; degraded: 5 ranges being restored\n');
+  assert.is(replicationHealth(3, 2, 0, 0), 'replication: 3 copies of each key; degraded: 2 members own keys, fewer than 3 copies\n');
+  assert.match(replicationHealth(2, 3, 0, 1), /unknown for 1 unreachable member/);
+});
+
+Cli('status of a cluster with --replicas 2 says each key has its 2 copies', async () => {
+  const seed = await startCliNode(['--replicas', '2']);
+  const other = await startCliNode(['--replicas', '2', '--join', seed.address]);
+  let output = '';
+  for (let attempt = 0; attempt < 50 && !/healthy/.test(output); attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    const status = runCli(['status', '--server', other.address]);
+    assert.is(await status.exited, 0);
+    output = status.stdout();
+  }
+  assert.match(output, /ADDRESS\s+STATE\s+INCARNATION\s+KEYS\s+TRANSFERS\s+REPLICATION/);
+  assert.match(output, /replication: 2 copies of each key; healthy: every key has its copies/);
+  assert.match(output, /alive\s+\d+\s+\d+\s+-\s+ok, ack p99/);
 });
 
 Cli.run();

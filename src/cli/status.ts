@@ -1,7 +1,7 @@
 /**
  * `distributed-cache status --server :7000`: the member table as that node sees it (address, state,
- * incarnation, keys held and range pulls running — read from each member's own STATS), the ring checksum and
- * epoch.
+ * incarnation, keys held, range pulls running and replication — read from each member's own STATS), the ring
+ * checksum and epoch, and the replication health: copies per key, and ranges still being restored.
  */
 import { parseNodeAddress } from '../client/node-address';
 import { NodeConnection } from '../client/connection';
@@ -19,12 +19,15 @@ interface Topology {
   epoch: number;
   checksum: number;
   members: TopologyMember[];
+  /** Copies of each key (absent from nodes before replicas existed: 1). */
+  replicas?: number;
 }
 
 const TIMEOUT_MS = 2000;
 
 export interface MemberStats {
   store?: { items?: number };
+  replication?: { underReplicatedRanges?: number; replicaAckP99Ms?: number; replicaFailures?: number };
   cluster?: { movement?: { pullsInProgress?: Array<{ from: string; items: number }>; awaitingConfirmation?: string[] } };
 }
 
@@ -34,6 +37,30 @@ export function transfersOf(stats: MemberStats): string {
   const parts = (movement?.pullsInProgress ?? []).map((pull) => `pulling from ${pull.from} (${pull.items} items)`);
   for (const id of movement?.awaitingConfirmation ?? []) parts.push(`handing over to ${id}`);
   return parts.length === 0 ? '-' : parts.join(', ');
+}
+
+/** "restoring 12 ranges" / "ok, ack p99 0.5 ms" / "-": a member's replication as its STATS reports it. */
+export function replicationOf(stats: MemberStats, replicas: number): string {
+  const replication = stats.replication;
+  if (replicas <= 1 || replication === undefined) return '-';
+  const restoring = replication.underReplicatedRanges ?? 0;
+  if (restoring > 0) return `restoring ${restoring} range${restoring === 1 ? '' : 's'}`;
+  return `ok, ack p99 ${replication.replicaAckP99Ms ?? 0} ms`;
+}
+
+/** The cluster's replication health line: copies per key, and whether each key has them. */
+export function replicationHealth(replicas: number, owners: number, restoring: number, unreachable: number): string {
+  if (replicas <= 1) return 'replication: 1 copy of each key (--replicas 1)\n';
+  const copies = Math.min(replicas, owners);
+  const state =
+    unreachable > 0
+      ? `unknown for ${unreachable} unreachable member${unreachable === 1 ? '' : 's'}`
+      : restoring > 0
+        ? `degraded: ${restoring} range${restoring === 1 ? '' : 's'} being restored`
+        : copies < replicas
+          ? `degraded: ${owners} member${owners === 1 ? '' : 's'} own keys, fewer than ${replicas} copies`
+          : 'healthy: every key has its copies';
+  return `replication: ${replicas} copies of each key; ${state}\n`;
 }
 
 async function query(connection: NodeConnection, opcode: number): Promise<unknown> {
@@ -60,26 +87,34 @@ export async function printStatus(server: string, write: (text: string) => void,
   const connection = open(server, authToken);
   try {
     const topology = (await query(connection, Opcode.TOPOLOGY)) as Topology;
+    const replicas = topology.replicas ?? 1;
+    let restoring = 0;
+    let unreachable = 0;
     const rows = await Promise.all(
       topology.members.map(async (member) => {
         let keys = '-';
         let transfers = '-';
+        let replication = '-';
         if (member.state === 'alive' || member.state === 'suspect' || member.state === 'leaving') {
           const peer = member.id === topology.self ? connection : open(member.id, authToken);
           try {
             const stats = (await query(peer, Opcode.STATS)) as MemberStats;
             keys = String(stats.store?.items ?? '?');
             transfers = transfersOf(stats);
+            replication = replicationOf(stats, replicas);
+            restoring += stats.replication?.underReplicatedRanges ?? 0;
           } catch {
             keys = 'unreachable';
+            unreachable++;
           } finally {
             if (peer !== connection) await peer.close();
           }
         }
-        return [member.id + (member.id === topology.self ? ' (self)' : ''), member.state, String(member.incarnation), keys, transfers];
+        const id = member.id + (member.id === topology.self ? ' (self)' : '');
+        return [id, member.state, String(member.incarnation), keys, transfers, replication];
       }),
     );
-    const header = ['ADDRESS', 'STATE', 'INCARNATION', 'KEYS', 'TRANSFERS'];
+    const header = ['ADDRESS', 'STATE', 'INCARNATION', 'KEYS', 'TRANSFERS', 'REPLICATION'];
     const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
     const line = (cells: string[]) =>
       cells
@@ -90,6 +125,8 @@ export async function printStatus(server: string, write: (text: string) => void,
     write(
       `ring: epoch ${topology.epoch}, checksum ${topology.checksum.toString(16).padStart(8, '0')}, ${topology.vnodes} vnodes per member\n`,
     );
+    const owners = topology.members.filter((member) => member.state === 'alive' || member.state === 'suspect').length;
+    write(replicationHealth(replicas, owners, restoring, unreachable));
     return 0;
   } finally {
     await connection.close();
