@@ -8,10 +8,10 @@ import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
-const children = new Set<ChildProcess>();
+const running = new Set<ChildProcess>();
 
 process.on('exit', () => {
-  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  for (const child of running) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
 });
 
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -28,7 +28,7 @@ export function startNode(args: string[] = []): Promise<{ address: string; child
   const command = hasTaskset ? 'taskset' : process.execPath;
   const argv = [...(hasTaskset ? ['-c', '0', process.execPath] : []), MAIN, '--addr', '127.0.0.1:0', '--max-memory', '1gb', ...args];
   const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
+  running.add(child);
   return new Promise((resolve, reject) => {
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -40,14 +40,14 @@ export function startNode(args: string[] = []): Promise<{ address: string; child
   });
 }
 
-/** A cluster of `count` nodes joined through the first; resolves once a client sees them all. */
-export async function startCluster(count: number): Promise<string[]> {
-  const seed = await startNode();
-  const others = await Promise.all(Array.from({ length: count - 1 }, () => startNode(['--join', seed.address])));
+/** A cluster of `count` nodes joined through the first, each with `args`; the addresses in start order. */
+export async function startCluster(count: number, args: string[] = []): Promise<string[]> {
+  const seed = await startNode(args);
+  const others = await Promise.all(Array.from({ length: count - 1 }, () => startNode([...args, '--join', seed.address])));
   return [seed.address, ...others.map((node) => node.address)];
 }
 
 export function stopAll(): void {
-  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-  children.clear();
+  for (const child of running) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  running.clear();
 }
