@@ -7,6 +7,7 @@
  *
  * Options: --rounds N, --phase-ms N, --memory-keys N, --no-memory, --no-throughput,
  *          --systems redis,redis-ap,memcached,dcache-1,dcache-3   --sizes 100,1024,65536   --modes 1,64   --phases set,get
+ *            (also: redis-wait, dcache-3r2, the replicated pair, see below; and the A/B twins)
  *          --cpu-prof   (our nodes and our load generator write .cpuprofile files to bench/results/profiles/)
  *          --node-flags "-r ./x.js --trace-gc"  --loadgen-flags "…"   (extra node.js flags, for diagnosis)
  *          --baseline DIR   (A/B: this build against another checkout's, see below)
@@ -17,6 +18,14 @@
  *  - redis-server (--save '' --appendonly no), memcached (-m 4096), one distributed-cache node and a 3-node
  *    cluster, each on a free loopback port. A missing redis-server or memcached prints the install command and
  *    its rows are skipped.
+ *  - Synchronous copies, only when listed (`--systems redis,redis-wait,dcache-3,dcache-3r2`; they add two
+ *    systems' phases to every round, so the default run leaves them out): 'dcache-3r2' is the 3-node cluster
+ *    of dcache-3 (smart client, same flags and CPU) with every node at --replicas 2, timed once every node
+ *    reports its copies in place; 'redis-wait' is redis-server plus one replica (--replicaof, same flags, same
+ *    CPU) driven by ioredis with each SET followed at once by WAIT 1 0 (one SET+WAIT = one operation;
+ *    GETs plain, from the primary), timed once the replica's link is up. The report adds R=2 ÷ R=1 and R=2 ÷
+ *    redis+WAIT for ops/s and p99 per workload, next to the replicas issue's targets (bench/compare/replicas.ts,
+ *    replica-report.ts). Memory is not measured for them.
  *  - One load generator process per system (bench/compare/loadgen.ts), so no client's heap or JIT state
  *    colours another's figures. Servers are pinned to CPU 0 and load generators to CPU 1 (taskset) when both
  *    exist: a round trip then crosses CPUs for every system alike.
@@ -81,6 +90,15 @@ import {
   twinOf,
   verdicts,
 } from './compare/report';
+import { replicaMarkdown, replicaSummary } from './compare/replica-report';
+import {
+  type ReplicationStats,
+  redisReplicaLine,
+  replicasOf,
+  replicationLine,
+  replicationSettled,
+  startRedisWithReplica,
+} from './compare/replicas';
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
@@ -190,26 +208,30 @@ async function startMemcached(): Promise<Server> {
   return { processes: [child], nodes: [`127.0.0.1:${port}`] };
 }
 
-/** One node of ours (bin NODE_BIN) or of the baseline's build (BASELINE_BIN), started the same way either way. */
-async function startDcacheNode(bin: string, port: number, join: string | null): Promise<ChildProcess> {
+/**
+ * One node of ours (bin NODE_BIN) or of the baseline's build (BASELINE_BIN), started the same way either way.
+ * replicas > 1 adds --replicas (dcache-3r2); at 1 no flag, so dcache-3 runs exactly as before the option existed.
+ */
+async function startDcacheNode(bin: string, port: number, join: string | null, replicas: number): Promise<ChildProcess> {
   const profName = `node-${bin === NODE_BIN ? '' : 'base-'}${port}-${Date.now()}.cpuprofile`;
   const nodeFlags = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', profName] : [];
   nodeFlags.push(...EXTRA_NODE_FLAGS);
   const args = [...nodeFlags, bin, '--addr', `127.0.0.1:${port}`, '--max-memory', '2gb', '--log-level', 'error'];
   if (join !== null) args.push('--join', join);
+  if (replicas > 1) args.push('--replicas', String(replicas));
   const child = spawnPinned(SERVER_CPU, process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(child, port, `distributed-cache node :${port}${bin === NODE_BIN ? '' : ` (baseline ${bin})`}`);
   return child;
 }
 
-async function startDcache(count: number, bin: string): Promise<Server> {
+async function startDcache(count: number, bin: string, replicas = 1): Promise<Server> {
   const ports: number[] = [];
   for (let i = 0; i < count; i++) ports.push(await freePort());
   const processes: ChildProcess[] = [];
   const seed = `127.0.0.1:${ports[0]}`;
-  for (let i = 0; i < count; i++) processes.push(await startDcacheNode(bin, ports[i]!, i === 0 ? null : seed));
+  for (let i = 0; i < count; i++) processes.push(await startDcacheNode(bin, ports[i]!, i === 0 ? null : seed, replicas));
   const nodes = ports.map((p) => `127.0.0.1:${p}`);
-  if (count > 1) await waitForCluster(nodes);
+  if (count > 1) await waitForCluster(nodes, replicas);
   return { processes, nodes };
 }
 
@@ -217,6 +239,7 @@ interface DcacheStats {
   cluster?: { members?: number; owners?: number; epoch?: number };
   server?: { commands?: number };
   routing?: { forwarded?: number; servedForPeers?: number };
+  replication?: ReplicationStats;
 }
 
 async function dcacheStats(node: string): Promise<DcacheStats> {
@@ -230,12 +253,16 @@ async function dcacheStats(node: string): Promise<DcacheStats> {
   }
 }
 
-/** Every node sees every member alive and owning a share of the ring (bounded: 30 s). */
-async function waitForCluster(nodes: string[]): Promise<void> {
+/**
+ * Every node sees every member alive and owning a share of the ring, and with replicas > 1 has its copies in
+ * place (bounded: 30 s).
+ */
+async function waitForCluster(nodes: string[], replicas: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const stats = await Promise.all(nodes.map((n) => dcacheStats(n).catch(() => null)));
-    if (stats.every((s) => s?.cluster?.members === nodes.length && s.cluster.owners === nodes.length)) return;
+    const converged = stats.every((s) => s?.cluster?.members === nodes.length && s.cluster.owners === nodes.length);
+    if (converged && (replicas === 1 || stats.every((s) => replicationSettled(s?.replication, replicas)))) return;
     await sleep(100);
   }
   throw new Error(`the ${nodes.length}-node cluster did not converge within 30 s`);
@@ -321,8 +348,9 @@ function connectLoadGen(loadgen: LoadGen, system: SystemId, server: Server): Pro
     op: 'connect',
     kind: kindOf(system),
     nodes: server.nodes,
-    smart: system === 'dcache-3' || system === 'dcache-3-base',
+    smart: system === 'dcache-3' || system === 'dcache-3r2' || system === 'dcache-3-base',
     autoPipelining: system === 'redis-ap',
+    waitReplicas: system === 'redis-wait' ? 1 : 0,
   });
 }
 
@@ -352,14 +380,15 @@ function roundOrder<T extends { system: SystemId }>(items: readonly T[], round: 
 }
 
 function kindOf(system: SystemId): SystemKind {
-  return system === 'redis' || system === 'redis-ap' ? 'redis' : system === 'memcached' ? 'memcached' : 'dcache';
+  return system === 'redis' || system === 'redis-ap' || system === 'redis-wait' ? 'redis' : system === 'memcached' ? 'memcached' : 'dcache';
 }
 
 async function startSystem(system: SystemId): Promise<Server> {
   if (system === 'redis' || system === 'redis-ap') return startRedis();
+  if (system === 'redis-wait') return startRedisWithReplica(SERVER_CPU);
   if (system === 'memcached') return startMemcached();
   const count = system === 'dcache-1' || system === 'dcache-1-base' ? 1 : 3;
-  if (!isBaseline(system)) return startDcache(count, NODE_BIN);
+  if (!isBaseline(system)) return startDcache(count, NODE_BIN, replicasOf(system));
   if (BASELINE_BIN === null) throw new UsageError(`${system} needs --baseline DIR`);
   return startDcache(count, BASELINE_BIN);
 }
@@ -381,7 +410,7 @@ function serverCpuSeconds(server: Server): number {
 async function throughput(
   systems: SystemId[],
   log: (line: string) => void,
-): Promise<{ samples: Sample[]; routing: Record<string, ConnectResult>; forwarded: Record<string, number> }> {
+): Promise<{ samples: Sample[]; routing: Record<string, ConnectResult>; forwarded: Record<string, number>; replication: string[] }> {
   const live: Live[] = [];
   const routing: Record<string, ConnectResult> = {};
   for (const system of systems) {
@@ -396,8 +425,8 @@ async function throughput(
   let noisy = 0;
   let retried = 0;
   const before = new Map<string, DcacheStats[]>();
-  for (const l of live)
-    if (l.system === 'dcache-3' || l.system === 'dcache-3-base') before.set(l.system, await Promise.all(l.server.nodes.map(dcacheStats)));
+  const clusters: SystemId[] = ['dcache-3', 'dcache-3r2', 'dcache-3-base'];
+  for (const l of live) if (clusters.includes(l.system)) before.set(l.system, await Promise.all(l.server.nodes.map(dcacheStats)));
   let firstWorkload = true;
   for (const size of CONFIG.sizes) {
     const keyCount = keyCountFor(size);
@@ -475,12 +504,23 @@ async function throughput(
       }
     }
   }
-  // How much the cluster's nodes forwarded: with a smart client, next to nothing.
+  // How much the cluster's nodes forwarded: with a smart client, next to nothing. And what the replicated
+  // systems' copies did: a copy that failed or a replica that fell behind would make their figures meaningless.
   const forwarded: Record<string, number> = {};
+  const replication: string[] = [];
   for (const l of live) {
+    if (l.system === 'redis-wait') replication.push(await redisReplicaLine(SYSTEM_LABELS[l.system], l.server.nodes));
     const b = before.get(l.system);
     if (b === undefined) continue;
     const after = await Promise.all(l.server.nodes.map(dcacheStats));
+    if (replicasOf(l.system) > 1)
+      replication.push(
+        replicationLine(
+          SYSTEM_LABELS[l.system],
+          b.map((x) => x.replication),
+          after.map((x) => x.replication),
+        ),
+      );
     let fwd = 0;
     let commands = 0;
     after.forEach((a, i) => {
@@ -495,7 +535,7 @@ async function throughput(
     await l.loadgen.close();
     for (const p of l.server.processes) await stopChild(p);
   }
-  return { samples, routing, forwarded };
+  return { samples, routing, forwarded, replication };
 }
 
 async function memory(systems: SystemId[], log: (line: string) => void): Promise<MemoryRow[]> {
@@ -701,9 +741,10 @@ async function main(): Promise<void> {
   const systems: SystemId[] = [];
   const missing: string[] = [];
   for (const s of wanted) {
-    const binary = s === 'redis' || s === 'redis-ap' ? 'redis-server' : s === 'memcached' ? 'memcached' : null;
-    if (binary !== null && which(binary) === null) missing.push(binary);
-    else systems.push(s);
+    const binary = kindOf(s) === 'redis' ? 'redis-server' : s === 'memcached' ? 'memcached' : null;
+    if (binary !== null && which(binary) === null) {
+      if (!missing.includes(binary)) missing.push(binary);
+    } else systems.push(s);
   }
   if (missing.length > 0) {
     log(`\n! ${missing.join(' and ')} not installed: their rows are skipped. Install with: apt-get install -y redis-server memcached`);
@@ -721,7 +762,8 @@ async function main(): Promise<void> {
   let samples: Sample[] = [];
   let routing: Record<string, ConnectResult> = {};
   let forwarded: Record<string, number> = {};
-  if (!argv.includes('--no-throughput')) ({ samples, routing, forwarded } = await throughput(systems, log));
+  let replication: string[] = [];
+  if (!argv.includes('--no-throughput')) ({ samples, routing, forwarded, replication } = await throughput(systems, log));
   let memoryRows: MemoryRow[] = [];
   if (!argv.includes('--no-memory')) {
     log(`\nmemory: ${CONFIG.memoryKeys.toLocaleString('en-US')} keys of 100-byte values into a fresh server each (256 in flight)`);
@@ -731,6 +773,7 @@ async function main(): Promise<void> {
   const rows = aggregate(samples, systems);
   const verdictList = verdicts(rows, memoryRows);
   const ab = abSummary(rows);
+  const replicated = replicaSummary(rows);
   if (rows.length > 0) {
     console.log(
       `\nthroughput and latency (median of ${CONFIG.rounds} rounds; ratios to ioredis → redis-server in this run; cpu = load generator / server share of one CPU` +
@@ -742,6 +785,10 @@ async function main(): Promise<void> {
     console.log(`\nA/B: this build (${code.commit}) ÷ baseline (${baseline.commit}), medians; ops/s > 1 is faster, p99 < 1 is better`);
     for (const line of ab) console.log(`  ${line}`);
   }
+  if (replicated.lines.length > 0) {
+    console.log(`\n${replicated.heading}`);
+    for (const line of replicated.lines) console.log(`  ${line}`);
+  }
   if (samples.length > 0) {
     const others = samples.map((x) => x.otherCpu).sort((a, b) => a - b);
     const busy = others.filter((x) => x > NOISY_CPU).length;
@@ -751,14 +798,15 @@ async function main(): Promise<void> {
         `${busy > 0 ? ' (medians over alternating rounds damp this; rerun on a quiet machine for cleaner figures)' : ''}`,
     );
   }
-  for (const cluster of ['dcache-3', 'dcache-3-base'] as const) {
+  for (const cluster of ['dcache-3', 'dcache-3r2', 'dcache-3-base'] as const) {
     const r = routing[cluster];
     if (r === undefined) continue;
     const share = forwarded[cluster];
     log(
-      `3-node cluster${cluster === 'dcache-3' ? '' : ' (baseline)'}: client routing '${r.routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`,
+      `${SYSTEM_LABELS[cluster]}: client routing '${r.routing}'${share === undefined ? '' : `, ${(share * 100).toFixed(1)}% of requests forwarded between nodes`}`,
     );
   }
+  for (const line of replication) log(line);
   if (memoryRows.length > 0) {
     console.log('\nmemory per key (deltas over the load ÷ keys)');
     console.table(
@@ -803,6 +851,8 @@ async function main(): Promise<void> {
     missing,
     routing,
     clusterForwardedShare: forwarded['dcache-3'] ?? null,
+    replicatedClusterForwardedShare: forwarded['dcache-3r2'] ?? null,
+    replication,
     baseline: baseline === null ? null : { ...baseline, clusterForwardedShare: forwarded['dcache-3-base'] ?? null },
   };
   fs.mkdirSync(RESULTS, { recursive: true });
@@ -823,7 +873,10 @@ async function main(): Promise<void> {
     '--baseline',
   ].some((f) => argv.includes(f));
   const base = path.join(RESULTS, custom ? 'latest-custom' : quick ? 'latest-quick' : 'latest');
-  fs.writeFileSync(`${base}.json`, `${JSON.stringify({ ...meta, rows, memory: memoryRows, targets: verdictList, samples }, null, 2)}\n`);
+  fs.writeFileSync(
+    `${base}.json`,
+    `${JSON.stringify({ ...meta, rows, memory: memoryRows, targets: verdictList, replicaComparison: replicated.lines, samples }, null, 2)}\n`,
+  );
   const baselineNote =
     baseline === null
       ? ''
@@ -842,6 +895,7 @@ async function main(): Promise<void> {
     markdownTable(rows),
     '',
     ...(ab.length > 0 ? [ab.map((line) => `- ${line.replace(/ {2,}/g, ' ')}`).join('\n'), ''] : []),
+    ...replicaMarkdown(replicated),
     ...(memoryAb === null ? [] : [memoryAb, '']),
     memoryRows.length > 0
       ? `Memory, ${memoryRows[0]!.keys.toLocaleString('en-US')} keys of 16 B + 100 B:\n\n${memoryMarkdown(memoryRows)}`

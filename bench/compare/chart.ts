@@ -7,9 +7,12 @@ import { type MemoryRow, type Row, SYSTEM_LABELS, type SystemId, modeName, sizeN
 const COLORS: Record<SystemId, string> = {
   redis: '#d62728',
   'redis-ap': '#ff9896',
+  // The replicated pair (--systems …,redis-wait,dcache-3r2): a darker shade of the unreplicated system's colour.
+  'redis-wait': '#8c1a1b',
   memcached: '#7f7f7f',
   'dcache-1': '#1f77b4',
   'dcache-3': '#2ca02c',
+  'dcache-3r2': '#1a6b1a',
   // An A/B run's baseline twins (--baseline): the light shade of their counterpart's colour.
   'dcache-1-base': '#aec7e8',
   'dcache-3-base': '#98df8a',

@@ -16,6 +16,11 @@ export interface ConnectRequest {
   smart: boolean;
   /** redis only: ioredis's enableAutoPipelining (commands of one tick leave in one write). */
   autoPipelining?: boolean;
+  /**
+   * redis only: every SET is followed at once by WAIT waitReplicas 0 on the same connection (one round trip),
+   * and counts as one operation once WAIT has answered: Redis's way to have a write copied before it is answered.
+   */
+  waitReplicas?: number;
 }
 
 export interface PrepareRequest {

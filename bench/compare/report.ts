@@ -6,14 +6,17 @@
  */
 import type { Phase, RunResult } from './messages';
 
-export type SystemId = 'redis' | 'redis-ap' | 'memcached' | 'dcache-1' | 'dcache-3' | 'dcache-1-base' | 'dcache-3-base';
+export type SystemId =
+  'redis' | 'redis-ap' | 'redis-wait' | 'memcached' | 'dcache-1' | 'dcache-3' | 'dcache-3r2' | 'dcache-1-base' | 'dcache-3-base';
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {
   redis: 'ioredis → redis-server',
   'redis-ap': 'ioredis (auto-pipelining) → redis-server',
+  'redis-wait': 'ioredis → redis + 1 replica, SET+WAIT 1 0',
   memcached: 'memjs → memcached',
   'dcache-1': 'Client → dcache (1 node)',
   'dcache-3': 'Client → dcache (3 nodes)',
+  'dcache-3r2': 'Client → dcache (3 nodes, 2 copies)',
   'dcache-1-base': 'Client → dcache (1 node), baseline',
   'dcache-3-base': 'Client → dcache (3 nodes), baseline',
 };
@@ -179,15 +182,15 @@ export function modeName(concurrency: number): string {
   return concurrency === 1 ? 'one at a time' : `${concurrency} in flight`;
 }
 
-function fmtOps(n: number): string {
+export function fmtOps(n: number): string {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0);
 }
 
-function fmtUs(n: number): string {
+export function fmtUs(n: number): string {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)} ms` : `${n.toFixed(0)} µs`;
 }
 
-function fmtRatio(r: number | null): string {
+export function fmtRatio(r: number | null): string {
   return r === null || !Number.isFinite(r) ? '–' : `${r.toFixed(2)}×`;
 }
 
