@@ -84,7 +84,15 @@ ReadThroughRouting('a read-through whose key moves to another member meanwhile g
   let i = 0;
   while (ring.lookup(`moving:${i}`) !== SELF) i++;
   const key = `moving:${i}`;
-  const cluster = { selfId: SELF, ring, hasQuorum: true, joining: false, staleGuard: { refusedWithoutQuorum: 0 }, replicas: 1, isSuspect: () => false };
+  const cluster = {
+    selfId: SELF,
+    ring,
+    hasQuorum: true,
+    joining: false,
+    staleGuard: { refusedWithoutQuorum: 0 },
+    replicas: 1,
+    isSuspect: () => false,
+  };
   const sent: string[] = [];
   const peers = {
     request(peer: string, _opcode: number, _flags: number, k: Uint8Array | null): Promise<RawResponse> {
@@ -116,7 +124,15 @@ ReadThroughRouting('while joining, a client request is refused and one a member 
   ring.setNodes([SELF, OTHER]);
   let i = 0;
   while (ring.lookup(`joining:${i}`) !== SELF) i++;
-  const cluster = { selfId: SELF, ring, hasQuorum: true, joining: true, staleGuard: { refusedWithoutQuorum: 0 }, replicas: 1, isSuspect: () => false };
+  const cluster = {
+    selfId: SELF,
+    ring,
+    hasQuorum: true,
+    joining: true,
+    staleGuard: { refusedWithoutQuorum: 0 },
+    replicas: 1,
+    isSuspect: () => false,
+  };
   const store = new Store();
   store.set(`joining:${i}`, 'here');
   const router = new KeyRouter(new LocalKeys(store), cluster, undefined, undefined);

@@ -197,6 +197,22 @@ export class StoreCopies extends StoreOps {
   }
 
   /**
+   * Shows `visit` the live item of one key (views valid only during the call; no hit or miss counted, no LRU
+   * mark); false when the key is absent. What a replica batch is encoded from, with no copy in between.
+   */
+  visitItem(kb: Uint8Array, ko: number, kl: number, visit: CopyVisitor): boolean {
+    this.checkOpen();
+    this.checkKeyRange(kb, ko, kl);
+    const s = this.findLive(this.keyHash.hashBytes(kb, ko, kl), kb, ko, kl);
+    if (s < 0) return false;
+    const meta = this.slots.meta;
+    const b = s * STRIDE;
+    const ref = meta[b + REF]! >>> 0;
+    visit(this.slab.pageOf(ref), this.slab.offsetOf(ref), kl, meta[b + VLEN]!, this.heap.timeOf(s), this.versionAt(s), meta[b + VTAG]!);
+    return true;
+  }
+
+  /**
    * Shows `visit` every live, unexpired item whose key `keep` accepts, in slot order from slot `from`, for
    * about `budgetMs`. Returns the slot to continue from, or -1 when every slot was seen. A slot cursor stays
    * valid across calls: items do not move between slots unless rewritten.

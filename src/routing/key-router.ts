@@ -74,6 +74,8 @@ export class KeyRouter {
     replicaReadsRefused: 0,
   };
   private readonly holders = new Int32Array(MAX_REPLICAS);
+  /** The keys the request being run wrote (views, reused: replicatedWrite hands them over before returning). */
+  private readonly written = new WrittenKeys();
   /** Keys with a two-round-trip command in flight (latin1 of the key bytes) → settles when it is done. */
   private readonly barriers = new Map<string, Promise<void>>();
   private readonly composer: RemoteComposer;
@@ -207,14 +209,15 @@ export class KeyRouter {
       write();
       return null;
     }
-    const written = new WrittenKeys();
+    const written = this.written;
+    written.clear();
     this.local.writes = written;
     try {
       write();
     } finally {
       this.local.writes = null;
     }
-    return written.keys.length === 0 ? null : replication.replicate(written.keys);
+    return written.count === 0 ? null : replication.replicate(written);
   }
 
   /** A member asks this node for its replica's copy of a key whose owner did not answer. */

@@ -11,17 +11,31 @@ export interface Replication {
   readonly active: boolean;
   /**
    * Sends the state of each written key (as it is in this store now) to the key's other holders; settles once
-   * all acknowledged, rejects (UnavailableError) when one did not. Null when no other member holds any of them.
+   * all acknowledged, rejects (UnavailableError) when they did not within the hold. Null when no other member
+   * holds any of them. The keys are views, read before this returns.
    */
-  replicate(keys: readonly Buffer[]): Promise<void> | null;
+  replicate(keys: WrittenKeys): Promise<void> | null;
 }
 
-/** The keys one request wrote, copied (the request's views do not outlive it). */
+/**
+ * The keys one request wrote, as views into the request's buffers: valid only until the request's synchronous
+ * run ends, when the router hands them to replicate(). One list is reused request after request.
+ */
 export class WrittenKeys {
-  readonly keys: Buffer[] = [];
+  readonly bufs: Uint8Array[] = [];
+  readonly offs: number[] = [];
+  readonly lens: number[] = [];
+  count = 0;
 
   add(kb: Uint8Array, ko: number, kl: number): void {
-    this.keys.push(Buffer.from(kb.subarray(ko, ko + kl)));
+    const i = this.count++;
+    this.bufs[i] = kb;
+    this.offs[i] = ko;
+    this.lens[i] = kl;
+  }
+
+  clear(): void {
+    this.count = 0;
   }
 }
 

@@ -232,6 +232,10 @@ export class Cluster implements ClusterView {
     return this.movement.handle(opcode, senderId, key, value);
   }
 
+  applyReplicas(senderId: string, body: Buffer): { status: number; value: Buffer } {
+    return this.movement.applyReplicas(senderId, body);
+  }
+
   topology(): Record<string, unknown> {
     return {
       self: this.selfId,

@@ -28,6 +28,8 @@ export interface ClusterView {
   handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage>;
   /** A data-movement request (FETCH, PULL, PULL_DONE) from the member `senderId`. */
   handleMovement(opcode: number, senderId: string, key: Buffer, value: Buffer): Promise<{ status: number; value: Buffer }>;
+  /** A REPLICATE batch from the member `senderId`, applied now (its body a view valid during the call). */
+  applyReplicas(senderId: string, body: Buffer): { status: number; value: Buffer };
   topology(): Record<string, unknown>;
   /** Still joining through its seeds: its view of the members is partial (Cluster.joining). */
   readonly joining: boolean;
@@ -89,6 +91,12 @@ export class ClusterRouter implements RequestHandler {
     const sender = replies.memberId;
     if (sender === undefined) {
       replies.forbid(opcode, requestId, 'data movement is for members only');
+      return;
+    }
+    if (opcode === Opcode.REPLICATE) {
+      // Applied and answered in the read it arrived in: the owner waits on it before answering its client.
+      const answer = this.cluster.applyReplicas(sender, frame.value());
+      out.appendResponse(opcode, answer.status, requestId, this.local.epoch, 0, answer.value);
       return;
     }
     // The frame's views are valid only now: copy what the answer, which may come later, needs.

@@ -105,8 +105,6 @@ export class DataMovement implements ReadThrough {
         return this.outbound.servePull(from, value);
       case Opcode.PULL_DONE:
         return this.outbound.serveDone(from, value);
-      case Opcode.REPLICATE:
-        return this.replicaIn.apply(from, value);
       default:
         return { status: Status.UNKNOWN_OPCODE, value: Buffer.from(`opcode 0x${opcode.toString(16)} is not a data-movement request`) };
     }
@@ -122,6 +120,12 @@ export class DataMovement implements ReadThrough {
       awaitingConfirmation: this.outbound.pending,
       versionsRejectedAhead: this.store.versions.rejectedAhead,
     };
+  }
+
+  /** A REPLICATE batch from `from` (the body a view: applied before this returns). */
+  applyReplicas(from: string, body: Buffer): TransferAnswer {
+    if (this.store.isClosed) return { status: Status.SHUTTING_DOWN, value: Buffer.from('the node is shutting down') };
+    return this.replicaIn.apply(from, body);
   }
 
   /** Replica writes sent and received, their acknowledgement latency, and the ranges still being restored. */

@@ -12,7 +12,7 @@ import { Status } from '../protocol/constants';
 import { TransferFormatError } from './copy-codec';
 import type { MovementView } from './movement-types';
 import type { TransferAnswer } from './outbound';
-import { decodeReplicaBatch } from './replica-codec';
+import { forEachReplicaItem, type ReplicaVisitor } from './replica-codec';
 
 const OK = Buffer.alloc(0);
 
@@ -36,30 +36,23 @@ export class ReplicaReceiver {
       this.counters.replicaBatchesRefused++;
       return { status: Status.UNAVAILABLE, value: Buffer.from(`${from} is not a live member in this node's view; not applied`) };
     }
-    let items;
     try {
-      items = decodeReplicaBatch(body, this.store.maxKeyBytes, this.store.maxValueBytes);
+      forEachReplicaItem(body, this.store.maxKeyBytes, this.store.maxValueBytes, this.applyItem);
     } catch (error) {
       this.counters.replicaBatchesRefused++;
-      const message = error instanceof TransferFormatError ? error.message : String(error);
-      return { status: Status.BAD_ARGUMENT, value: Buffer.from(message) };
-    }
-    const store = this.store;
-    for (const item of items) {
-      const { key, value } = item;
-      let result: CopyResult;
-      try {
-        result =
-          value === null
-            ? store.applyRemoval(key, 0, key.length, item.version, item.tag)
-            : store.applyCopy(key, 0, key.length, value, 0, value.length, item.expireAt, item.version, item.tag);
-      } catch (error) {
-        this.counters.replicaBatchesRefused++;
-        return { status: Status.INTERNAL_ERROR, value: Buffer.from(`replica write not applied: ${String(error)}`) };
-      }
-      if (result === CopyResult.OLDER || result === CopyResult.BURIED) this.counters.replicaItemsNotNewer++;
-      else this.counters.replicaItemsApplied++;
+      if (error instanceof TransferFormatError) return { status: Status.BAD_ARGUMENT, value: Buffer.from(error.message) };
+      // The store refused an item (it closed meanwhile): the owner does not acknowledge the write.
+      return { status: Status.INTERNAL_ERROR, value: Buffer.from(`replica write not applied: ${String(error)}`) };
     }
     return { status: Status.OK, value: OK };
   }
+
+  private readonly applyItem: ReplicaVisitor = (body, keyOffset, keyLength, valueLength, removal, expireAt, version, tag) => {
+    const store = this.store;
+    const result = removal
+      ? store.applyRemoval(body, keyOffset, keyLength, version, tag)
+      : store.applyCopy(body, keyOffset, keyLength, body, keyOffset + keyLength, valueLength, expireAt, version, tag);
+    if (result === CopyResult.OLDER || result === CopyResult.BURIED) this.counters.replicaItemsNotNewer++;
+    else this.counters.replicaItemsApplied++;
+  };
 }
