@@ -17,14 +17,14 @@ import type { HashRing } from '../consistent/ring';
 import { UnavailableError } from '../errors';
 import type { LocalKeys } from './local-keys';
 import { messageOf, type PeerRequester } from './peer-answers';
+import { ReplicaReads } from './replica-reads';
 import { MultiRoute } from './multi-route';
 import { isBlindWrite, type ReadThrough } from './read-through';
 import { RemoteComposer } from './remote-compose';
-import { copyRequest, KeyOp, KeyRequest, keyView, SetFlag, type KeyList } from './request';
+import { copyRequest, KeyOp, keyView, SetFlag, type KeyList, type KeyRequest } from './request';
 import type { RawResponse, ReplySink } from './sink';
 import { DeferredSink } from './deferred-sink';
 import { mayWrite, WrittenKeys, type Replication } from './replication';
-import { MAX_REPLICAS } from '../consistent/ring';
 
 /** What the router needs of the node's Cluster (src/server/cluster.ts satisfies it). */
 export interface RoutingCluster {
@@ -73,13 +73,14 @@ export class KeyRouter {
     /** Replica reads asked of this node for a key it holds no copy of in its view. */
     replicaReadsRefused: 0,
   };
-  private readonly holders = new Int32Array(MAX_REPLICAS);
   /** The keys the request being run wrote (views, reused: replicatedWrite hands them over before returning). */
   private readonly written = new WrittenKeys();
   /** Keys with a two-round-trip command in flight (latin1 of the key bytes) → settles when it is done. */
   private readonly barriers = new Map<string, Promise<void>>();
   private readonly composer: RemoteComposer;
   private readonly multiRoute: MultiRoute | undefined;
+  /** Reads of keys whose owner does not answer, from their replicas (replica-reads.ts). */
+  private readonly replicaReads: ReplicaReads | undefined;
   private selfEpoch = -1;
   /** Flags added to what send() sends: REROUTED while a forwarded request goes on to the owner this node sees. */
   private sendFlags = 0;
@@ -94,6 +95,17 @@ export class KeyRouter {
   ) {
     this.composer = new RemoteComposer(this);
     this.multiRoute = cluster === undefined ? undefined : new MultiRoute(this, cluster.ring);
+    this.replicaReads = cluster === undefined ? undefined : new ReplicaReads(this, cluster, (r, sink) => this.serveHere(r, sink));
+  }
+
+  /** A key's value from a replica, its owner having not answered (a part of a split MGET). */
+  replicaValue(owner: string, key: Buffer): Promise<Uint8Array | null> {
+    return this.replicaReads!.value(owner, key);
+  }
+
+  /** Copies of each key (1 without a cluster). */
+  get replicas(): number {
+    return this.cluster?.replicas ?? 1;
   }
 
   /** True while keyed requests are refused (cut off from the majority). */
@@ -132,7 +144,7 @@ export class KeyRouter {
       return;
     }
     if (r.replicaRead && r.forwarded) {
-      this.serveReplicaRead(r, sink);
+      this.replicaReads!.serve(r, sink);
       return;
     }
     const owner = this.ownerOf(r.keyBuf, r.keyOff, r.keyLen);
@@ -218,51 +230,6 @@ export class KeyRouter {
       this.local.writes = null;
     }
     return written.count === 0 ? null : replication.replicate(written);
-  }
-
-  /** A member asks this node for its replica's copy of a key whose owner did not answer. */
-  private serveReplicaRead(r: KeyRequest, sink: ReplySink): void {
-    const cluster = this.cluster!;
-    if (!cluster.ring.holdsKey(r.keyBuf, r.keyOff, r.keyLen, cluster.replicas, this.selfIndexOf())) {
-      this.counters.replicaReadsRefused++;
-      sink.error(new UnavailableError(`${cluster.selfId} holds no copy of this key in its view of the ring`));
-      return;
-    }
-    this.serveHere(r, sink);
-  }
-
-  /**
-   * A read whose owner did not answer (or is suspect): the key's other holders in ring order, this node's own
-   * copy when it holds one, else each replica asked in turn (REPLICA_READ). The last error when none answers.
-   */
-  private failover(owner: string, op: KeyOp, key: Buffer, sink: ReplySink, cause: unknown): void {
-    const cluster = this.cluster!;
-    const ring = cluster.ring;
-    const count = ring.holdersOf(key, 0, key.length, cluster.replicas, this.holders);
-    const candidates: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = ring.nodeAt(this.holders[i]!)!;
-      if (id !== owner) candidates.push(id);
-    }
-    const next = (at: number, error: unknown): void => {
-      if (at >= candidates.length) {
-        sink.error(error);
-        return;
-      }
-      const id = candidates[at]!;
-      this.counters.failoverReads++;
-      if (id === cluster.selfId) {
-        const copy = new KeyRequest().single(op, key, 0, key.length);
-        copy.forwarded = true;
-        this.serveHere(copy, sink);
-        return;
-      }
-      this.send(id, OPCODE_OF[op]!, Flag.REPLICA_READ, key, null, 0).then(
-        (response) => sink.relay(response, id),
-        (failed: unknown) => next(at + 1, failed),
-      );
-    };
-    next(0, cause);
   }
 
   /** Reads through the pending keys of a multi-key read or delete that miss here; false when there are none. */
@@ -371,7 +338,7 @@ export class KeyRouter {
     }
     const key = r.keyBuf.subarray(r.keyOff, r.keyOff + r.keyLen);
     if ((op === KeyOp.GET || op === KeyOp.TTL) && this.cluster!.replicas > 1) {
-      this.readWithFailover(owner, op, key, sink);
+      this.replicaReads!.read(owner, op, key, sink);
       return;
     }
     const isSet = op === KeyOp.SET;
@@ -384,20 +351,6 @@ export class KeyRouter {
     pending.then(
       (response) => late.relay(response, owner),
       (error: unknown) => late.error(error),
-    );
-  }
-
-  /** A read sent to the owner, or straight to a replica while the owner is suspect; replicas when it fails. */
-  private readWithFailover(owner: string, op: KeyOp, view: Buffer, sink: ReplySink): void {
-    const key = Buffer.from(view);
-    const late = sink.later();
-    if (this.cluster!.isSuspect(owner)) {
-      this.failover(owner, op, key, late, new UnavailableError(`the key's owner ${owner} is suspect`));
-      return;
-    }
-    this.send(owner, OPCODE_OF[op]!, 0, key, null, 0).then(
-      (response) => late.relay(response, owner),
-      (error: unknown) => this.failover(owner, op, key, late, error),
     );
   }
 

@@ -167,6 +167,11 @@ export class LocalKeys {
     return size;
   }
 
+  /** A copy of one key's value, or null (no hit or miss counted differently from a GET). */
+  valueCopy(key: Uint8Array): Uint8Array | null {
+    return this.found.find(key, 0, key.length) ? this.found.copy() : null;
+  }
+
   /** Copies of the values of the keys not marked remote, into values[j]. */
   copyValues(keys: KeyList, remote: Uint8Array, values: Array<Uint8Array | null>): void {
     const found = this.found;

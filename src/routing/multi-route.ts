@@ -40,6 +40,10 @@ export interface MultiRouter {
   serveLocal(r: KeyRequest, sink: ReplySink): void;
   /** KeyRouter.replicatedWrite: runs local writes; settles once their replicas acknowledged (null: none). */
   replicatedWrite(write: () => void): Promise<void> | null;
+  /** KeyRouter.replicaValue: a key's value from a replica, its owner having not answered. */
+  replicaValue(owner: string, key: Buffer): Promise<Uint8Array | null>;
+  /** Copies of each key (--replicas). */
+  readonly replicas: number;
 }
 
 interface PartAnswer {
@@ -47,6 +51,8 @@ interface PartAnswer {
   indexes: number[];
   response?: RawResponse;
   error?: unknown;
+  /** Read from the keys' replicas instead, the owner having not answered (MGET). */
+  values?: Array<Uint8Array | null>;
 }
 
 export class MultiRoute {
@@ -148,10 +154,18 @@ export class MultiRoute {
     }
     const values = new Array<Uint8Array | null>(count).fill(null);
     local.copyValues(keys, remote, values);
-    const sent = this.sendParts(keys, parts, Opcode.MGET, 0, this.mgetKeysPerPart);
+    // The keys are views into the request: copied now for the parts that may have to be read from replicas later.
+    const copies = this.router.replicas > 1 ? Array.from({ length: count }, (_, j) => Buffer.from(keyView(keys, j))) : null;
+    const sent = this.sendParts(keys, parts, Opcode.MGET, 0, this.mgetKeysPerPart).map((part) =>
+      copies === null ? part : this.orFromReplicas(part, copies),
+    );
     const late = sink.later();
     void Promise.all(sent).then((answers) => {
       for (const answer of answers) {
+        if (answer.values !== undefined) {
+          answer.indexes.forEach((j, k) => (values[j] = answer.values![k]!));
+          continue;
+        }
         if (!this.answered(answer, late)) return;
         if (!spreadMgetValues(answer.response!.value, answer.indexes, values)) {
           late.error(new ServerError(`malformed MGET answer from ${answer.owner}`));
@@ -173,6 +187,21 @@ export class MultiRoute {
       },
       (error: unknown) => late.error(error),
     );
+  }
+
+  /**
+   * A part of a split MGET whose owner did not answer is read key by key from the keys' replicas (with copies
+   * of each key); its values come back in `values`. Else the part as it is.
+   */
+  private async orFromReplicas(part: Promise<PartAnswer>, keys: readonly Buffer[]): Promise<PartAnswer> {
+    const answer = await part;
+    if (answer.response !== undefined) return answer;
+    try {
+      const values = await Promise.all(answer.indexes.map((j) => this.router.replicaValue(answer.owner, keys[j]!)));
+      return { ...answer, values };
+    } catch {
+      return answer;
+    }
   }
 
   /** False (and the sink answered) when a part failed: unreachable, or the owner's error status. */
