@@ -1,10 +1,11 @@
 /**
  * Records what a load was told about its writes, and checks what reads back afterwards. Each key has one writer
  * at a time, so its last acknowledged value is well defined. A write that failed may or may not have been
- * applied: its value stays possible until a later write of the key is acknowledged. A cache keeps no replicas
- * (README, "Running a node and a cluster"): a write acknowledged by a member that then left may be gone, so the
+ * applied: its value stays possible until a later write of the key is acknowledged. With one copy of each key
+ * (README, "Running a node and a cluster") a write acknowledged by a member that then left may be gone, so the
  * load says which acknowledged writes could have been served by the member that leaves (`mayBeLost`); a read of
- * such a key may miss, but never returns an older value.
+ * such a key may miss, but never returns an older value. Readers that run beside the writers judge a read by the
+ * writes acknowledged when it started (readStart, problemSince): a write in flight meanwhile may show already.
  */
 export interface Failure {
   code: string;
