@@ -317,8 +317,9 @@ export class Client extends EventEmitter {
 
   /**
    * The key's owner when its connection can take the request now. A read of a key with replicas goes to the
-   * first holder after it whose connection can while the owner's cannot, or the owner is suspect: a holder
-   * serves it from its copy (docs/ARCHITECTURE.md, "Replicas"). Else any live node (pick()), which forwards it.
+   * first holder after it whose connection can while the owner's cannot, answers nothing (its oldest request
+   * waited over a quarter of the timeout) or the owner is suspect: a holder serves it from its copy
+   * (docs/ARCHITECTURE.md, "Replicas"). Else any live node (pick()), which forwards it.
    */
   private route(key: Bytes | null, opcode: number): NodeConnection | null {
     const ring = this.ring;
@@ -327,8 +328,9 @@ export class Client extends EventEmitter {
       const id = ring.lookup(bytes);
       const replicas = this.topology?.replicas ?? 1;
       const read = replicas > 1 && (opcode === Opcode.GET || opcode === Opcode.TTL);
-      const owner = read && this.suspects.has(id!) ? null : this.usableConnection(id);
-      if (owner !== null) return owner;
+      const owner = this.usableConnection(id);
+      // A read of a key with replicas goes to a replica while the owner is suspect or answers nothing.
+      if (owner !== null && !(read && (owner.stalled || this.suspects.has(id!)))) return owner;
       if (read) {
         const holders = ring.lookupN(bytes, replicas);
         for (let i = 1; i < holders.length; i++) {

@@ -138,6 +138,14 @@ export class NodeConnection {
     this.handshake = new Handshake(options.authToken, options.memberHello);
   }
 
+  /**
+   * True from when a request in flight had waited over a quarter of the timeout until the node answers anything
+   * again (DeadlineSweep.stalled), also after such requests timed out.
+   */
+  get stalled(): boolean {
+    return this.deadlines.stalled;
+  }
+
   /** Requests in flight or queued. */
   get pendingCount(): number {
     return this.table.size;
@@ -350,6 +358,7 @@ export class NodeConnection {
       onConnect: () => {
         if (this.socket !== socket) return;
         this.state = 'ready';
+        this.deadlines.stalled = false;
         // AUTH goes first, ahead of the requests queued while connecting: the node answers in order.
         this.handshake.send(socket, this.registerFn);
         this.hooks.onConnect?.(this);
@@ -397,6 +406,8 @@ export class NodeConnection {
       this.hooks.onEpoch?.(this, epoch, previous);
     }
     const status = frame.status;
+    // The node answers again: no longer stalled.
+    this.deadlines.stalled = false;
     const p = this.table.take(frame.requestId);
     if (p !== null) {
       const result = p.raw ? hot.rawResponseOf(frame) : hot.resultOf(p, frame);

@@ -10,6 +10,14 @@ const MAX_SWEEP_INTERVAL_MS = 50;
 
 export class DeadlineSweep {
   private readonly intervalMs: number;
+  /** The oldest request unanswered for longer than this makes the connection stalled. */
+  private readonly stallMs: number;
+  /**
+   * A request in flight waited over a quarter of the timeout, and nothing was answered since (the connection
+   * clears it on an answer): the node answers nothing. A smart client then reads keys with replicas from a
+   * replica (docs/ARCHITECTURE.md, "Replicas").
+   */
+  stalled = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly sweepFn = (): void => this.sweep();
 
@@ -20,7 +28,11 @@ export class DeadlineSweep {
     private readonly expire: (p: Pending) => void,
   ) {
     this.intervalMs = Math.max(1, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(timeoutMs / 4)));
+    this.timeoutMs = timeoutMs;
+    this.stallMs = Math.max(2 * this.intervalMs, timeoutMs / 4);
   }
+
+  private readonly timeoutMs: number;
 
   /** Starts the interval unless it runs (once per request: a null check). */
   arm(): void {
@@ -46,5 +58,8 @@ export class DeadlineSweep {
       table.take(p.id);
       this.expire(p);
     }
+    // Cleared only by an answer (the connection's), so that requests timing out do not clear it.
+    const oldest = table.head;
+    if (oldest !== null && now - (oldest.deadline - this.timeoutMs) > this.stallMs) this.stalled = true;
   }
 }

@@ -244,4 +244,43 @@ Kill('R = 3: SIGKILL of two of 5, one after the other, under load', async () => 
   await killUnderLoad(nodes, [nodes[3]!, nodes[4]!], 3);
 });
 
+Kill("R = 2: reads of a frozen (SIGSTOP) owner's keys go to a replica once its connection answers nothing", async () => {
+  const nodes = await startCluster(3, 2);
+  const victim = nodes[2]!;
+  const ring = new HashRing();
+  ring.setNodes(nodes.map((node) => node.address));
+  const victimKeys = Array.from({ length: 2000 }, (_, i) => keyOf(i)).filter((key) => ring.lookup(key) === victim.address);
+  const writer = client([nodes[0]!.address]);
+  await writer.mset(victimKeys.map((key) => [key, `v-${key}`] as [string, string]));
+  const reader = new Client({ nodes: [nodes[0]!.address], timeoutMs: 2000 });
+  clients.push(reader);
+  for (const key of victimKeys.slice(0, 50)) assert.is((await reader.get(key))?.toString(), `v-${key}`);
+  const READERS = 8;
+  let ok = 0;
+  let failed = 0;
+  let running = true;
+  const stopped = Date.now();
+  victim.child.kill('SIGSTOP');
+  stops.push(async () => victim.child.kill('SIGCONT'));
+  const read = async (r: number): Promise<void> => {
+    for (let n = r; running && Date.now() - stopped < 20_000; n += READERS) {
+      const key = victimKeys[n % victimKeys.length]!;
+      try {
+        assert.is((await reader.get(key))?.toString(), `v-${key}`);
+        ok++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  const readers = Promise.all(Array.from({ length: READERS }, (_, r) => read(r)));
+  // Before membership could declare it dead (the suspicion alone takes 1 s here), its keys read from the replica.
+  await eventually(() => ok >= 200, "reads of the frozen owner's keys answered by a replica", 20_000);
+  running = false;
+  await readers;
+  victim.child.kill('SIGCONT');
+  // Only the reads in flight to it when it froze may time out: one per reader at most.
+  assert.ok(failed <= READERS, `${failed} reads failed`);
+});
+
 Kill.run();
