@@ -10,23 +10,17 @@ import { UnavailableError } from '../errors';
 import { Flag, Opcode } from '../protocol/constants';
 import type { RoutingCluster } from './key-router';
 import type { LocalKeys } from './local-keys';
-import { valueOf } from './peer-answers';
+import { valueOf, type PeerRequester } from './peer-answers';
 import { KeyOp, KeyRequest } from './request';
-import type { RawResponse, ReplySink } from './sink';
+import type { ReplySink } from './sink';
 
 /** What failover reads need of the key router. */
 export interface ReplicaReadHost {
   readonly local: LocalKeys;
   readonly counters: { failoverReads: number; replicaReadsRefused: number };
   selfIndexOf(): number;
-  send(
-    owner: string,
-    opcode: number,
-    flags: number,
-    key: Uint8Array | null,
-    value: Uint8Array | null,
-    extras: number,
-  ): Promise<RawResponse>;
+  /** KeyRouter.send: one request to a member, marked FORWARDED. */
+  send: PeerRequester['request'];
 }
 
 export class ReplicaReads {

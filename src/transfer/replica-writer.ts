@@ -15,23 +15,14 @@ import type { Store } from '../cache/store';
 import { MAX_REPLICAS } from '../consistent/ring';
 import { UnavailableError } from '../errors';
 import { Opcode, Status, statusName } from '../protocol/constants';
-import { messageOf } from '../routing/peer-answers';
+import { messageOf, type PeerRequester } from '../routing/peer-answers';
 import { WrittenKeys, type Replication } from '../routing/replication';
 import type { RawResponse } from '../routing/sink';
 import type { MovementView } from './movement-types';
 import { ReplicaBatch } from './replica-codec';
 
 /** The peer pool: a request copies its key and value into the connection before it returns. */
-export interface ReplicaPeers {
-  request(
-    peerId: string,
-    opcode: number,
-    flags: number,
-    key: Uint8Array | null,
-    value: Uint8Array | null,
-    extras: number,
-  ): Promise<RawResponse>;
-}
+export type ReplicaPeers = Pick<PeerRequester, 'request'>;
 
 /** The written key is live here: its item goes to the replicas (not a removal version: those are positive). */
 const PRESENT = -1;

@@ -11,8 +11,9 @@ import * as assert from 'uvu/assert';
 import { Client } from '../../src/client/client';
 import { HashRing } from '../../src/consistent/ring';
 import { AckChecker } from '../helpers/ack-checker';
+import { AckLoad, seedKeys } from '../helpers/ack-load';
 import { killAllChildren, startCliNode, type CliProcess } from '../helpers/cli';
-import { stateIn, topologyOf } from '../helpers/topology';
+import { convergedOn, stateIn, topologyOf } from '../helpers/topology';
 import { eventually } from '../helpers/wait';
 
 const KEYS = 3000;
@@ -52,18 +53,6 @@ async function startCluster(count: number, replicas: number): Promise<CliNode[]>
   return nodes;
 }
 
-/** True when every node in `nodes` sees exactly `alive` alive and all share one ring. */
-async function convergedOn(nodes: CliNode[], alive: CliNode[]): Promise<boolean> {
-  const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
-  return views.every(
-    (view) =>
-      view !== undefined &&
-      view.checksum === views[0]!.checksum &&
-      alive.every((node) => stateIn(view, node.address) === 'alive') &&
-      view.members.filter((member) => member.state === 'alive').length === alive.length,
-  );
-}
-
 /** True when every survivor sees the victim dead (its ring no longer holds it). */
 async function declaredDead(survivors: CliNode[], victim: CliNode): Promise<boolean> {
   const views = await Promise.all(survivors.map((node) => topologyOf(node.address)));
@@ -90,112 +79,19 @@ async function restored(survivors: CliNode[], copies: number, keys: number): Pro
 
 const keyOf = (i: number): string => `r${i}`;
 
-/**
- * Writers and readers over KEYS keys: writer w owns the keys i ≡ w (mod 8) (one writer per key), readers read
- * any key and check it against what the writers were told. Reads are kept with their time and key, so the test
- * can count those of the victims' keys in the detection window.
- */
-class Load {
-  readonly reads: Array<{ at: number; key: string; ok: boolean }> = [];
-  readonly wrong: string[] = [];
-  private running = true;
-  private readonly done: Promise<unknown>;
-
-  constructor(
-    readonly checker: AckChecker,
-    writer: Client,
-    reader: Client,
-  ) {
-    const deadline = Date.now() + 60_000;
-    const live = (): boolean => this.running && Date.now() < deadline;
-    const write = async (w: number): Promise<void> => {
-      for (let n = 0; n < 50_000 && live(); n++) {
-        const key = keyOf(Math.floor(Math.random() * (KEYS / 8)) * 8 + w);
-        const value = `w${w}n${n}`;
-        this.checker.writing(key, value);
-        try {
-          await writer.set(key, value);
-          this.checker.acknowledged(key, value, false);
-        } catch (error) {
-          this.checker.failed(key, value, error);
-        }
-      }
-    };
-    const read = async (): Promise<void> => {
-      for (let n = 0; n < 100_000 && live(); n++) {
-        const key = keyOf(Math.floor(Math.random() * KEYS));
-        const at = Date.now();
-        const token = this.checker.readStart(key);
-        try {
-          const value = await reader.get(key);
-          const problem = this.checker.problemSince(key, value, token);
-          if (problem !== null) this.wrong.push(problem);
-          this.reads.push({ at, key, ok: true });
-        } catch {
-          this.reads.push({ at, key, ok: false });
-        }
-      }
-    };
-    this.done = Promise.all([...Array.from({ length: 8 }, (_, w) => write(w)), ...Array.from({ length: 8 }, read)]);
-    stops.push(() => this.stop());
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-  }
-
-  /** Reads of keys `owned` from `from` to `to`: how many, and how many failed. */
-  readsIn(from: number, to: number, owned: (key: string) => boolean): { reads: number; failed: number } {
-    const window = this.reads.filter((r) => r.at >= from && r.at <= to && owned(r.key));
-    return { reads: window.length, failed: window.filter((r) => !r.ok).length };
-  }
-}
-
-/** An INCR storm on one key: acknowledged increments, and those whose outcome is unknown. */
-function incrStorm(counter: Client, key: string): { stop(): Promise<{ acked: number; unsure: number }> } {
-  let running = true;
-  let acked = 0;
-  let unsure = 0;
-  const deadline = Date.now() + 60_000;
-  const worker = async (): Promise<void> => {
-    while (running && Date.now() < deadline && acked + unsure < 100_000) {
-      try {
-        await counter.incr(key, 1n);
-        acked++;
-      } catch {
-        unsure++;
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: 4 }, worker));
-  const stop = async (): Promise<{ acked: number; unsure: number }> => {
-    running = false;
-    await done;
-    return { acked, unsure };
-  };
-  stops.push(stop);
-  return { stop };
-}
-
 /** Kills the victims one after the other, each once the survivors have declared the previous one dead. */
 async function killUnderLoad(nodes: CliNode[], victims: CliNode[], replicas: number): Promise<void> {
   const ring = new HashRing();
   ring.setNodes(nodes.map((node) => node.address));
   const victimIds = new Set(victims.map((victim) => victim.address));
   const ownedByVictim = (key: string): boolean => victimIds.has(ring.lookup(key)!);
-  const writer = client([nodes[0]!.address]);
-  const reader = client([nodes[0]!.address]);
-  for (let start = 0; start < KEYS; start += 500) {
-    const keys = Array.from({ length: Math.min(500, KEYS - start) }, (_, i) => keyOf(start + i));
-    await writer.mset(keys.map((key) => [key, 'initial'] as [string, string]));
-  }
+  const loader = client([nodes[0]!.address]);
   const checker = new AckChecker();
-  for (let i = 0; i < KEYS; i++) checker.acknowledged(keyOf(i), 'initial', false);
-  const load = new Load(checker, writer, reader);
+  await seedKeys(loader, checker, keyOf, KEYS);
   let counterKey = 'counter:0';
   for (let i = 1; ring.lookup(counterKey) !== victims[0]!.address; i++) counterKey = `counter:${i}`;
-  const storm = incrStorm(client([nodes[0]!.address]), counterKey);
+  const load = new AckLoad({ client: loader, checker, keyOf, keys: KEYS, writers: 8, readers: 8, incrementers: 4, counterKey });
+  stops.push(() => load.stop());
   await eventually(() => load.reads.length > 2000, 'reads before the first kill', 20_000);
   let survivors = nodes;
   const windows: Array<{ from: number; to: number }> = [];
@@ -211,7 +107,7 @@ async function killUnderLoad(nodes: CliNode[], victims: CliNode[], replicas: num
   const readsBefore = load.reads.length;
   await eventually(() => load.reads.length > readsBefore + 1000, 'reads after healing', 20_000);
   await load.stop();
-  const { acked, unsure } = await storm.stop();
+  const { incrAcked: acked, incrUnsure: unsure } = load;
 
   assert.equal(load.wrong.slice(0, 5), [], `${load.wrong.length} reads returned a lost or stale value`);
   for (const { from, to } of windows) {
@@ -225,7 +121,7 @@ async function killUnderLoad(nodes: CliNode[], victims: CliNode[], replicas: num
     const keys = Array.from({ length: Math.min(500, KEYS - start) }, (_, i) => keyOf(start + i));
     const values = await survivor.mget(keys);
     keys.forEach((key, i) => {
-      const problem = load.checker.problem(key, values[i]!);
+      const problem = checker.problem(key, values[i]!);
       assert.is(problem, null, problem ?? '');
     });
   }

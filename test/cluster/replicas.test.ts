@@ -9,6 +9,7 @@ import { Client } from '../../src/client/client';
 import type { CacheNode } from '../../src/node/cache-node';
 import { nodeInternals } from '../../src/node/internals';
 import { AckChecker } from '../helpers/ack-checker';
+import { AckLoad, seedKeys } from '../helpers/ack-load';
 import { converged, eventually, FAST_MEMBERSHIP, movementSettled, startCluster } from '../helpers/cluster';
 import { closeAllNodes, startTestNode } from '../helpers/node';
 import { RespTestClient, text } from '../helpers/resp-client';
@@ -76,40 +77,15 @@ Replicas('R = 2: a member lost under load loses no acknowledged write, reads kee
   const checker = new AckChecker();
   const KEYS = 600;
   const key = (i: number): string => `heal:${i}`;
-  for (let i = 0; i < KEYS; i++) {
-    await client.set(key(i), 'initial');
-    checker.acknowledged(key(i), 'initial', false);
-  }
-  let stopped = false;
-  let reads = 0;
-  let readFailures = 0;
-  const deadline = Date.now() + 30_000;
-  const worker = async (w: number): Promise<void> => {
-    for (let n = 0; n < 20_000 && !stopped && Date.now() < deadline; n++) {
-      const written = key(Math.floor(Math.random() * (KEYS / 8)) * 8 + w);
-      const value = `w${w}n${n}`;
-      checker.writing(written, value);
-      try {
-        await client.set(written, value);
-        checker.acknowledged(written, value, false);
-      } catch (error) {
-        checker.failed(written, value, error);
-      }
-      const read = key(Math.floor(Math.random() * (KEYS / 8)) * 8 + w);
-      try {
-        const got = await client.get(read);
-        reads++;
-        const problem = checker.problem(read, got);
-        if (problem !== null) checker.failures.push({ code: got === null ? 'LOST' : 'STALE', message: problem });
-      } catch {
-        readFailures++;
-      }
-    }
-  };
+  await seedKeys(client, checker, key, KEYS);
+  const load = new AckLoad({ client, checker, keyOf: key, keys: KEYS, writers: 8, readers: 4, maxMs: 30_000 });
   // MGETs through one survivor, which splits them per owner: a part for the lost member is read from replicas.
   const proxy = new Client({ nodes: [nodes[0]!.address], routing: 'proxy', timeoutMs: 3000 });
   clients.push(proxy);
   let mgets = 0;
+  let mgetFailures = 0;
+  let stopped = false;
+  const deadline = Date.now() + 30_000;
   const mgetter = async (): Promise<void> => {
     for (let n = 0; n < 20_000 && !stopped && Date.now() < deadline; n++) {
       const keys = Array.from({ length: 16 }, () => key(Math.floor(Math.random() * KEYS)));
@@ -119,37 +95,36 @@ Replicas('R = 2: a member lost under load loses no acknowledged write, reads kee
         mgets++;
         keys.forEach((k, i) => {
           const problem = checker.problemSince(k, values[i]!, tokens[i]!);
-          if (problem !== null) checker.failures.push({ code: values[i] === null ? 'LOST' : 'STALE', message: `MGET ${problem}` });
+          if (problem !== null) load.wrong.push(`MGET ${problem}`);
         });
       } catch {
-        readFailures++;
+        mgetFailures++;
       }
     }
   };
-  const load = Promise.all([...Array.from({ length: 8 }, (_, w) => worker(w)), mgetter()]);
+  const mgetting = mgetter();
   try {
-    await eventually(() => reads > 300, 'reads before the loss');
+    await eventually(() => load.readCount > 300, 'reads before the loss');
     await victim.kill();
     // Suspect at once (its connections closed), dead after the suspicion timeout: the ring then drops it.
     const dropped = (): boolean => survivors.every((node) => !nodeInternals(node).cluster.ring.has(victim.address));
     await eventually(() => dropped() && converged(survivors) && movementSettled(survivors), 'the survivors to drop it and heal', 20_000);
-    const readsAfter = reads;
+    const readsAfter = load.readCount;
     const mgetsAfter = mgets;
-    await eventually(() => reads > readsAfter + 300 && mgets > mgetsAfter + 20, 'reads after the heal');
+    await eventually(() => load.readCount > readsAfter + 300 && mgets > mgetsAfter + 20, 'reads after the heal');
   } finally {
     stopped = true;
-    await load;
+    await Promise.all([load.stop(), mgetting]);
   }
-  const lostOrStale = checker.failures.filter((f) => f.code === 'LOST' || f.code === 'STALE');
-  assert.equal(lostOrStale.slice(0, 5), [], `${lostOrStale.length} reads lost or stale`);
+  assert.equal(load.wrong.slice(0, 5), [], `${load.wrong.length} reads lost or stale`);
   for (let i = 0; i < KEYS; i++) {
-    const got = await client.get(key(i));
-    const problem = checker.problem(key(i), got);
+    const problem = checker.problemSince(key(i), await client.get(key(i)), checker.readStart(key(i)));
     assert.is(problem, null, problem ?? '');
     assert.equal(copiesOf(survivors, key(i)).count, 2, `${key(i)} has 2 copies again`);
   }
   // The survivors serve the lost member's keys from their copies while it is not declared dead yet.
-  assert.is(readFailures, 0, `${readFailures} of ${reads} reads failed`);
+  const readFailures = load.reads.filter((r) => !r.ok).length;
+  assert.is(readFailures + mgetFailures, 0, `${readFailures} of ${load.readCount} reads and ${mgetFailures} of ${mgets} MGETs failed`);
 });
 
 Replicas('R = 2: writes and INCRs racing a join and a leave are neither lost nor duplicated, reads never stale', async () => {
@@ -159,76 +134,40 @@ Replicas('R = 2: writes and INCRs racing a join and a leave are neither lost nor
   const checker = new AckChecker();
   const KEYS = 800;
   const key = (i: number): string => `race:${i}`;
-  for (let i = 0; i < KEYS; i++) {
-    await client.set(key(i), 'initial');
-    checker.acknowledged(key(i), 'initial', false);
-  }
-  let stopped = false;
-  let reads = 0;
-  let incrAcked = 0;
-  let incrUnsure = 0;
-  const deadline = Date.now() + 40_000;
-  const live = (): boolean => !stopped && Date.now() < deadline;
-  const writer = async (w: number): Promise<void> => {
-    for (let n = 0; n < 20_000 && live(); n++) {
-      const written = key(Math.floor(Math.random() * (KEYS / 8)) * 8 + w);
-      const value = `w${w}n${n}`;
-      checker.writing(written, value);
-      try {
-        await client.set(written, value);
-        checker.acknowledged(written, value, false);
-      } catch (error) {
-        checker.failed(written, value, error);
-      }
-    }
-  };
-  const reader = async (): Promise<void> => {
-    for (let n = 0; n < 40_000 && live(); n++) {
-      const read = key(Math.floor(Math.random() * KEYS));
-      const token = checker.readStart(read);
-      try {
-        const problem = checker.problemSince(read, await client.get(read), token);
-        reads++;
-        if (problem !== null) checker.failures.push({ code: 'STALE_OR_LOST', message: problem });
-      } catch {
-        // A failed read tells nothing.
-      }
-    }
-  };
-  const incr = async (): Promise<void> => {
-    for (let n = 0; n < 20_000 && live(); n++) {
-      try {
-        await client.incr('race:counter', 1n);
-        incrAcked++;
-      } catch {
-        incrUnsure++;
-      }
-    }
-  };
-  const load = Promise.all([...Array.from({ length: 6 }, (_, w) => writer(w)), reader(), reader(), incr(), incr()]);
+  await seedKeys(client, checker, key, KEYS);
+  const load = new AckLoad({
+    client,
+    checker,
+    keyOf: key,
+    keys: KEYS,
+    writers: 6,
+    readers: 2,
+    incrementers: 2,
+    counterKey: 'race:counter',
+    maxMs: 40_000,
+  });
   try {
-    await eventually(() => reads > 300, 'reads before the join');
+    await eventually(() => load.readCount > 300, 'reads before the join');
     const fourth = await startTestNode({ ...FAST_MEMBERSHIP, replicas: 2, join: [nodes[0]!.address] });
     const four = [...nodes, fourth];
     await eventually(() => converged(four) && movementSettled(four), 'the 4th member to join and pull its copies', 30_000);
-    const readsAfterJoin = reads;
-    await eventually(() => reads > readsAfterJoin + 300, 'reads after the join');
+    const readsAfterJoin = load.readCount;
+    await eventually(() => load.readCount > readsAfterJoin + 300, 'reads after the join');
     await fourth.close();
     await eventually(() => converged(nodes) && movementSettled(nodes), 'the 3 to take its copies back', 30_000);
-    const readsAfterLeave = reads;
-    await eventually(() => reads > readsAfterLeave + 300, 'reads after the leave');
+    const readsAfterLeave = load.readCount;
+    await eventually(() => load.readCount > readsAfterLeave + 300, 'reads after the leave');
   } finally {
-    stopped = true;
-    await load;
+    await load.stop();
   }
-  const wrong = checker.failures.filter((f) => f.code === 'STALE_OR_LOST');
-  assert.equal(wrong.slice(0, 5), [], `${wrong.length} reads stale or lost`);
+  assert.equal(load.wrong.slice(0, 5), [], `${load.wrong.length} reads stale or lost`);
   for (let i = 0; i < KEYS; i++) {
     const problem = checker.problemSince(key(i), await client.get(key(i)), checker.readStart(key(i)));
     assert.is(problem, null, problem ?? '');
     assert.equal(copiesOf(nodes, key(i)).count, 2, `${key(i)}: 2 copies`);
   }
   const counted = Number(await client.get('race:counter'));
+  const { incrAcked, incrUnsure } = load;
   assert.ok(incrAcked > 0, 'increments were acknowledged');
   assert.ok(
     counted >= incrAcked && counted <= incrAcked + incrUnsure,

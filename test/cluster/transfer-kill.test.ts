@@ -13,7 +13,7 @@ import { HashRing } from '../../src/consistent/ring';
 import { AckChecker } from '../helpers/ack-checker';
 import { killAllChildren, runCli, waitForLog, type CliProcess } from '../helpers/cli';
 import { freePort } from '../helpers/free-port';
-import { stateIn, topologyOf } from '../helpers/topology';
+import { convergedOn } from '../helpers/topology';
 import { eventually } from '../helpers/wait';
 
 /** Enough data (about 140 MB) that the joining node's third takes seconds to pull. */
@@ -86,19 +86,6 @@ async function movementOf(stats: Client): Promise<Movement | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** True when every node in `nodes` sees exactly `alive` alive (and `dead` dead) and all share one ring. */
-async function convergedOn(nodes: CliNode[], alive: CliNode[], dead: CliNode[] = []): Promise<boolean> {
-  const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
-  return views.every(
-    (view) =>
-      view !== undefined &&
-      view.checksum === views[0]!.checksum &&
-      alive.every((node) => stateIn(view, node.address) === 'alive') &&
-      dead.every((node) => stateIn(view, node.address) === 'dead') &&
-      view.members.filter((member) => member.state === 'alive').length === alive.length,
-  );
 }
 
 /** Settled: no pull in progress and no member whose confirmation the node still waits for. */

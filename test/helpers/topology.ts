@@ -25,3 +25,23 @@ export async function topologyOf(address: string, timeoutMs = 1000): Promise<Top
 export function stateIn(view: TopologyView | undefined, id: string): string | undefined {
   return view?.members.find((member) => member.id === id)?.state;
 }
+
+/**
+ * True when every node of `nodes` answers TOPOLOGY, all share one ring, and each sees exactly the members of
+ * `alive` alive (and those of `dead` dead).
+ */
+export async function convergedOn(
+  nodes: Array<{ address: string }>,
+  alive: Array<{ address: string }>,
+  dead: Array<{ address: string }> = [],
+): Promise<boolean> {
+  const views = await Promise.all(nodes.map((node) => topologyOf(node.address)));
+  return views.every(
+    (view) =>
+      view !== undefined &&
+      view.checksum === views[0]!.checksum &&
+      alive.every((node) => stateIn(view, node.address) === 'alive') &&
+      dead.every((node) => stateIn(view, node.address) === 'dead') &&
+      view.members.filter((member) => member.state === 'alive').length === alive.length,
+  );
+}
