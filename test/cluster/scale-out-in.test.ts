@@ -89,7 +89,9 @@ Scale('a 4th member joins and leaves again under load: no stale read, at least 9
     const fourth = await startTestNode({ ...FAST_MEMBERSHIP, join: [nodes[0]!.address] });
     const four = [...nodes, fourth];
     await eventually(() => converged(four) && movementSettled(four), 'the 4th member to join and pull its ranges', 30_000);
-    const pulled = (nodeInternals(fourth).cluster.stats() as { movement: { inItemsApplied: number } }).movement.inItemsApplied;
+    // Items its pulls received: under this load many of its keys are written on it before the pull reaches them,
+    // and such a copy is received but not applied (not newer).
+    const pulled = (nodeInternals(fourth).cluster.stats() as { movement: { inItemsIn: number } }).movement.inItemsIn;
     assert.ok(pulled > KEYS / 8, `the 4th member pulled its share (${pulled} items)`);
     const readsBeforeLeave = load.reads;
     await fourth.close();
