@@ -114,7 +114,12 @@ export function expireArg(a: RespArgs, i: number, seconds: boolean, absolute: bo
   return ttl <= 0 ? -1 : Math.min(ttl, MAX_TTL_MS);
 }
 
-/** EXPIRE's time argument (may be zero or negative: the key is then deleted). Relative ms, −1 for "already past". */
+/**
+ * EXPIRE's time argument (may be zero or negative: the key is then deleted). Relative ms, −1 for "already past".
+ * Redis 7.0's range checks, in exact int64 arithmetic (doubles cannot tell LLONG_MIN / 1000 from its neighbours):
+ * seconds outside [LLONG_MIN / 1000, LLONG_MAX / 1000] (C division, toward zero), or a time past LLONG_MAX once
+ * the current time is added, are refused and the key is left as it was.
+ */
 export function expireCommandArg(
   a: RespArgs,
   i: number,
@@ -123,15 +128,18 @@ export function expireCommandArg(
   now: number,
   command: string,
 ): number | string {
-  const v = argInt(a, i);
-  if (Number.isNaN(v)) return ERR_NOT_INTEGER;
-  if (seconds && (v > LLONG_MAX / 1000 || v < -LLONG_MAX / 1000)) return expireTimeError(command);
-  const ms = seconds ? v * 1000 : v;
-  const base = absolute ? 0 : now;
-  if (ms > LLONG_MAX - base) return expireTimeError(command);
-  const ttl = absolute ? ms - now : ms;
-  return ttl <= 0 ? -1 : Math.min(ttl, MAX_TTL_MS);
+  const v = argBigInt(a, i);
+  if (v === null) return ERR_NOT_INTEGER;
+  if (seconds && (v > INT64_MAX / 1000n || v < INT64_MIN / 1000n)) return expireTimeError(command);
+  const ms = seconds ? v * 1000n : v;
+  const nowMs = BigInt(Math.floor(now));
+  if (ms > INT64_MAX - (absolute ? 0n : nowMs)) return expireTimeError(command);
+  const ttl = absolute ? ms - nowMs : ms;
+  return ttl <= 0n ? -1 : Number(ttl > BigInt(MAX_TTL_MS) ? BigInt(MAX_TTL_MS) : ttl);
 }
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
 
 /** Client and library names: printable ASCII without spaces (CLIENT SETNAME's rule). */
 export function isValidName(a: RespArgs, i: number): boolean {
