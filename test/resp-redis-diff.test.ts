@@ -206,7 +206,27 @@ async function replies(target: number | string): Promise<string[]> {
   return out;
 }
 
+/** Raw requests and the replies to them, as text: for what a client library would never send. */
+const RAW: string[] = ['*-0\r\n', '*-10\r\n*1\r\n$4\r\nPING\r\n', '*-1\r\nPING\r\n', '*-9223372036854775808\r\n*1\r\n$4\r\nPING\r\n'];
+
+async function rawReplies(target: number | string): Promise<string[]> {
+  const out: string[] = [];
+  for (const request of RAW) {
+    const client = await RespTestClient.connect(target);
+    client.sendRaw(request);
+    out.push((await client.take(1)).map(describe).join(' '));
+    client.destroy();
+  }
+  return out;
+}
+
 if (hasRedis) {
+  Diff('negative multibulk counts are ignored as redis-server ignores them', async () => {
+    const theirs = await rawReplies(await startRedis());
+    const t = await startRespTestServer();
+    assert.equal(await rawReplies(t.port), theirs);
+  });
+
   Diff("every reply of the script equals redis-server's, error texts included", async () => {
     const theirs = await replies(await startRedis());
     const t = await startRespTestServer();

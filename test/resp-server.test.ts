@@ -135,7 +135,7 @@ Server('bad input: each gets its Redis-worded error and the connection is closed
   const t = await startRespTestServer();
   const cases: Array<[string, string]> = [
     ['*2\r\n$3\r\nGET\r\n*1\r\n$4\r\nPING\r\n', "-ERR Protocol error: expected '$', got '*'\r\n"],
-    ['*-2\r\n', '-ERR Protocol error: invalid multibulk length\r\n'],
+    ['*-0\r\n', '-ERR Protocol error: invalid multibulk length\r\n'],
     ['*1\r\n$-1\r\n', '-ERR Protocol error: invalid bulk length\r\n'],
     ['*1\r\n$-5\r\n', '-ERR Protocol error: invalid bulk length\r\n'],
     ['*1\r\n$99999999999\r\n', '-ERR Protocol error: invalid bulk length\r\n'],

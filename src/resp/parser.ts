@@ -223,7 +223,8 @@ export class RespParser implements RespArgs {
               if (digits > 0 && num === 0) return this.fail(ERR_MULTIBULK);
               num = num * 10 + d;
               digits++;
-              if (num > this.limits.maxArgs) return this.fail(ERR_MULTIBULK);
+              // A negative count is read as Redis's string2ll reads it (an int64), then ignored.
+              if (this.negative ? digits > 19 : num > this.limits.maxArgs) return this.fail(ERR_MULTIBULK);
             } else if (c === 0x0d) {
               this.state = S_COUNT_LF;
               break;
@@ -242,8 +243,9 @@ export class RespParser implements RespArgs {
           if (p >= end) return this.needMore();
           if (buf[p++] !== 0x0a || this.digits === 0) return this.fail(ERR_MULTIBULK);
           if (this.negative) {
-            if (this.num !== 1) return this.fail(ERR_MULTIBULK);
-            this.state = S_START; // *-1: a null array, ignored as Redis does
+            // "-0" is no integer to string2ll.
+            if (this.num === 0) return this.fail(ERR_MULTIBULK);
+            this.state = S_START; // *-1 (a null array), *-10: ignored as Redis 7.0 ignores a count below 1
           } else if (this.num === 0) {
             this.state = S_START; // *0: ignored
           } else {
