@@ -24,8 +24,8 @@
  *    reports its copies in place; 'redis-wait' is redis-server plus one replica (--replicaof, same flags, same
  *    CPU) driven by ioredis with each SET followed at once by WAIT 1 0 (one SET+WAIT = one operation;
  *    GETs plain, from the primary), timed once the replica's link is up. The report adds R=2 ÷ R=1 and R=2 ÷
- *    redis+WAIT for ops/s and p99 per workload, next to the replicas issue's targets (bench/compare/replicas.ts,
- *    replica-report.ts). Memory is not measured for them.
+ *    redis+WAIT for ops/s and p99 per workload, next to their targets (docs/PERFORMANCE.md, "Replicas";
+ *    bench/compare/replicas.ts, replica-report.ts). Memory is not measured for them.
  *  - One load generator process per system (bench/compare/loadgen.ts), so no client's heap or JIT state
  *    colours another's figures. Servers are pinned to CPU 0 and load generators to CPU 1 (taskset) when both
  *    exist: a round trip then crosses CPUs for every system alike.

@@ -1,14 +1,14 @@
 /**
  * What a synchronous copy of every write costs, from a run with the replicated systems (replicas.ts): the
  * 3-node cluster at --replicas 2 ('dcache-3r2') as ratios to the same cluster without copies ('dcache-3') and to
- * redis-server with one replica driven with SET+WAIT 1 0 ('redis-wait'), per workload, next to the targets of
- * the replicas issue. The targets are printed, not judged into the MET/MISSED list (report.ts verdicts): they
- * compare two of our own rows, whose figures on a shared 2-core machine carry the noise of both.
+ * redis-server with one replica driven with SET+WAIT 1 0 ('redis-wait'), per workload, next to the targets
+ * (docs/PERFORMANCE.md, "Replicas"). The targets are printed, not judged into the MET/MISSED list (report.ts
+ * verdicts): they compare two of our own rows, whose figures on a shared 2-core machine carry the noise of both.
  */
 import type { Phase } from './messages';
 import { type Row, type SystemId, fmtOps, fmtRatio, fmtUs, modeName, sizeName } from './report';
 
-/** R=2 ops/s ÷ R=1 ops/s that the issue asks for: writes may pay for the copy, reads should not. */
+/** The R=2 ops/s ÷ R=1 ops/s aimed at: writes may pay for the copy, reads should not. */
 export const REPLICA_TARGETS: Record<Phase, number> = { set: 0.6, get: 0.95 };
 
 export interface ReplicaSummary {
