@@ -58,6 +58,15 @@ const SCRIPT: string[][] = [
   ['EXPIRE', 'k', '-1', 'LT'],
   ['EXISTS', 'k'],
   ['EXPIRE', 'k', '1', 'lt', 'gt'],
+  // GETSET: the old value, and the new one loses the TTL; TOUCH counts the keys that exist, repeats too.
+  ['SET', 'gs', 'one', 'EX', '100'],
+  ['GETSET', 'gs', 'two'],
+  ['TTL', 'gs'],
+  ['GET', 'gs'],
+  ['GETSET', 'gs-absent', 'x'],
+  ['GETSET', 'gs'],
+  ['TOUCH', 'gs', 'gs', 'gs-absent', 'nokey'],
+  ['TOUCH'],
   // The int64 bounds of EXPIRE's time, exactly (refused: the key stays).
   ['SET', 'k', 'v'],
   ['EXPIRE', 'k', '-9223372036854776'],

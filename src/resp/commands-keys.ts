@@ -147,6 +147,10 @@ function setWithTtl(seconds: boolean, name: string): CommandRun {
   };
 }
 
+/** GETSET key value: SET key value GET (the old value, then the new one with no TTL). */
+const getset: CommandRun = (c, a, w) =>
+  reply(c.backend.setGet(a.bufs[1]!, a.offs[1]!, a.lens[1]!, a.bufs[2]!, a.offs[2]!, a.lens[2]!, 0, 0), w, writeValue);
+
 const setnx: CommandRun = (c, a, w) =>
   reply(c.backend.set(a.bufs[1]!, a.offs[1]!, a.lens[1]!, a.bufs[2]!, a.offs[2]!, a.lens[2]!, 0, SetFlags.NX), w, writeBool);
 
@@ -173,6 +177,8 @@ const getex: CommandRun = (c, a, w) => {
 
 const del: CommandRun = (c, a, w) => reply(c.backend.del(a, 1, a.argc - 1), w, writeInt);
 const exists: CommandRun = (c, a, w) => reply(c.backend.exists(a, 1, a.argc - 1), w, writeInt);
+/** TOUCH key [key …]: how many of the keys exist, each repeat counted, as EXISTS counts them. */
+const touch = exists;
 const type: CommandRun = (c, a, w) => reply(c.backend.exists(a, 1, 1), w, writeType);
 
 /** EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT key time [NX | XX | GT | LT]. */
@@ -258,12 +264,14 @@ export const keyCommands: CommandSpec[] = [
   command('psetex', 4, 'write denyoom', ONE_KEY, '@write @string @slow', setWithTtl(false, 'psetex')),
   command('setnx', 3, 'write denyoom fast', ONE_KEY, '@write @string @fast', setnx),
   command('getdel', 2, 'write fast', ONE_KEY, '@write @string @fast', getdel),
+  command('getset', 3, 'write denyoom fast', ONE_KEY, '@write @string @fast', getset),
   command('getex', -2, 'write fast', ONE_KEY, '@write @string @fast', getex),
   command('mget', -2, 'readonly fast', [1, -1, 1], '@read @string @fast', mget),
   command('mset', -3, 'write denyoom', [1, -1, 2], '@write @string @slow', mset),
   command('del', -2, 'write', [1, -1, 1], '@keyspace @write @slow', del),
   command('unlink', -2, 'write fast', [1, -1, 1], '@keyspace @write @fast', del),
   command('exists', -2, 'readonly fast', [1, -1, 1], '@keyspace @read @fast', exists),
+  command('touch', -2, 'readonly fast', [1, -1, 1], '@keyspace @read @fast', touch),
   command('type', 2, 'readonly fast', ONE_KEY, '@keyspace @read @fast', type),
   command('expire', -3, 'write fast', ONE_KEY, '@keyspace @write @fast', expireCommand(true, false, 'expire')),
   command('pexpire', -3, 'write fast', ONE_KEY, '@keyspace @write @fast', expireCommand(false, false, 'pexpire')),
