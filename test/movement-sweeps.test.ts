@@ -37,7 +37,7 @@ function keyOwnedBy(ring: HashRing, owner: string, prefix: string, later?: HashR
 
 /** One member's data movement over a ring the test sets; the first PULL it sends resolves `pulled`. */
 function member(store: Store): { movement: DataMovement; view: { ring: HashRing }; pulled: Promise<void> } {
-  const view = { selfId: SELF, ring: ringOf(SELF), replicas: 1, reachable: () => true };
+  const view = { selfId: SELF, ring: ringOf(SELF), replicas: 1, reachable: () => true, leaving: () => [] };
   let pulledNow!: () => void;
   const pulled = new Promise<void>((resolve) => (pulledNow = resolve));
   const peers = {

@@ -87,7 +87,13 @@ export class Cluster implements ClusterView {
     // Store versions carry this member's tag, so two members' equal versions still order the same everywhere.
     options.store.versions.retag(hash32(options.selfId));
     this.movement = new DataMovement(
-      { selfId: options.selfId, ring: this.ring, replicas: this.replicas, reachable: (id) => this.isReachable(id) },
+      {
+        selfId: options.selfId,
+        ring: this.ring,
+        replicas: this.replicas,
+        reachable: (id) => this.isReachable(id),
+        leaving: () => this.membership.table.others('leaving').map((member) => member.id),
+      },
       options.store,
       this.peers,
       logger,

@@ -116,8 +116,9 @@ export class Inbound {
     // Every other member that may be holding copies for this node until it confirms, and that it pulls nothing
     // from, hears at once that it needs nothing from it under this ring (members' views of an earlier ring may
     // differ: a fresh member, for one, believes it gave away ranges it never held for the others).
+    // Leaving members too: they are outside the ring, but one may wait for this node's word before it goes.
     const checksum = encodeChecksum(this.view.ring.checksum);
-    for (const id of this.view.ring.nodes) {
+    for (const id of new Set([...this.view.ring.nodes, ...this.view.leaving()])) {
       if (id !== self && !this.pulls.has(id)) this.peers.transfer(id, Opcode.PULL_DONE, null, checksum).catch(() => undefined);
     }
     while (this.handoffs.length > MAX_HANDOFFS)

@@ -13,6 +13,8 @@ export interface MovementView {
   readonly ring: HashRing;
   /** Copies of each key (--replicas): a key is held by the first this many distinct owners from its point on. */
   readonly replicas: number;
+  /** Members leaving now: outside the ring, still handing their copies over and waiting for confirmations. */
+  leaving(): string[];
   /** True while the member may still answer: alive, suspect or leaving. */
   reachable(id: string): boolean;
 }
