@@ -16,6 +16,9 @@ import { DataMovement } from '../transfer/data-movement';
 import type { MovementOptions } from '../transfer/movement-types';
 import { hash32 } from '../consistent/hash32';
 
+/** How often the freeze detector ticks: a gap is measured from the last tick or request at most this old. */
+const FREEZE_TICK_MS = 100;
+
 export interface ClusterOptions {
   selfId: string;
   /** The node's store: emptied on a comeback, and swept of ranges that move to other members. */
@@ -58,13 +61,20 @@ export class Cluster implements ClusterView {
   /** After a comeback: not serving until a full sync with every member has aligned this node's view. */
   private rejoining = false;
   /** Counters for STATS: comebacks that emptied the store, key requests refused while cut off. */
-  readonly staleGuard = { flushesOnComeback: 0, refusedWithoutQuorum: 0 };
+  readonly staleGuard = { flushesOnComeback: 0, refusedWithoutQuorum: 0, resyncsAfterFreeze: 0 };
+  /** performance.now() of the last event-loop turn seen (a tick, or a key request): a long gap is a freeze. */
+  private lastTick = performance.now();
+  private ticker: NodeJS.Timeout | undefined;
+  /** A gap this long means the cluster may have declared this node dead meanwhile: the suspicion timeout or 1 s. */
+  private readonly freezeMs: number;
 
   constructor(
     private readonly options: ClusterOptions,
     private readonly logger: Logger,
   ) {
     this.ring = new HashRing({ vnodes: options.vnodes });
+    // At least a second: shorter pauses happen without a freeze (a long collection on a busy machine).
+    this.freezeMs = Math.max(1000, options.membership.suspicionTimeoutMs);
     // A node started without seeds is the cluster: what its store holds is the cluster's. One that joins holds
     // nothing of the cluster's yet.
     this.seeded = options.seeds.some((seed) => seed !== options.selfId);
@@ -124,7 +134,31 @@ export class Cluster implements ClusterView {
    * node is cut off: it refuses key requests rather than acknowledge writes the majority will never see.
    */
   get hasQuorum(): boolean {
+    if (this.wokeFromFreeze()) this.resync('its process was stopped longer than the cluster takes to declare it dead');
     return this.quorum && !this.rejoining;
+  }
+
+  /**
+   * True once when the event loop has not turned for longer than the cluster needs to declare this node dead
+   * (SIGSTOP, a debugger, a swapped-out VM): the requests read in the first turn after it wakes are checked
+   * here, before any timer could notice. Its view may be old and its copies may miss acknowledged writes.
+   */
+  private wokeFromFreeze(): boolean {
+    const now = performance.now();
+    const frozen = now - this.lastTick > this.freezeMs;
+    this.lastTick = now;
+    return frozen;
+  }
+
+  /** Serves nothing until a full sync with every member has aligned this node's view (no stale comebacks). */
+  private resync(why: string): void {
+    if (this.rejoining) return;
+    this.rejoining = true;
+    this.staleGuard.resyncsAfterFreeze++;
+    this.logger.warn(`refusing key requests until it has synced with every member: ${why}`);
+    void this.membership.syncWithAll().finally(() => {
+      this.rejoining = false;
+    });
   }
 
   /**
@@ -228,6 +262,11 @@ export class Cluster implements ClusterView {
 
   start(): void {
     this.membership.start(this.options.seeds);
+    this.lastTick = performance.now();
+    this.ticker = setInterval(() => {
+      if (this.wokeFromFreeze()) this.resync('its process was stopped longer than the cluster takes to declare it dead');
+    }, FREEZE_TICK_MS);
+    this.ticker.unref();
   }
 
   handleMembership(opcode: number, message: MembershipMessage, senderId: string): Promise<MembershipMessage> {
@@ -298,6 +337,7 @@ export class Cluster implements ClusterView {
   }
 
   async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
     this.movement.close();
     this.membership.stop();
     await this.peers.close();
