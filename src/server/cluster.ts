@@ -150,12 +150,18 @@ export class Cluster implements ClusterView {
     return frozen;
   }
 
-  /** Serves nothing until a full sync with every member has aligned this node's view (no stale comebacks). */
+  /** After a freeze: serves no key until a full sync with every member has aligned this node's view. */
   private resync(why: string): void {
     if (this.rejoining) return;
-    this.rejoining = true;
     this.staleGuard.resyncsAfterFreeze++;
     this.logger.warn(`refusing key requests until it has synced with every member: ${why}`);
+    this.syncBeforeServing();
+  }
+
+  /** Serves nothing until a full sync with every member has aligned this node's view (no stale comebacks). */
+  private syncBeforeServing(): void {
+    if (this.rejoining) return;
+    this.rejoining = true;
     void this.membership.syncWithAll().finally(() => {
       this.rejoining = false;
     });
@@ -245,11 +251,7 @@ export class Cluster implements ClusterView {
     this.logger.warn(`emptied the store (${items} items) because ${why}: its values may be older than the cluster's`);
     // Its verdicts from the wrong side of the cut (members it holds dead) would make it serve their keys: it
     // serves nothing until it has exchanged state with every member.
-    if (this.rejoining) return;
-    this.rejoining = true;
-    void this.membership.syncWithAll().finally(() => {
-      this.rejoining = false;
-    });
+    this.syncBeforeServing();
   }
 
   get selfId(): string {
